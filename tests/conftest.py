@@ -1,0 +1,1 @@
+"""Shared pytest configuration. Fixtures that start servers live in tests/helpers/."""
