@@ -1,0 +1,105 @@
+"""Crash-safe state files and the commit-reveal salt store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from subnetkit.errors import ConfigError
+from validator.state import (
+    CommitStore,
+    PendingCommit,
+    StateFileError,
+    atomic_write_json,
+    new_salt,
+    read_json,
+)
+
+
+def _commit(hash_: str, netuid: int = 1, commit_block: int = 10, reveal_block: int = 20):
+    return PendingCommit(
+        netuid=netuid,
+        commit_hash=hash_,
+        uids=(0, 1, 2),
+        weights=(65535, 100, 0),
+        salt=new_salt(),
+        version_key=7,
+        commit_block=commit_block,
+        reveal_block=reveal_block,
+    )
+
+
+def test_atomic_write_replaces_whole_file_and_leaves_no_temp(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    atomic_write_json(path, {"format": "f", "v": 1})
+    atomic_write_json(path, {"format": "f", "v": 2})
+    assert read_json(path, expected_format="f") == {"format": "f", "v": 2}
+    assert sorted(os.listdir(tmp_path)) == ["x.json"]
+
+
+def test_failed_write_keeps_old_file(tmp_path: Path) -> None:
+    path = tmp_path / "x.json"
+    atomic_write_json(path, {"format": "f", "v": 1})
+    with pytest.raises(TypeError):
+        atomic_write_json(path, {"format": "f", "v": object()})  # not serializable
+    assert read_json(path, expected_format="f") == {"format": "f", "v": 1}
+
+
+def test_salts_are_u16_and_random() -> None:
+    salts = {new_salt() for _ in range(50)}
+    assert len(salts) == 50
+    assert all(len(s) == 8 and all(0 <= v < 65536 for v in s) for s in salts)
+    with pytest.raises(ConfigError):
+        new_salt(0)
+
+
+def test_pending_commit_validates_pairs() -> None:
+    with pytest.raises(ConfigError, match="pair up"):
+        PendingCommit(1, "h", (0, 1), (5,), (1,), 0, 1, 2)
+    with pytest.raises(ConfigError, match="empty salt"):
+        PendingCommit(1, "h", (0,), (5,), (), 0, 1, 2)
+
+
+def test_commits_survive_restart_and_come_due(tmp_path: Path) -> None:
+    path = tmp_path / "commits.json"
+    store = CommitStore(path)
+    first, second, other = (
+        _commit("aa"),
+        _commit("bb", commit_block=15, reveal_block=25),
+        _commit("cc", netuid=2),
+    )
+    for commit in (first, second, other):
+        store.add(commit)
+    reopened = CommitStore(path)  # a restart
+    assert reopened.pending(1) == [first, second]
+    assert reopened.due(block=19, netuid=1) == []
+    assert reopened.due(block=20, netuid=1) == [first]
+    assert reopened.remove("aa") == 1
+    assert reopened.remove(["aa", "zz"]) == 0
+    assert CommitStore(path).pending() == [other, second]  # oldest commit first
+
+
+async def test_async_mutations_persist(tmp_path: Path) -> None:
+    path = tmp_path / "commits.json"
+    store = CommitStore(path)
+    await store.aadd(_commit("aa"))
+    assert "aa" in CommitStore(path)
+    assert await store.aremove("aa") == 1
+    assert len(CommitStore(path)) == 0
+
+
+def test_torn_commit_write_keeps_previous_commits(tmp_path: Path) -> None:
+    path = tmp_path / "commits.json"
+    store = CommitStore(path)
+    store.add(_commit("aa"))
+    (tmp_path / ".commits.json.xyz.tmp").write_text('{"format": "subnetkit.validator.comm')
+    assert [c.commit_hash for c in CommitStore(path).pending()] == ["aa"]
+
+
+def test_malformed_commit_file_is_a_clear_error(tmp_path: Path) -> None:
+    path = tmp_path / "commits.json"
+    path.write_text('{"format": "subnetkit.validator.commits/1", "commits": [{"netuid": 1}]}')
+    with pytest.raises(StateFileError, match="malformed commit"):
+        CommitStore(path)
