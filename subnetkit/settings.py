@@ -1,0 +1,256 @@
+"""Neuron settings: flags over ``SUBNETKIT_*`` environment over a TOML file over defaults.
+
+One pydantic-settings model holds every knob a miner or validator reads, under the names
+Bittensor users know (netuid, wallet name/hotkey/path, axon port and external ip, sample size,
+moving-average alpha, ...). It is resolved once at startup by :func:`load_settings` into frozen
+objects that components receive; components never read the environment themselves, so a test
+can build any configuration without touching ``os.environ``.
+
+Environment names use the nested delimiter ``__``: ``SUBNETKIT_NETUID=3``,
+``SUBNETKIT_WALLET__NAME=alice``, ``SUBNETKIT_VALIDATOR__SAMPLE_SIZE=32``. The TOML file uses
+the same names, nested fields as tables (``[wallet]``, ``[validator]``, ...).
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from contextvars import ContextVar
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from subnetkit.errors import ConfigError
+
+ENV_PREFIX = "SUBNETKIT_"
+_DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+#: The TOML document for the settings being loaded (read once by load_settings).
+_TOML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("subnetkit_toml_data", default=None)
+
+
+class _Section(BaseModel):
+    """Nested sections: immutable, and unknown keys are typos worth an error."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class WalletSettings(_Section):
+    name: str = "default"
+    hotkey: str = "default"
+    path: Path = Path("~/.subnetkit/wallets")  # = subnetkit.wallet.DEFAULT_WALLET_PATH
+
+    @field_validator("path")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+
+class ChainSettings(_Section):
+    endpoint: str = Field("127.0.0.1:9944", min_length=1, description="host:port of the chain")
+    timeout: float = Field(10.0, gt=0, description="seconds per chain call")
+
+
+class AxonSettings(_Section):
+    """Where a miner serves, and what it announces on chain (behind NAT these differ)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(8091, ge=0, le=65535, description="0 picks a free port")
+    external_ip: str | None = None
+    external_port: int | None = Field(None, ge=1, le=65535)
+
+
+class MinerSettings(_Section):
+    max_concurrency: int = Field(64, ge=1, description="requests handled at once")
+    max_queue: int = Field(256, ge=0, description="requests waiting beyond that, then refused")
+    min_stake: float = Field(0.0, ge=0, description="callers with less stake are blacklisted")
+
+
+class ValidatorSettings(_Section):
+    sample_size: int = Field(16, ge=1, description="miners queried per step")
+    timeout: float = Field(12.0, gt=0, description="seconds to wait for a miner's answer")
+    moving_average_alpha: float = Field(0.1, gt=0, le=1)
+    weights_interval_blocks: int = Field(100, ge=1)
+    decay_unqueried: bool = False
+
+
+class MetricsSettings(_Section):
+    port: int | None = Field(None, ge=0, le=65535, description="None: no metrics endpoint")
+    host: str = "127.0.0.1"
+
+
+class NeuronSettings(BaseSettings):
+    """Everything a neuron is configured with. Build it with :func:`load_settings`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        frozen=True,
+        extra="forbid",
+        case_sensitive=False,
+    )
+
+    netuid: int = Field(1, ge=0, le=65535)
+    wallet: WalletSettings = WalletSettings()
+    chain: ChainSettings = ChainSettings()
+    axon: AxonSettings = AxonSettings()
+    miner: MinerSettings = MinerSettings()
+    validator: ValidatorSettings = ValidatorSettings()
+    metrics: MetricsSettings = MetricsSettings()
+    device: str = Field("auto", description="auto (cuda if available, else cpu), cpu, cuda[:N]")
+    state_dir: Path = Path("~/.subnetkit/state")
+    log_level: str = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("device")
+    @classmethod
+    def _device(cls, value: str) -> str:
+        if not _DEVICE_RE.match(value):
+            raise ValueError("use auto, cpu, mps, cuda or cuda:N")
+        return value
+
+    @field_validator("state_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in _LOG_LEVELS:
+            raise ValueError(f"use one of {', '.join(_LOG_LEVELS)}")
+        return level
+
+    @property
+    def torch_device(self) -> str:
+        """The concrete device: ``auto`` becomes cuda when torch sees a GPU, else cpu."""
+        return resolve_device(self.device)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: flags (init kwargs) > environment > TOML file > field defaults.
+        toml = _TOML_DATA.get()
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        if toml:
+            sources.append(InitSettingsSource(settings_cls, init_kwargs=toml))
+        return tuple(sources)
+
+
+@lru_cache(maxsize=8)
+def resolve_device(device: str) -> str:
+    """``auto`` -> ``cuda`` if torch can use a GPU, else ``cpu``; anything else unchanged.
+
+    Imports torch lazily (it is slow to import) and only once per device string.
+    """
+    if device != "auto":
+        return device
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    """The TOML settings file as a dict; a missing or malformed file is a ConfigError."""
+    path = Path(path).expanduser()
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found: check --config") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+
+
+def _nest(overrides: dict[str, Any]) -> dict[str, Any]:
+    """Flag values as nested dicts: ``{"wallet.name": "a"}`` and ``{"wallet": {"name": "a"}}``
+    both work; ``None`` means "flag not given" and is dropped so lower layers show through."""
+    nested: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if value is None:
+            continue
+        if isinstance(value, dict):
+            value = _nest(value)
+            if not value:
+                continue
+        parts = key.replace("__", ".").split(".")
+        node = nested
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {key!r} conflicts with a plain value for {part!r}")
+        leaf = parts[-1]
+        if isinstance(value, dict) and isinstance(node.get(leaf), dict):
+            node[leaf].update(value)
+        else:
+            node[leaf] = value
+    return nested
+
+
+def _one_line(exc: ValidationError) -> str:
+    """The first validation error as ``field: what is wrong (got X)``, plus a count of others."""
+    errors = exc.errors()
+    first = errors[0]
+    where = ".".join(str(part) for part in first["loc"]) or "settings"
+    if first["type"] == "extra_forbidden":
+        text = f"unknown setting {where!r}: check its spelling"
+    else:
+        got = first.get("input")
+        shown = f" (got {got!r})" if not isinstance(got, dict) else ""
+        env = ENV_PREFIX + where.upper().replace(".", "__")
+        text = f"invalid setting {where}: {first['msg']}{shown}; fix the flag, {env} or the file"
+    if len(errors) > 1:
+        text += f" (and {len(errors) - 1} more)"
+    return text
+
+
+def load_settings(
+    toml_path: Path | str | None = None, overrides: dict[str, Any] | None = None
+) -> NeuronSettings:
+    """Resolve settings once: ``overrides`` (CLI flags) > environment > TOML file > defaults.
+
+    ``overrides`` keys may be nested dicts or dotted (``"validator.sample_size"``); ``None``
+    values are ignored. Any invalid value raises a ConfigError naming the field.
+    """
+    toml = read_toml(Path(toml_path)) if toml_path is not None else None
+    token = _TOML_DATA.set(toml)
+    try:
+        return NeuronSettings(**_nest(overrides or {}))
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+    finally:
+        _TOML_DATA.reset(token)
+
+
+__all__ = [
+    "AxonSettings",
+    "ChainSettings",
+    "MetricsSettings",
+    "MinerSettings",
+    "NeuronSettings",
+    "ValidatorSettings",
+    "WalletSettings",
+    "load_settings",
+    "read_toml",
+    "resolve_device",
+]
