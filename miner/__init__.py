@@ -1,0 +1,21 @@
+"""Miners: subclass :class:`Miner` with a subnet's service and serve it with :class:`MinerServer`.
+
+```python
+from miner import Miner, MinerServer
+from subnets.echo import echo_pb2
+
+class EchoMiner(Miner):
+    service = echo_pb2.DESCRIPTOR.services_by_name["Echo"]
+
+    async def Echo(self, request, context):
+        return echo_pb2.EchoResponse(text=request.text)
+
+async with MinerServer(EchoMiner(), signer, port=0) as server:
+    print(server.port)
+```
+"""
+
+from miner.base import CallContext, Miner
+from miner.server import Limits, MinerServer
+
+__all__ = ["CallContext", "Limits", "Miner", "MinerServer"]

@@ -1,0 +1,492 @@
+"""``MinerServer``: a miner's signed gRPC endpoint and the pipeline every request goes through.
+
+The pipeline runs cheapest check first, so junk costs as little as possible and nothing is parsed
+before it is authenticated:
+
+1. metadata shape (all auth fields present and well formed) and body size
+2. freshness of the nonce (``max_age`` back, ``max_skew`` ahead)
+3. receiver is this miner's hotkey
+4. blacklist hook (may be async)
+5. caller's signature over version, method, receiver, SHA-256 of the body bytes, nonce, caller
+6. replay cache: each (caller, nonce) once
+7. parse the body; per-caller limit; priority queue with per-synapse concurrency
+8. the handler under the caller's deadline (sync handlers in a worker thread)
+9. the signed response (trailing metadata), or a chained-hash trailer for streams
+
+Handlers are registered as raw-bytes gRPC handlers (no (de)serializer), so step 5 hashes the exact
+bytes received and the response signature covers the exact bytes sent. Every rejection is a
+:class:`~subnetkit.errors.WireError` mapped to its gRPC status at one place, ``_reject``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import inspect
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, NoReturn
+
+import grpc
+from google.protobuf.message import DecodeError, Message
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+from prometheus_client import CollectorRegistry
+
+from miner.base import BoundSynapse, CallContext, Miner, bind_synapses
+from miner.metrics import UNAUTHENTICATED_CALLER, MinerMetrics
+from miner.scheduler import QueueFull, SynapseScheduler
+from subnetkit.errors import ConfigError, WireError
+from subnetkit.keys import Signer
+from subnetkit.lifecycle import Lifecycle
+from subnetkit.wire import protocol
+from subnetkit.wire.replay import ReplayCache, ReplayCacheFull
+
+log = logging.getLogger(__name__)
+
+BlacklistHook = Callable[[str], "str | Awaitable[str | None] | None"]
+PriorityHook = Callable[[str], "float | Awaitable[float]"]
+
+_S = grpc.StatusCode
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """Resource limits of one miner server. Defaults suit a small CPU miner."""
+
+    max_request_bytes: int = 4 * 1024 * 1024
+    max_response_bytes: int = 64 * 1024 * 1024
+    max_concurrency: int = 64  # handlers running at once, per synapse
+    max_queue: int = 1024  # requests waiting for a slot, per synapse
+    max_per_caller: int = 512  # one caller's requests queued or running, all synapses
+    max_age_s: float = 10.0  # oldest acceptable nonce
+    max_skew_s: float = 2.0  # how far ahead of our clock a nonce may be
+    replay_capacity: int = 200_000  # live (caller, nonce) pairs remembered
+    default_timeout_s: float = 60.0  # handler budget when the caller sets no deadline
+    worker_threads: int = 8  # threads for plain ``def`` handlers
+
+
+def _error(status: grpc.StatusCode, message: str) -> WireError:
+    return WireError(message, status=status, code=status.name.lower())
+
+
+class _Router(grpc.GenericRpcHandler):
+    """Routes our synapses' paths; any other path gets UNIMPLEMENTED with the list we serve."""
+
+    def __init__(self, handlers: dict[str, grpc.RpcMethodHandler], served: list[str]) -> None:
+        self._handlers = handlers
+        self._served = ", ".join(served)
+
+    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+        handler = self._handlers.get(handler_call_details.method)
+        if handler is not None:
+            return handler
+        method = handler_call_details.method
+        served = self._served
+
+        async def unknown(_body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+            await context.abort(
+                _S.UNIMPLEMENTED,
+                f"synapse {method} is not served here; this miner serves: {served}",
+            )
+            raise AssertionError("unreachable")  # pragma: no cover
+
+        return grpc.unary_unary_rpc_method_handler(unknown)
+
+
+class MinerServer(Lifecycle):
+    """Serves a :class:`~miner.Miner` over signed gRPC: ``async with MinerServer(...) as s``.
+
+    ``blacklist``/``priority`` override the miner's hooks of the same name. ``metrics_registry``
+    receives this server's Prometheus metrics (a fresh registry by default: ``.metrics.registry``).
+    Runs inside the caller's event loop; use ``subnetkit.lifecycle.run_until_signalled`` for a
+    process that stops gracefully on SIGTERM/SIGINT (health NOT_SERVING first, then drain).
+    """
+
+    def __init__(
+        self,
+        miner: Miner,
+        signer: Signer,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        blacklist: BlacklistHook | None = None,
+        priority: PriorityHook | None = None,
+        limits: Limits | None = None,
+        metrics_registry: CollectorRegistry | None = None,
+        reflection_enabled: bool = True,
+        clock: Callable[[], int] = time.time_ns,
+    ) -> None:
+        super().__init__()
+        self.miner = miner
+        self.signer = signer
+        self.host = host
+        self.limits = limits or Limits()
+        self._requested_port = port
+        self._port: int | None = None
+        self._bound = bind_synapses(miner)  # fails fast, naming missing handlers
+        self._blacklist: BlacklistHook = blacklist or miner.blacklist
+        self._priority: PriorityHook = priority or miner.priority
+        self._reflection_enabled = reflection_enabled
+        self._clock = clock
+        self.metrics = MinerMetrics(metrics_registry)
+        lim = self.limits
+        self.replay = ReplayCache(lim.max_age_s + lim.max_skew_s, lim.replay_capacity, clock=clock)
+        self._schedulers = {
+            path: SynapseScheduler(lim.max_concurrency, lim.max_queue) for path in self._bound
+        }
+        for path, sched in self._schedulers.items():
+            name = self._bound[path].spec.name
+            self.metrics.in_flight.labels(name).set_function(lambda s=sched: s.running)
+            self.metrics.queue_depth.labels(name).set_function(lambda s=sched: s.queued)
+        self._per_caller: dict[str, int] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._server: grpc.aio.Server | None = None
+        self._health: Any = None
+        self._stopped = False
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        """The bound port (the OS's choice when constructed with port 0)."""
+        if self._port is None:
+            raise RuntimeError("MinerServer is not started")
+        return self._port
+
+    @property
+    def hotkey(self) -> str:
+        return self.signer.ss58
+
+    async def start(self) -> None:
+        lim = self.limits
+        self._executor = ThreadPoolExecutor(lim.worker_threads, thread_name_prefix="miner-handler")
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", lim.max_request_bytes + 64 * 1024),
+                ("grpc.max_send_message_length", lim.max_response_bytes),
+                ("grpc.so_reuseport", 0),
+                ("grpc.keepalive_permit_without_calls", 1),
+                ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
+            ]
+        )
+        service_name = next(iter(self._bound.values())).spec.service if self._bound else ""
+        self._health = health.aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        if self._reflection_enabled:
+            names = (service_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
+            reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
+        server.add_generic_rpc_handlers(
+            (_Router(self._make_handlers(), [b.spec.path for b in self._bound.values()]),)
+        )
+        address = f"{self.host}:{self._requested_port}"
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as exc:
+            raise ConfigError(f"cannot bind the miner to {address}: {exc}") from None
+        if port == 0:
+            raise ConfigError(f"cannot bind the miner to {address}: is the port in use?")
+        await server.start()
+        self._server, self._port = server, port
+        serving = health_pb2.HealthCheckResponse.SERVING
+        await self._health.set("", serving)
+        await self._health.set(service_name, serving)
+        await super().start()
+        log.info("miner %s serving %s on %s:%d", self.hotkey, service_name, self.host, port)
+
+    async def stop(self, grace: float | None = None) -> None:
+        """Report NOT_SERVING, let in-flight requests finish for ``grace`` s, then stop."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.request_stop()
+        if self._server is not None:
+            if self._health is not None:
+                await self._health.enter_graceful_shutdown()
+            await self._server.stop(grace)
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)
+
+    async def close(self) -> None:
+        await self.stop(self.graceful_shutdown_timeout)
+
+    # -- handler registration --------------------------------------------------------------------
+    def _make_handlers(self) -> dict[str, grpc.RpcMethodHandler]:
+        handlers: dict[str, grpc.RpcMethodHandler] = {}
+        for path, bound in self._bound.items():
+            if bound.spec.server_streaming:
+                fn = functools.partial(self._serve_stream, bound)
+                handlers[path] = grpc.unary_stream_rpc_method_handler(fn)
+            else:
+                fn = functools.partial(self._serve_unary, bound)
+                handlers[path] = grpc.unary_unary_rpc_method_handler(fn)
+        return handlers
+
+    # -- the pipeline ----------------------------------------------------------------------------
+    async def _admit(
+        self, bound: BoundSynapse, body: bytes, context: grpc.aio.ServicerContext
+    ) -> tuple[protocol.RequestAuth, bytes]:
+        """Steps 1-6: everything that can be checked before the body is parsed."""
+        lim = self.limits
+        auth = protocol.parse_request_metadata(context.invocation_metadata() or ())
+        if len(body) > lim.max_request_bytes:
+            raise _error(
+                _S.RESOURCE_EXHAUSTED,
+                f"request body is {len(body)} bytes, over this miner's limit of "
+                f"{lim.max_request_bytes}: send less data per request",
+            )
+        protocol.check_freshness(auth.nonce, self._clock(), lim.max_age_s, lim.max_skew_s)
+        protocol.check_receiver(auth.receiver, self.signer.ss58)
+        reason = await self._call_blacklist(auth.caller)
+        if reason is not None:
+            raise _error(_S.PERMISSION_DENIED, f"caller {auth.caller} is blacklisted: {reason}")
+        body_hash = protocol.sha256(body)
+        protocol.verify_request(auth, bound.spec.path, body_hash)
+        try:
+            fresh = self.replay.check_and_add(auth.caller, auth.nonce)
+        except ReplayCacheFull as exc:
+            raise _error(_S.RESOURCE_EXHAUSTED, str(exc)) from None
+        if not fresh:
+            raise _error(
+                _S.UNAUTHENTICATED,
+                f"replayed nonce {auth.nonce} from {auth.caller}: sign every request afresh",
+            )
+        return auth, body_hash
+
+    async def _call_blacklist(self, caller: str) -> str | None:
+        try:
+            reason = self._blacklist(caller)
+            if inspect.isawaitable(reason):
+                reason = await reason
+        except Exception:
+            log.exception("blacklist hook failed for %s; refusing the request", caller)
+            raise _error(_S.INTERNAL, "the miner's blacklist check failed; try later") from None
+        return None if reason is None else str(reason)
+
+    async def _call_priority(self, caller: str) -> float:
+        try:
+            value = self._priority(caller)
+            if inspect.isawaitable(value):
+                value = await value
+            return float(value)
+        except Exception:
+            log.exception("priority hook failed for %s; using priority 0", caller)
+            return 0.0
+
+    def _parse(self, bound: BoundSynapse, body: bytes) -> Message:
+        try:
+            return bound.spec.request_cls.FromString(body)
+        except DecodeError as exc:
+            raise _error(
+                _S.INVALID_ARGUMENT,
+                f"request body does not parse as {bound.spec.request_cls.DESCRIPTOR.full_name}: "
+                f"{exc}; serialize the synapse's request message",
+            ) from None
+
+    def _context(
+        self, bound: BoundSynapse, auth: protocol.RequestAuth, timeout: float
+    ) -> CallContext:
+        return CallContext(
+            caller=auth.caller,
+            caller_crypto=auth.caller_crypto,
+            nonce=auth.nonce,
+            method=bound.spec.path,
+            synapse=bound.spec.name,
+            deadline=time.monotonic() + timeout,
+        )
+
+    def _budget(self, context: grpc.aio.ServicerContext) -> float:
+        remaining = context.time_remaining()
+        return self.limits.default_timeout_s if remaining is None else max(remaining, 0.0)
+
+    async def _scheduled(self, bound: BoundSynapse, caller: str) -> SynapseScheduler:
+        """Per-caller limit (step 7); returns the synapse's scheduler for the caller to enter."""
+        count = self._per_caller.get(caller, 0)
+        if count >= self.limits.max_per_caller:
+            raise _error(
+                _S.RESOURCE_EXHAUSTED,
+                f"caller {caller} already has {count} requests here (limit "
+                f"{self.limits.max_per_caller}): lower the client's concurrency",
+            )
+        self._per_caller[caller] = count + 1
+        return self._schedulers[bound.spec.path]
+
+    def _caller_done(self, caller: str) -> None:
+        count = self._per_caller.get(caller, 1) - 1
+        if count <= 0:
+            self._per_caller.pop(caller, None)
+        else:
+            self._per_caller[caller] = count
+
+    def _serialize(self, bound: BoundSynapse, response: object) -> bytes:
+        if not isinstance(response, bound.spec.response_cls):
+            log.error(
+                "%s returned %s, expected %s",
+                bound.spec.name,
+                type(response).__name__,
+                bound.spec.response_cls.__name__,
+            )
+            raise _error(_S.INTERNAL, "the miner's handler returned the wrong message type")
+        return response.SerializeToString()
+
+    def _handler_failed(self, bound: BoundSynapse, caller: str) -> WireError:
+        log.exception("handler %s failed for caller %s", bound.spec.name, caller)
+        return _error(_S.INTERNAL, f"the miner's {bound.spec.name} handler failed")
+
+    def _deadline_error(self, bound: BoundSynapse, budget: float) -> WireError:
+        return _error(
+            _S.DEADLINE_EXCEEDED,
+            f"{bound.spec.name} did not finish within the caller's deadline ({budget:.3f} s); "
+            "the handler was cancelled: allow a longer timeout or ask for less work",
+        )
+
+    async def _reject(self, context: grpc.aio.ServicerContext, exc: WireError) -> NoReturn:
+        await context.abort(exc.status, exc.message)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _serve_unary(
+        self, bound: BoundSynapse, body: bytes, context: grpc.aio.ServicerContext
+    ) -> bytes:
+        started = time.perf_counter()
+        caller, status = UNAUTHENTICATED_CALLER, "OK"
+        try:
+            auth, body_hash = await self._admit(bound, body, context)
+            caller = self.metrics.caller_label(auth.caller)
+            request = self._parse(bound, body)
+            budget = self._budget(context)
+            sched = await self._scheduled(bound, auth.caller)
+            try:
+                async with sched.slot(await self._call_priority(auth.caller)):
+                    ctx = self._context(bound, auth, budget - (time.perf_counter() - started))
+                    response = await self._run_unary(bound, request, ctx, budget, started)
+            except QueueFull as exc:
+                raise _error(
+                    _S.RESOURCE_EXHAUSTED, f"{bound.spec.name} is saturated: {exc}"
+                ) from None
+            finally:
+                self._caller_done(auth.caller)
+            out = self._serialize(bound, response)
+            message = protocol.response_message(
+                version=auth.version,
+                method=bound.spec.path,
+                caller=auth.caller,
+                request_hash=body_hash,
+                nonce=auth.nonce,
+                response_hash=protocol.sha256(out),
+                miner_crypto=self.signer.crypto,
+                miner=self.signer.ss58,
+            )
+            context.set_trailing_metadata(protocol.response_trailer(self.signer, message))
+            return out
+        except WireError as exc:
+            status = exc.status.name
+            await self._reject(context, exc)
+        except asyncio.CancelledError:
+            status = "CANCELLED"
+            raise
+        finally:
+            self.metrics.observe(bound.spec.name, caller, status, time.perf_counter() - started)
+
+    async def _run_unary(
+        self, bound: BoundSynapse, request: Message, ctx: CallContext, budget: float, started: float
+    ) -> object:
+        remaining = budget - (time.perf_counter() - started)
+        try:
+            async with asyncio.timeout(remaining) as scope:
+                if bound.is_async:
+                    return await bound.handler(request, ctx)
+                loop = asyncio.get_running_loop()
+                return await loop.run_in_executor(self._executor, bound.handler, request, ctx)
+        except TimeoutError:
+            if scope.expired():
+                raise self._deadline_error(bound, budget) from None
+            raise self._handler_failed(bound, ctx.caller) from None
+        except (WireError, asyncio.CancelledError):
+            raise
+        except Exception:
+            raise self._handler_failed(bound, ctx.caller) from None
+
+    async def _serve_stream(
+        self, bound: BoundSynapse, body: bytes, context: grpc.aio.ServicerContext
+    ) -> None:
+        started = time.perf_counter()
+        caller, status = UNAUTHENTICATED_CALLER, "OK"
+        try:
+            auth, body_hash = await self._admit(bound, body, context)
+            caller = self.metrics.caller_label(auth.caller)
+            request = self._parse(bound, body)
+            budget = self._budget(context)
+            sched = await self._scheduled(bound, auth.caller)
+            chain = protocol.ChunkChain(body_hash)
+            try:
+                async with sched.slot(await self._call_priority(auth.caller)):
+                    ctx = self._context(bound, auth, budget - (time.perf_counter() - started))
+                    await self._run_stream(bound, request, ctx, budget, started, chain, context)
+            except QueueFull as exc:
+                raise _error(
+                    _S.RESOURCE_EXHAUSTED, f"{bound.spec.name} is saturated: {exc}"
+                ) from None
+            finally:
+                self._caller_done(auth.caller)
+            message = protocol.stream_message(
+                version=auth.version,
+                method=bound.spec.path,
+                caller=auth.caller,
+                request_hash=body_hash,
+                nonce=auth.nonce,
+                chunks=chain.count,
+                chain_hash=chain.digest,
+                miner_crypto=self.signer.crypto,
+                miner=self.signer.ss58,
+            )
+            context.set_trailing_metadata(
+                protocol.response_trailer(self.signer, message, chunks=chain.count)
+            )
+        except WireError as exc:
+            status = exc.status.name
+            await self._reject(context, exc)
+        except asyncio.CancelledError:
+            status = "CANCELLED"
+            raise
+        finally:
+            self.metrics.observe(bound.spec.name, caller, status, time.perf_counter() - started)
+
+    async def _run_stream(
+        self,
+        bound: BoundSynapse,
+        request: Message,
+        ctx: CallContext,
+        budget: float,
+        started: float,
+        chain: protocol.ChunkChain,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        remaining = budget - (time.perf_counter() - started)
+        try:
+            async with asyncio.timeout(remaining) as scope:
+                if bound.is_async:
+                    async for item in bound.handler(request, ctx):
+                        chunk = self._serialize(bound, item)
+                        chain.add(chunk)
+                        await context.write(chunk)
+                else:
+                    loop = asyncio.get_running_loop()
+                    items: Iterator[object] = iter(bound.handler(request, ctx))
+                    done = object()
+                    while True:
+                        item = await loop.run_in_executor(self._executor, next, items, done)
+                        if item is done:
+                            break
+                        chunk = self._serialize(bound, item)
+                        chain.add(chunk)
+                        await context.write(chunk)
+        except TimeoutError:
+            if scope.expired():
+                raise self._deadline_error(bound, budget) from None
+            raise self._handler_failed(bound, ctx.caller) from None
+        except (WireError, asyncio.CancelledError):
+            raise
+        except Exception:
+            raise self._handler_failed(bound, ctx.caller) from None

@@ -1,0 +1,379 @@
+"""The subnetkit wire protocol, version 1: what is signed, where it travels, how it is checked.
+
+This module is the single definition of the byte layouts that requests, responses and streams
+sign; ``docs/protocol.md`` describes the same layouts in prose and pins them with golden vectors
+(``tests/wire/test_golden.py`` recomputes them). Everything here is pure and synchronous: the
+miner server and the validator client call it on their hot paths, so it does one hash and one
+signature operation per message and allocates little.
+
+Why a custom layout instead of signing a proto: signing must cover the exact bytes on the wire
+(the body is hashed *before* it is parsed) and must be unambiguous. Every variable-length field
+is length-prefixed and every message starts with a domain tag, so no two different field tuples
+can produce the same signed bytes and a request signature can never pass as a response one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import grpc
+
+from subnetkit.errors import WireError
+from subnetkit.keys import Signer, is_valid_ss58, verify
+
+#: The protocol version every request carries; a miner rejects any other.
+PROTOCOL_VERSION = "1"
+
+# Metadata keys. gRPC metadata keys are lower-case ASCII; the ``-bin`` suffix marks binary values.
+MD_VERSION = "sk-version"
+MD_CALLER = "sk-caller"
+MD_CALLER_CRYPTO = "sk-caller-crypto"
+MD_RECEIVER = "sk-receiver"
+MD_NONCE = "sk-nonce"
+MD_SIGNATURE = "sk-signature-bin"
+MD_MINER = "sk-miner"
+MD_MINER_CRYPTO = "sk-miner-crypto"
+MD_RESPONSE_SIGNATURE = "sk-response-signature-bin"
+MD_CHUNKS = "sk-chunks"
+
+REQUEST_DOMAIN = b"subnetkit/v1/request\x00"
+RESPONSE_DOMAIN = b"subnetkit/v1/response\x00"
+STREAM_DOMAIN = b"subnetkit/v1/stream\x00"
+
+CRYPTO_TYPES = ("sr25519", "ed25519")
+SIGNATURE_LEN = 64
+_U64 = struct.Struct(">Q")
+_U32 = struct.Struct(">I")
+_U16 = struct.Struct(">H")
+_MAX_NONCE = 2**64 - 1
+
+
+def sha256(data: bytes) -> bytes:
+    return hashlib.sha256(data).digest()
+
+
+def _lp(text: str) -> bytes:
+    """A UTF-8 string prefixed by its byte length (u16, big-endian)."""
+    raw = text.encode()
+    if len(raw) > 0xFFFF:
+        raise WireError(f"field too long to sign ({len(raw)} bytes, the limit is 65535)")
+    return _U16.pack(len(raw)) + raw
+
+
+def request_message(
+    *,
+    version: str,
+    method: str,
+    receiver: str,
+    body_hash: bytes,
+    nonce: int,
+    caller_crypto: str,
+    caller: str,
+) -> bytes:
+    """The bytes a caller signs for one request (layout in docs/protocol.md, "Request")."""
+    return b"".join(
+        (
+            REQUEST_DOMAIN,
+            _lp(version),
+            _lp(method),
+            _lp(receiver),
+            body_hash,
+            _U64.pack(nonce),
+            _lp(caller_crypto),
+            _lp(caller),
+        )
+    )
+
+
+def response_message(
+    *,
+    version: str,
+    method: str,
+    caller: str,
+    request_hash: bytes,
+    nonce: int,
+    response_hash: bytes,
+    miner_crypto: str,
+    miner: str,
+) -> bytes:
+    """The bytes a miner signs for one unary response (docs/protocol.md, "Response")."""
+    return b"".join(
+        (
+            RESPONSE_DOMAIN,
+            _lp(version),
+            _lp(method),
+            _lp(caller),
+            request_hash,
+            _U64.pack(nonce),
+            response_hash,
+            _lp(miner_crypto),
+            _lp(miner),
+        )
+    )
+
+
+def stream_message(
+    *,
+    version: str,
+    method: str,
+    caller: str,
+    request_hash: bytes,
+    nonce: int,
+    chunks: int,
+    chain_hash: bytes,
+    miner_crypto: str,
+    miner: str,
+) -> bytes:
+    """The bytes a miner signs in a stream's trailing metadata (docs/protocol.md, "Stream")."""
+    return b"".join(
+        (
+            STREAM_DOMAIN,
+            _lp(version),
+            _lp(method),
+            _lp(caller),
+            request_hash,
+            _U64.pack(nonce),
+            _U32.pack(chunks),
+            chain_hash,
+            _lp(miner_crypto),
+            _lp(miner),
+        )
+    )
+
+
+class ChunkChain:
+    """Hash chain over a stream: ``h0 = request_hash``, ``hi = sha256(h(i-1) || sha256(ci))``.
+
+    Both ends fold every chunk in as it passes, so the trailer's one signature covers the order
+    and content of all chunks without buffering them.
+    """
+
+    __slots__ = ("count", "digest")
+
+    def __init__(self, request_hash: bytes) -> None:
+        self.digest = request_hash
+        self.count = 0
+
+    def add(self, chunk: bytes) -> None:
+        self.digest = hashlib.sha256(self.digest + hashlib.sha256(chunk).digest()).digest()
+        self.count += 1
+
+
+class NonceClock:
+    """Nanosecond timestamps that never repeat within one process (callers sign these as nonces).
+
+    Two requests in the same nanosecond from one caller would otherwise collide in the miner's
+    replay cache and the second would be rejected as a replay.
+    """
+
+    __slots__ = ("_last",)
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def __call__(self) -> int:
+        now = time.time_ns()
+        if now <= self._last:
+            now = self._last + 1
+        self._last = now
+        return now
+
+
+@dataclass(frozen=True, slots=True)
+class RequestAuth:
+    """The authentication fields of one request, as read from its metadata."""
+
+    version: str
+    caller: str
+    caller_crypto: str
+    receiver: str
+    nonce: int
+    signature: bytes
+
+
+def _unauthenticated(message: str) -> WireError:
+    return WireError(message, status=grpc.StatusCode.UNAUTHENTICATED, code="unauthenticated")
+
+
+def parse_request_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> RequestAuth:
+    """Read and shape-check the auth metadata; raise UNAUTHENTICATED naming what is wrong.
+
+    Only the shape is checked here (presence, types, lengths, SS58 decoding); freshness, the
+    receiver and the signature are separate pipeline steps so each can fail with its own message.
+    """
+    found: dict[str, str | bytes] = {}
+    for key, value in metadata:
+        if key.startswith("sk-"):
+            found[key] = value
+    required = (MD_VERSION, MD_CALLER, MD_RECEIVER, MD_NONCE, MD_SIGNATURE)
+    missing = [k for k in required if k not in found]
+    if missing:
+        raise _unauthenticated(
+            f"auth metadata missing: {', '.join(missing)}; sign requests with a subnetkit "
+            "client (validator.client.MinerClient) or follow docs/protocol.md"
+        )
+    version = found[MD_VERSION]
+    if version != PROTOCOL_VERSION:
+        raise _unauthenticated(
+            f"protocol version {version!r} is not supported; this miner speaks "
+            f"{PROTOCOL_VERSION!r}: upgrade the caller"
+        )
+    caller, receiver = found[MD_CALLER], found[MD_RECEIVER]
+    crypto = found.get(MD_CALLER_CRYPTO, "sr25519")
+    nonce_text, signature = found[MD_NONCE], found[MD_SIGNATURE]
+    if not isinstance(caller, str) or not is_valid_ss58(caller):
+        raise _unauthenticated(f"{MD_CALLER} is not an SS58 address: send the caller's hotkey")
+    if not isinstance(receiver, str):
+        raise _unauthenticated(f"{MD_RECEIVER} must be the miner's SS58 hotkey")
+    if crypto not in CRYPTO_TYPES:
+        raise _unauthenticated(f"{MD_CALLER_CRYPTO} {crypto!r} unknown: use sr25519 or ed25519")
+    if not isinstance(nonce_text, str) or not nonce_text.isdigit() or len(nonce_text) > 20:
+        raise _unauthenticated(f"{MD_NONCE} must be a decimal nanosecond timestamp")
+    nonce = int(nonce_text)
+    if nonce > _MAX_NONCE:
+        raise _unauthenticated(f"{MD_NONCE} does not fit in 64 bits")
+    if not isinstance(signature, bytes) or len(signature) != SIGNATURE_LEN:
+        raise _unauthenticated(f"{MD_SIGNATURE} must be {SIGNATURE_LEN} raw bytes")
+    return RequestAuth(str(version), caller, str(crypto), receiver, nonce, signature)
+
+
+def check_freshness(nonce: int, now_ns: int, max_age_s: float, max_skew_s: float) -> None:
+    """Reject a nonce older than ``max_age_s`` or more than ``max_skew_s`` in the future."""
+    age_ns = now_ns - nonce
+    if age_ns > max_age_s * 1e9:
+        raise _unauthenticated(
+            f"stale request: nonce is {age_ns / 1e9:.3f} s old (max {max_age_s:g} s); "
+            "sign each request just before sending and check the caller's clock"
+        )
+    if -age_ns > max_skew_s * 1e9:
+        raise _unauthenticated(
+            f"nonce is {-age_ns / 1e9:.3f} s in the future (max skew {max_skew_s:g} s): "
+            "synchronise the caller's clock (NTP)"
+        )
+
+
+def check_receiver(receiver: str, own_hotkey: str) -> None:
+    if receiver != own_hotkey:
+        raise _unauthenticated(
+            f"request addressed to {receiver}, but this miner is {own_hotkey}: "
+            "refresh the metagraph and query the hotkey that serves this endpoint"
+        )
+
+
+def verify_request(auth: RequestAuth, method: str, body_hash: bytes) -> None:
+    """Check the caller's signature over the request layout; raise UNAUTHENTICATED if it fails."""
+    message = request_message(
+        version=auth.version,
+        method=method,
+        receiver=auth.receiver,
+        body_hash=body_hash,
+        nonce=auth.nonce,
+        caller_crypto=auth.caller_crypto,
+        caller=auth.caller,
+    )
+    if not verify(auth.caller, message, auth.signature, auth.caller_crypto):
+        raise _unauthenticated(
+            f"bad signature: not {auth.caller}'s {auth.caller_crypto} signature over this "
+            "request (method, receiver, body hash, nonce); sign with the caller's hotkey"
+        )
+
+
+def sign_request(
+    signer: Signer, *, method: str, receiver: str, body_hash: bytes, nonce: int
+) -> tuple[tuple[str, str | bytes], ...]:
+    """The metadata for one request to ``receiver``; the body is bound through ``body_hash``."""
+    message = request_message(
+        version=PROTOCOL_VERSION,
+        method=method,
+        receiver=receiver,
+        body_hash=body_hash,
+        nonce=nonce,
+        caller_crypto=signer.crypto,
+        caller=signer.ss58,
+    )
+    return (
+        (MD_VERSION, PROTOCOL_VERSION),
+        (MD_CALLER, signer.ss58),
+        (MD_CALLER_CRYPTO, signer.crypto),
+        (MD_RECEIVER, receiver),
+        (MD_NONCE, str(nonce)),
+        (MD_SIGNATURE, signer.sign(message)),
+    )
+
+
+def response_trailer(
+    signer: Signer, message: bytes, chunks: int | None = None
+) -> tuple[tuple[str, str | bytes], ...]:
+    """Trailing metadata that carries the miner's signature over ``message``."""
+    trailer: tuple[tuple[str, str | bytes], ...] = (
+        (MD_MINER, signer.ss58),
+        (MD_MINER_CRYPTO, signer.crypto),
+        (MD_RESPONSE_SIGNATURE, signer.sign(message)),
+    )
+    if chunks is not None:
+        trailer += ((MD_CHUNKS, str(chunks)),)
+    return trailer
+
+
+def check_response_trailer(
+    trailer: dict[str, str | bytes], *, miner: str, crypto: str, message: bytes
+) -> str | None:
+    """``None`` if ``trailer`` holds ``miner``'s valid signature over ``message``, else why not.
+
+    The caller builds ``message`` from what *it* sent and what it received, so a response that
+    was altered, replayed from another request, or signed by another key fails here.
+    """
+    signature = trailer.get(MD_RESPONSE_SIGNATURE)
+    if signature is None:
+        return "response is not signed (no sk-response-signature-bin trailer)"
+    signed_by = trailer.get(MD_MINER)
+    if signed_by != miner:
+        return f"response signed as {signed_by!r}, expected the target's hotkey {miner}"
+    signed_crypto = trailer.get(MD_MINER_CRYPTO, "sr25519")
+    if signed_crypto != crypto:
+        return f"response signed with {signed_crypto!r} but the target's key type is {crypto!r}"
+    if not isinstance(signature, bytes) or not verify(miner, message, signature, crypto):
+        return f"forged response: signature does not verify for {miner}"
+    return None
+
+
+def metadata_dict(metadata: Iterable[tuple[str, str | bytes]] | None) -> dict[str, str | bytes]:
+    """Our ``sk-`` keys from a metadata sequence (last value wins)."""
+    if metadata is None:
+        return {}
+    return {k: v for k, v in metadata if k.startswith("sk-")}
+
+
+__all__ = [
+    "CRYPTO_TYPES",
+    "MD_CALLER",
+    "MD_CALLER_CRYPTO",
+    "MD_CHUNKS",
+    "MD_MINER",
+    "MD_MINER_CRYPTO",
+    "MD_NONCE",
+    "MD_RECEIVER",
+    "MD_RESPONSE_SIGNATURE",
+    "MD_SIGNATURE",
+    "MD_VERSION",
+    "PROTOCOL_VERSION",
+    "ChunkChain",
+    "NonceClock",
+    "RequestAuth",
+    "check_freshness",
+    "check_receiver",
+    "check_response_trailer",
+    "metadata_dict",
+    "parse_request_metadata",
+    "request_message",
+    "response_message",
+    "response_trailer",
+    "sha256",
+    "sign_request",
+    "stream_message",
+    "verify_request",
+]
