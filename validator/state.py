@@ -124,27 +124,29 @@ def read_json(path: Path, *, expected_format: str) -> dict[str, Any] | None:
 # --- commit-reveal salts --------------------------------------------------------------------
 
 
-def new_salt(length: int = 8) -> tuple[int, ...]:
-    """A fresh random salt of ``length`` u16 values (subtensor's salt is a ``Vec<u16>``)."""
-    if length < 1:
-        raise ConfigError(f"salt length must be at least 1, got {length}")
-    return tuple(secrets.randbelow(1 << 16) for _ in range(length))
+def new_salt(length: int = 16) -> bytes:
+    """A fresh random salt of ``length`` bytes (the chain's commit hash takes the salt as bytes,
+    see ``chain.commit_reveal.commit_hash``)."""
+    if not 1 <= length <= 0xFFFF:
+        raise ConfigError(f"salt length must be between 1 and 65535 bytes, got {length}")
+    return secrets.token_bytes(length)
 
 
 @dataclass(frozen=True, slots=True)
 class PendingCommit:
     """A weight commit sent (or about to be sent) to the chain and not yet revealed.
 
-    ``uids``/``weights`` are exactly the values hashed into ``commit_hash`` (the u16 weights
-    after processing), so the reveal reproduces the hash. ``reveal_block`` is the first block at
-    which the chain accepts the reveal.
+    ``uids``/``weights`` are exactly the values hashed into the commit (the u16 weights after
+    processing), so the reveal reproduces the hash. ``commit_hash`` is its hex form (the store's
+    key); ``salt`` is stored as hex in the file. ``reveal_block`` is the first block at which
+    the chain accepts the reveal.
     """
 
     netuid: int
     commit_hash: str
     uids: tuple[int, ...]
     weights: tuple[int, ...]
-    salt: tuple[int, ...]
+    salt: bytes
     version_key: int
     commit_block: int
     reveal_block: int
@@ -159,7 +161,9 @@ class PendingCommit:
             raise ConfigError("commit has an empty salt: use new_salt()")
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        doc = asdict(self)
+        doc["salt"] = self.salt.hex()
+        return doc
 
     @classmethod
     def from_json(cls, doc: dict[str, Any]) -> PendingCommit:
@@ -168,7 +172,7 @@ class PendingCommit:
             commit_hash=str(doc["commit_hash"]),
             uids=tuple(int(u) for u in doc["uids"]),
             weights=tuple(int(w) for w in doc["weights"]),
-            salt=tuple(int(s) for s in doc["salt"]),
+            salt=bytes.fromhex(doc["salt"]),
             version_key=int(doc["version_key"]),
             commit_block=int(doc["commit_block"]),
             reveal_block=int(doc["reveal_block"]),

@@ -145,3 +145,18 @@ def test_corrupt_or_foreign_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_save_without_path_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="no path"):
         ScoreStore().save()
+
+
+def test_weights_for_feeds_the_shared_weight_pipeline() -> None:
+    """The store's raw vector goes straight into chain.weights.process_weights."""
+    from chain.weights import process_weights
+
+    store = ScoreStore(alpha=1.0)
+    store.update({"a": 0.9, "b": 0.3, "c": 0.0})
+    uid_of = {"a": 2, "b": 0, "c": 1, "fresh": 3}
+    uids, weights = store.weights_for(uid_of, n=4)
+    out_uids, values = process_weights(
+        uids, weights, 4, min_allowed_weights=1, max_weight_limit=65535
+    )
+    assert out_uids == [0, 2]
+    assert values == [21845, 65535]  # 0.3 : 0.9, max-upscaled to u16

@@ -47,19 +47,20 @@ def test_failed_write_keeps_old_file(tmp_path: Path) -> None:
     assert read_json(path, expected_format="f") == {"format": "f", "v": 1}
 
 
-def test_salts_are_u16_and_random() -> None:
+def test_salts_are_random_bytes() -> None:
     salts = {new_salt() for _ in range(50)}
     assert len(salts) == 50
-    assert all(len(s) == 8 and all(0 <= v < 65536 for v in s) for s in salts)
+    assert all(isinstance(s, bytes) and len(s) == 16 for s in salts)
+    assert len(new_salt(4)) == 4
     with pytest.raises(ConfigError):
         new_salt(0)
 
 
 def test_pending_commit_validates_pairs() -> None:
     with pytest.raises(ConfigError, match="pair up"):
-        PendingCommit(1, "h", (0, 1), (5,), (1,), 0, 1, 2)
+        PendingCommit(1, "h", (0, 1), (5,), b"s", 0, 1, 2)
     with pytest.raises(ConfigError, match="empty salt"):
-        PendingCommit(1, "h", (0,), (5,), (), 0, 1, 2)
+        PendingCommit(1, "h", (0,), (5,), b"", 0, 1, 2)
 
 
 def test_commits_survive_restart_and_come_due(tmp_path: Path) -> None:
