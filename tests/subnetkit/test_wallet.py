@@ -7,6 +7,7 @@ libsodium's "sensitive" limits), so one encrypted wallet is made once per module
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -301,3 +302,45 @@ def test_cli_mnemonic_is_shown_only_on_a_tty_and_never_logged(
     for key in ("coldkey", "hotkeys/default"):
         phrase = _secret_phrase(tmp_path / "tty" / key)
         assert shown.count(phrase) == 1 and phrase not in caplog.text
+
+
+def test_cli_prompts_for_the_password_on_a_terminal(tmp_path: Path) -> None:
+    """The default path for people: no flag, a terminal, the password typed twice, unechoed."""
+    import pty
+    import select
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [str(SUBNETKIT), "wallet", "create", "--wallet-path", str(tmp_path), "--name", "typed"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        close_fds=True,
+    )
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes) -> None:
+        nonlocal seen
+        while marker not in seen:
+            ready, _, _ = select.select([master], [], [], 30)
+            assert ready, f"no {marker!r} from the CLI; got {seen!r}"
+            seen += os.read(master, 4096)
+
+    try:
+        read_until(b"Coldkey password:")
+        os.write(master, PASSWORD.encode() + b"\n")
+        read_until(b"Repeat for confirmation:")
+        os.write(master, PASSWORD.encode() + b"\n")
+        read_until(b"wallet ready")
+        assert proc.wait(timeout=60) == 0
+        with contextlib.suppress(OSError):  # EIO once the child has closed the pty
+            while select.select([master], [], [], 0.5)[0] and (chunk := os.read(master, 4096)):
+                seen += chunk
+    finally:
+        os.close(master)
+        if proc.poll() is None:
+            proc.kill()
+    assert PASSWORD.encode() not in seen  # hidden input: never echoed
+    assert wallet.coldkeypub("typed", path=tmp_path).encode() in seen
+    assert wallet.wallet_info("typed", path=tmp_path).coldkey_encrypted is True
