@@ -1,0 +1,125 @@
+"""Protocol helpers: metadata shape checks, freshness bounds, the replay cache's bound."""
+
+from __future__ import annotations
+
+import time
+
+import grpc
+import pytest
+
+from subnetkit.errors import WireError
+from subnetkit.keys import dev_signer
+from subnetkit.wire import protocol
+from subnetkit.wire.replay import ReplayCache, ReplayCacheFull
+
+ALICE = dev_signer("alice")
+BOB = dev_signer("bob")
+
+
+def good_metadata() -> list[tuple[str, str | bytes]]:
+    return list(
+        protocol.sign_request(
+            ALICE, method="/x.S/M", receiver=BOB.ss58, body_hash=b"\0" * 32, nonce=time.time_ns()
+        )
+    )
+
+
+def test_sign_then_parse_then_verify_roundtrip() -> None:
+    md = good_metadata()
+    auth = protocol.parse_request_metadata(md)
+    assert auth.caller == ALICE.ss58 and auth.receiver == BOB.ss58
+    protocol.verify_request(auth, "/x.S/M", b"\0" * 32)
+    with pytest.raises(WireError, match="bad signature"):
+        protocol.verify_request(auth, "/x.S/Other", b"\0" * 32)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "match"),
+    [
+        ("sk-version", "2", "version '2' is not supported"),
+        ("sk-caller-crypto", "rsa", "unknown: use sr25519 or ed25519"),
+        ("sk-nonce", "-5", "decimal nanosecond"),
+        ("sk-nonce", "99999999999999999999", "64 bits"),
+        ("sk-signature-bin", b"short", "64 raw bytes"),
+    ],
+)
+def test_malformed_metadata_is_unauthenticated(key: str, value: str | bytes, match: str) -> None:
+    md = dict(good_metadata())
+    md[key] = value
+    with pytest.raises(WireError, match=match) as info:
+        protocol.parse_request_metadata(md.items())
+    assert info.value.status == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_freshness_window() -> None:
+    now = 1_000 * 10**9
+    protocol.check_freshness(now - 9 * 10**9, now, 10, 2)
+    protocol.check_freshness(now + 1 * 10**9, now, 10, 2)
+    with pytest.raises(WireError, match="stale"):
+        protocol.check_freshness(now - 11 * 10**9, now, 10, 2)
+    with pytest.raises(WireError, match="future"):
+        protocol.check_freshness(now + 3 * 10**9, now, 10, 2)
+
+
+def test_nonce_clock_never_repeats() -> None:
+    clock = protocol.NonceClock()
+    values = [clock() for _ in range(10_000)]
+    assert len(set(values)) == len(values) and values == sorted(values)
+
+
+def test_response_trailer_checks() -> None:
+    message = b"signed response"
+    trailer = protocol.metadata_dict(protocol.response_trailer(BOB, message))
+    assert (
+        protocol.check_response_trailer(trailer, miner=BOB.ss58, crypto="sr25519", message=message)
+        is None
+    )
+    assert "forged" in (
+        protocol.check_response_trailer(trailer, miner=BOB.ss58, crypto="sr25519", message=b"other")
+        or ""
+    )
+    assert "expected the target's hotkey" in (
+        protocol.check_response_trailer(
+            trailer, miner=ALICE.ss58, crypto="sr25519", message=message
+        )
+        or ""
+    )
+    assert "not signed" in (
+        protocol.check_response_trailer({}, miner=BOB.ss58, crypto="sr25519", message=message) or ""
+    )
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0
+
+    def __call__(self) -> int:
+        return self.now
+
+
+def test_replay_cache_rejects_second_use_and_expires() -> None:
+    clock = FakeClock()
+    cache = ReplayCache(ttl_s=12, capacity=10, clock=clock)
+    assert cache.check_and_add("a", 1)
+    assert not cache.check_and_add("a", 1)
+    assert cache.check_and_add("b", 1)  # nonces are per caller
+    clock.now = 12 * 10**9
+    assert cache.check_and_add("c", 2)  # triggers expiry of the first two
+    assert len(cache) == 1
+
+
+def test_replay_cache_memory_is_bounded_under_flood() -> None:
+    clock = FakeClock()
+    cache = ReplayCache(ttl_s=12, capacity=1000, clock=clock)
+    shed = 0
+    for i in range(50_000):
+        clock.now = i * 10**5  # 10,000 requests per simulated second
+        try:
+            cache.check_and_add("flood", i)
+        except ReplayCacheFull:
+            shed += 1
+        assert len(cache) <= 1000
+    assert shed > 0  # refused rather than forgetting live nonces
+    clock.now += 13 * 10**9
+    assert cache.check_and_add("late", 1)
+    assert len(cache) == 1
