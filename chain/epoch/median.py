@@ -1,0 +1,74 @@
+"""Consensus: the stake-weighted median of each column with the kappa majority (yuma.md §2.6).
+
+The chain runs a partition search with a middle pivot, column by column. Its result does not
+depend on the pivot order: with exact (integer) stake sums the search keeps the invariant
+``stake(below candidates) <= minority < stake(below) + stake(candidates)``, so it always
+returns the one score value ``c`` at which the cumulative stake, taken in ascending score order,
+first exceeds ``minority = Σa − kappa``. We compute exactly that for every column at once:
+sort each column's scores, prefix-sum the stakes in that order, and pick the first position
+past ``minority``. Stakes and scores are I32F32 bit patterns (int64), so the sums are exact
+like the chain's and ties and the kappa boundary behave the same. The literal algorithm lives
+in the tests and is compared against this on random inputs full of ties.
+
+Cost: one sort of a ``(columns × validators)`` int64 matrix (each key carries its row index in
+its low bits so the sort needs no index output), one gather and one prefix sum.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+FRAC_BITS = 32
+U16_MAX = 65535
+
+
+def kappa_bits(kappa_u16: int) -> int:
+    """Kappa as the chain's I32F32: ``from_num(kappa) / from_num(65535)``, truncated."""
+    return (kappa_u16 << FRAC_BITS) // U16_MAX
+
+
+def normalized_stake_bits(stake: Tensor) -> Tensor:
+    """Renormalise positive stakes to sum 1 as I32F32 bits (truncating, like the chain)."""
+    total = stake.sum()
+    if not bool(total > 0):
+        return torch.zeros_like(stake, dtype=torch.int64)
+    return torch.floor(stake / total * float(1 << FRAC_BITS)).to(torch.int64)
+
+
+def _sort_rows(keys: Tensor) -> Tensor:
+    """Sort each row ascending; numpy's SIMD sort is ~6x faster than torch's on CPU."""
+    if keys.device.type == "cpu":
+        return torch.from_numpy(np.sort(keys.numpy(), axis=1))
+    return torch.sort(keys, dim=1).values
+
+
+def weighted_median_columns(stake_bits: Tensor, score_bits: Tensor, kappa_u16: int) -> Tensor:
+    """Consensus bits for every column of ``score_bits``.
+
+    Args:
+        stake_bits: ``(v,)`` int64, the validators' renormalised active stake as I32F32 bits.
+        score_bits: ``(v, n)`` int64, their normalised weights as I32F32 bits (0 = no entry).
+        kappa_u16: the Kappa hyperparameter (u16 fraction).
+
+    Returns:
+        ``(n,)`` int64 I32F32 bits of the selected score per column; all 0 if ``v == 0``.
+    """
+    v, n = score_bits.shape
+    device = score_bits.device
+    if v == 0 or n == 0:
+        return torch.zeros(n, dtype=torch.int64, device=device)
+    minority = int(stake_bits.sum()) - kappa_bits(kappa_u16)
+    index_bits = max(1, (v - 1).bit_length())
+    row_ids = torch.arange(v, dtype=torch.int64, device=device)
+    keys = (score_bits.t() << index_bits) | row_ids  # (n, v); rows of keys are columns of W
+    ordered = _sort_rows(keys.contiguous())
+    rows_in_order = ordered & ((1 << index_bits) - 1)
+    cumulative = stake_bits[rows_in_order].cumsum(dim=1)
+    position = (cumulative <= minority).sum(dim=1).clamp_(max=v - 1)
+    chosen = ordered.gather(1, position.unsqueeze(1)).squeeze(1)
+    return chosen >> index_bits
+
+
+__all__ = ["kappa_bits", "normalized_stake_bits", "weighted_median_columns"]

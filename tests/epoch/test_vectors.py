@@ -1,0 +1,73 @@
+"""Every public yuma vector, in per-epoch and stateful mode, within the README's tolerances."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from chain.epoch.scenario import VECTOR_FIELDS, outputs_to_json, parse_scenario, replay
+
+REPO = Path(__file__).resolve().parents[2]
+VECTORS = REPO / ".." / "shared" / "reference" / "yuma-vectors"
+FILES = sorted(VECTORS.glob("*.json")) if VECTORS.is_dir() else []
+
+BOOL_FIELDS = {"active", "new_validator_permit"}
+RAO_FIELDS = {"server_emission", "validator_emission", "emission"}
+
+# README "Recommended tolerances" for a float64 implementation.
+TOLERANCES: dict[str, dict[str, float]] = {
+    "per-epoch": {"float": 1e-6, "ema": 1e-5, "bonds": 1, "u16": 1, "rao": 1e-6},
+    "stateful": {"float": 5e-5, "ema": 1e-3, "bonds": 16, "u16": 2, "rao": 2e-5},
+}
+
+
+def _flat(value: Any) -> list[float]:
+    if isinstance(value, list):
+        return [x for item in value for x in _flat(item)]
+    return [float(value)]
+
+
+def _max_diff(got: Any, want: Any) -> float:
+    a, b = _flat(got), _flat(want)
+    assert len(a) == len(b), "shape mismatch"
+    return max((abs(x - y) for x, y in zip(a, b, strict=True)), default=0.0)
+
+
+@pytest.mark.skipif(not FILES, reason=f"yuma vectors not found at {VECTORS.resolve()}")
+@pytest.mark.parametrize("mode", ["per-epoch", "stateful"])
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_vector(path: Path, mode: str) -> None:
+    doc = json.loads(path.read_text())
+    tol = TOLERANCES[mode]
+    outputs = replay(parse_scenario(doc), stateful=mode == "stateful")
+    assert len(outputs) == len(doc["expected"])
+    failures = []
+    for k, (out, want) in enumerate(zip(outputs, doc["expected"], strict=True)):
+        got = outputs_to_json(out)
+        rao = doc["epochs"][k].get("rao_emission", doc["hyperparameters"]["rao_emission"])
+        for name in VECTOR_FIELDS:
+            if name not in want:
+                continue
+            if name in BOOL_FIELDS:
+                ok = got[name] == want[name]
+                diff, limit = (0.0, 0.0) if ok else (1.0, 0.0)
+            else:
+                diff = _max_diff(got[name], want[name])
+                if name == "ema_bonds":
+                    limit = tol["ema"]
+                elif name == "bonds":
+                    limit = tol["bonds"]
+                elif name in RAO_FIELDS:
+                    limit = tol["rao"] * rao + 2
+                else:
+                    limit = tol["float"]
+            if diff > limit:
+                failures.append(f"epoch {k} {name}: off by {diff} (limit {limit})")
+        for name, values in want.get("u16", {}).items():
+            diff = _max_diff(got["u16"][name], values)
+            if diff > tol["u16"]:
+                failures.append(f"epoch {k} u16.{name}: off by {diff} (limit {tol['u16']})")
+    assert not failures, "\n".join(failures)
