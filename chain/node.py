@@ -1,0 +1,301 @@
+"""The chain node without networking: state, pool, block production, persistence, queries.
+
+:class:`ChainNode` owns the in-memory state and is the only writer. Producing a block runs the
+block executor in a worker thread (the epoch's torch work included, so the event loop stays
+free), then writes the block in one SQLite transaction, and only then resolves the receipts of
+the extrinsics it included. Head queries read the live state under the same lock, so they
+always see a whole committed block, never half of one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from chain import blocks, extrinsic
+from chain.errors import chain_error
+from chain.genesis import GenesisConfig, dev_genesis, genesis_state
+from chain.mempool import Mempool, Pending
+from chain.runtime.block import BlockExecutor, Outcome
+from chain.runtime.context import EventSink
+from chain.state import State
+from chain.store import ChainStore
+from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.errors import ChainError
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: most extrinsics one block includes; the rest wait for the next block
+MAX_BLOCK_EXTRINSICS = 8192
+
+
+@dataclass(slots=True)
+class _Built:
+    executor: BlockExecutor
+    included: list[tuple[Pending, Outcome]]
+    stale: list[Pending]
+    changes: list[tuple[str, bytes | None]]
+    root: bytes
+
+
+def _events(sink: EventSink) -> list[pb.Event]:
+    return [
+        pb.Event(
+            name=name,
+            data_json=EventSink.to_json(data),
+            extrinsic_index=idx or 0,
+            from_extrinsic=idx is not None,
+        )
+        for name, data, idx in sink.events
+    ]
+
+
+class ChainNode:
+    def __init__(
+        self,
+        data_dir: Path | str,
+        *,
+        genesis: GenesisConfig | None = None,
+        dev: bool = True,
+        keep_blocks: int = 256,
+        durable: bool = False,
+        max_block_extrinsics: int = MAX_BLOCK_EXTRINSICS,
+    ) -> None:
+        self.data_dir = Path(data_dir)
+        self._genesis_wanted = genesis
+        self._dev = dev
+        self.store = ChainStore(self.data_dir, keep_blocks=keep_blocks, durable=durable)
+        self.max_block_extrinsics = max_block_extrinsics
+        self.pool = Mempool()
+        self.lock = asyncio.Lock()
+        self.state = State()
+        self.genesis: GenesisConfig = GenesisConfig()
+        self.genesis_hash = b""
+        self.head = pb.BlockHeader()
+        self.halted: BaseException | None = None
+        self._subscribers: set[asyncio.Queue[pb.Block | None]] = set()
+        self.on_submitted: Callable[[], None] | None = None
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    async def open(self) -> None:
+        await self.store.open()
+        stored = await self.store.get_meta("genesis")
+        if stored is None:
+            await self._create_genesis()
+        else:
+            await self._resume(stored.decode())
+
+    async def _create_genesis(self) -> None:
+        cfg = self._genesis_wanted or (dev_genesis() if self._dev else GenesisConfig())
+        state = genesis_state(cfg)
+        header = blocks.make_header(0, blocks.ZERO, cfg.timestamp_ms, [], state.root)
+        await self.store.write_genesis(cfg.to_json(), pb.Block(header=header), list(state.rows()))
+        self.genesis, self.state, self.head, self.genesis_hash = cfg, state, header, header.hash
+        log.info(
+            "created genesis %s (dev=%s) in %s", header.hash.hex()[:16], cfg.dev, self.data_dir
+        )
+
+    async def _resume(self, genesis_json: str) -> None:
+        self.genesis = GenesisConfig.from_json(genesis_json)
+        self.genesis_hash = await self.store.get_meta("genesis_hash") or b""
+        number = await self.store.head_number()
+        assert number is not None
+        block = await self.store.get_block(number)
+        assert block is not None
+        rows = await self.store.state_rows()
+        self.state = await asyncio.to_thread(State.from_rows, rows)
+        if self.state.root != block.header.state_root:
+            raise chain_error(
+                "state_corrupt",
+                f"state rebuilt from {self.store.path} has root {self.state.root.hex()} but block "
+                f"{number} says {block.header.state_root.hex()}; restore the data dir or replay",
+            )
+        self.head = block.header
+        log.info("resumed at block %d (state root %s)", number, self.state.root.hex()[:16])
+
+    async def close(self) -> None:
+        async with self.lock:
+            for pending in self.pool.drain():
+                if not pending.future.done():
+                    pending.future.set_exception(
+                        chain_error("shutting_down", "the chain stopped before including this")
+                    )
+                    pending.future.exception()  # mark retrieved: nobody may be waiting
+            for queue in list(self._subscribers):
+                queue.put_nowait(None)
+            await self.store.close()
+
+    def _check_running(self) -> None:
+        if self.halted is not None:
+            raise chain_error(
+                "internal",
+                f"the chain halted after an internal error ({self.halted!r}); restart it",
+            )
+
+    # -- submission ----------------------------------------------------------------------------
+    def _check_all(self, exts: Sequence[pb.Extrinsic]) -> list[extrinsic.Checked | ChainError]:
+        out: list[extrinsic.Checked | ChainError] = []
+        for ext in exts:
+            try:
+                out.append(extrinsic.check(ext, self.genesis_hash))
+            except ChainError as exc:
+                out.append(exc)
+        return out
+
+    async def submit(self, exts: Sequence[pb.Extrinsic]) -> list[Pending | ChainError]:
+        """Verify (in a worker thread) and admit to the pool; per extrinsic a Pending or error."""
+        self._check_running()
+        checked = await asyncio.to_thread(self._check_all, exts)
+        results: list[Pending | ChainError] = []
+        for item in checked:
+            if isinstance(item, ChainError):
+                results.append(item)
+                continue
+            acct = self.state.get("acct", (item.signer,))
+            try:
+                results.append(self.pool.add(item, acct.nonce if acct else 0))
+            except ChainError as exc:
+                results.append(exc)
+        if self.on_submitted is not None and any(isinstance(r, Pending) for r in results):
+            self.on_submitted()
+        return results
+
+    async def receipt(self, ext_hash: bytes, *, wait: bool) -> pb.Receipt | None:
+        pending = self.pool.get(ext_hash)
+        if pending is not None:
+            if not wait:
+                return None
+            return await asyncio.shield(pending.future)
+        return await self.store.get_receipt(ext_hash)
+
+    # -- block production ----------------------------------------------------------------------
+    def _build(self, number: int, snapshot: list[list[Pending]]) -> _Built:
+        executor = BlockExecutor(self.state, number)
+        executor.initialize()
+        included: list[tuple[Pending, Outcome]] = []
+        stale: list[Pending] = []
+        for queue in snapshot:
+            for pending in queue:
+                if len(included) >= self.max_block_extrinsics:
+                    break
+                outcome = executor.try_apply(pending.ext)
+                if outcome is None:
+                    acct = self.state.get("acct", (pending.ext.signer,))
+                    if pending.ext.nonce < (acct.nonce if acct else 0):
+                        stale.append(pending)
+                        continue
+                    break  # a nonce gap: the rest of this signer's queue waits
+                included.append((pending, outcome))
+        changes = self.state.flush()
+        return _Built(executor, included, stale, changes, self.state.root)
+
+    async def produce_block(self) -> pb.Block:
+        """Build, persist and publish the next block; resolve its receipts after the commit."""
+        self._check_running()
+        async with self.lock:
+            self._check_running()
+            number = self.head.number + 1
+            timestamp = max(int(time.time() * 1000), self.head.timestamp_ms)
+            try:
+                built = await asyncio.to_thread(self._build, number, self.pool.snapshot())
+                header = blocks.make_header(
+                    number,
+                    self.head.hash,
+                    timestamp,
+                    [p.ext.hash for p, _ in built.included],
+                    built.root,
+                )
+                events = _events(built.executor.sink)
+                receipts = []
+                rows = []
+                for pending, outcome in built.included:
+                    receipt = pb.Receipt(
+                        extrinsic_hash=outcome.hash,
+                        block_number=number,
+                        block_hash=header.hash,
+                        index=outcome.index,
+                        success=outcome.success,
+                        error_code=outcome.error_code,
+                        error_message=outcome.error_message,
+                        events=[
+                            e
+                            for e in events
+                            if e.from_extrinsic and e.extrinsic_index == outcome.index
+                        ],
+                    )
+                    receipts.append((pending, receipt))
+                    rows.append(
+                        (outcome.index, outcome.hash, pending.ext.raw, receipt.SerializeToString())
+                    )
+                block = pb.Block(
+                    header=header,
+                    extrinsic_hashes=[p.ext.hash for p, _ in built.included],
+                    events=events,
+                )
+                await self.store.commit_block(block, rows, built.changes)
+            except BaseException as exc:
+                # Memory is now ahead of (or inconsistent with) disk: stop accepting work; a
+                # restart resumes from the last committed block.
+                self.halted = exc
+                log.exception("block %d failed; halting the chain", number)
+                raise
+            self.head = header
+        for pending, receipt in receipts:
+            self.pool.remove(pending)
+            if not pending.future.done():
+                pending.future.set_result(receipt)
+        for pending in built.stale:
+            self.pool.remove(pending)
+            if not pending.future.done():
+                acct = self.state.get("acct", (pending.ext.signer,))
+                pending.future.set_exception(
+                    chain_error(
+                        "stale_nonce",
+                        f"nonce {pending.ext.nonce} was used by another extrinsic; next nonce is "
+                        f"{acct.nonce if acct else 0}",
+                    )
+                )
+                pending.future.exception()
+        self._publish(block)
+        return block
+
+    # -- subscriptions -------------------------------------------------------------------------
+    def subscribe(self, maxsize: int = 1024) -> asyncio.Queue[pb.Block | None]:
+        queue: asyncio.Queue[pb.Block | None] = asyncio.Queue(maxsize)
+        self._subscribers.add(queue)
+        return queue
+
+    def unsubscribe(self, queue: asyncio.Queue[pb.Block | None]) -> None:
+        self._subscribers.discard(queue)
+
+    def _publish(self, block: pb.Block) -> None:
+        for queue in list(self._subscribers):
+            try:
+                queue.put_nowait(block)
+            except asyncio.QueueFull:
+                self._subscribers.discard(queue)
+                queue.get_nowait()
+                queue.put_nowait(None)  # tell the slow reader it was dropped
+
+    # -- queries -------------------------------------------------------------------------------
+    async def query(self, at_block: int, fn: Callable[[State, int, bytes], T]) -> T:
+        """Run ``fn(state, block_number, block_hash)`` at the head (0) or at a kept past block."""
+        if at_block == 0 or at_block == self.head.number:
+            async with self.lock:
+                return fn(self.state, self.head.number, self.head.hash)
+        if at_block > self.head.number:
+            raise chain_error(
+                "block_not_found", f"block {at_block} is ahead of the head {self.head.number}"
+            )
+        block = await self.store.get_block(at_block)
+        if block is None:
+            raise chain_error("block_not_found", f"no block {at_block}")
+        rows = await self.store.state_rows(at_block)
+        state = await asyncio.to_thread(State.from_rows, rows)
+        return fn(state, at_block, block.header.hash)

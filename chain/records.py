@@ -1,0 +1,111 @@
+"""The typed records the chain state holds, and their canonical byte encoding.
+
+Records are frozen dataclasses: a handler never mutates one in place, it writes a replacement
+(``dataclasses.replace``), which is what lets :class:`chain.state.State` roll an extrinsic back by
+restoring the previous object. The encoding is canonical JSON (fields in declaration order, sorted
+dict keys, no spaces, integers only — no floats anywhere in state), so the same state always
+hashes to the same state root on any machine.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+#: ``(ip, port, protocol, version, certificate_fingerprint_hex, block)``
+Endpoint = tuple[str, int, int, int, str, int]
+#: sparse row of ``(uid, u16)`` pairs, sorted by uid
+SparseRow = tuple[tuple[int, int], ...]
+#: pending weight commits of one hotkey: ``(hash_hex, commit_block, commit_epoch)``
+Commits = tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    balance: int = 0
+    nonce: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Subnet:
+    netuid: int
+    owner_coldkey: str
+    owner_hotkey: str
+    registered_at: int
+    hyperparams: dict[str, int] = field(default_factory=dict)
+    n: int = 0
+    #: pool reserves (dynamic TAO): TAO in the pool, alpha in the pool, alpha held outside it
+    tao_in: int = 0
+    alpha_in: int = 0
+    alpha_out: int = 0
+    alpha_issuance: int = 0
+    #: emission accumulated since the last epoch (alpha units)
+    pending_server: int = 0
+    pending_validator: int = 0
+    pending_root: int = 0
+    pending_owner: int = 0
+    last_epoch_block: int = 0
+    #: registrations counted in ``regs_block`` (for max_registrations_per_block)
+    regs_block: int = 0
+    regs_in_block: int = 0
+
+    def hp(self, name: str) -> int:
+        return self.hyperparams[name]
+
+
+@dataclass(frozen=True, slots=True)
+class Neuron:
+    hotkey: str
+    coldkey: str
+    block_at_registration: int
+    last_update: int
+    validator_permit: bool = False
+    active: bool = True
+    stake_weight: int = 0
+    consensus: int = 0
+    incentive: int = 0
+    dividends: int = 0
+    validator_trust: int = 0
+    pruning_score: int = 0
+    emission: int = 0
+    endpoint: Endpoint | None = None
+
+
+RECORD_TYPES: dict[str, type] = {"Account": Account, "Subnet": Subnet, "Neuron": Neuron}
+
+
+def _plain(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [_plain(getattr(value, f.name)) for f in dataclasses.fields(value)]
+    if isinstance(value, tuple | list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, float):
+        raise TypeError("floats are not allowed in chain state (not canonical)")
+    return value
+
+
+def _freeze(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(_freeze(v) for v in value)
+    return value
+
+
+def encode(value: Any) -> bytes:
+    """Canonical bytes of a record or plain value (what the state root commits to)."""
+    return json.dumps(_plain(value), separators=(",", ":"), sort_keys=True).encode()
+
+
+def decode(record_type: type | None, data: bytes) -> Any:
+    """Inverse of :func:`encode` given the table's record type (``None``: plain value)."""
+    raw = json.loads(data)
+    if record_type is None:
+        return _freeze(raw)
+    names = [f.name for f in dataclasses.fields(record_type)]
+    kwargs = {}
+    for name, item in zip(names, raw, strict=True):
+        kwargs[name] = item if isinstance(item, dict) else _freeze(item)
+    return record_type(**kwargs)

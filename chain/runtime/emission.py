@@ -1,0 +1,122 @@
+"""Per-block coinbase, and the epoch with its payout, for every subnet (yuma.md §7).
+
+Each block, before extrinsics:
+
+1. ``block_emission(issuance)`` TAO is minted and shared among subnets by pool price
+   (``subnet_shares``; the current price stands in for subtensor's EMA price).
+2. Each subnet's pool gets ``inject(tao_emission, price, cap=alpha_out)``: TAO and alpha in at the
+   current price, alpha capped by the subnet's own block ``alpha_out`` (``block_emission`` of its
+   alpha issuance). Excess TAO buys alpha from the pool and that alpha is burned (chain buy).
+   We cap by ``alpha_out`` rather than ``root_proportion x alpha_out`` because this chain has no
+   root network (root stake 0 would make every block a pure buy-back).
+3. ``alpha_out`` is split (``split_alpha_out``: owner cut, then half to miners, half to
+   validators, root 0) into the subnet's pending amounts.
+4. At a subnet's epoch block (:mod:`chain.runtime.schedule`) the epoch runs on the stored
+   weights, bonds and stakes, pending emission is paid out as stake (``epoch_payouts``; the owner
+   cut to the owner hotkey) and the epoch's outputs are stored on the neurons.
+
+Payouts are staked to the neuron's hotkey under the coldkey that owns it (no nominator pools or
+delegate take in this chain). Emission starts when a subnet is created (no ``start_call`` delay).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from chain.coinbase import block_emission, epoch_payouts, inject, split_alpha_out, subnet_shares
+from chain.records import Subnet
+from chain.runtime.context import Ctx
+from chain.runtime.schedule import epoch_index, is_epoch_block
+
+
+def price(sn: Subnet) -> float:
+    return sn.tao_in / sn.alpha_in if sn.alpha_in > 0 else 0.0
+
+
+def on_initialize(ctx: Ctx) -> None:
+    subnets = [sn for _, sn in sorted(ctx.state.items("subnet"))]
+    if not subnets:
+        return
+    coinbase(ctx, subnets)
+    for sn in subnets:
+        if is_epoch_block(sn.netuid, sn.hp("tempo"), ctx.block):
+            run_subnet_epoch(ctx, sn.netuid)
+
+
+def coinbase(ctx: Ctx, subnets: list[Subnet]) -> None:
+    emitted = block_emission(ctx.sys("issuance", 0))
+    shares = subnet_shares({sn.netuid: price(sn) for sn in subnets})
+    minted = 0
+    for sn in subnets:
+        tao_em = int(emitted * shares.get(sn.netuid, 0.0))
+        alpha_em = block_emission(sn.alpha_issuance)
+        inj = inject(tao_em, price(sn), alpha_em)
+        tao_in, alpha_in = sn.tao_in + inj.tao_in, sn.alpha_in + inj.alpha_in
+        burned = 0
+        if inj.excess_tao > 0 and alpha_in > 0:
+            burned = alpha_in * inj.excess_tao // (tao_in + inj.excess_tao)
+            tao_in += inj.excess_tao
+            alpha_in -= burned
+        split = split_alpha_out(alpha_em, sn.hp("subnet_owner_cut"), 0.0)
+        minted += tao_em
+        ctx.set_subnet(
+            replace(
+                sn,
+                tao_in=tao_in,
+                alpha_in=alpha_in,
+                alpha_out=sn.alpha_out + alpha_em,
+                alpha_issuance=sn.alpha_issuance + alpha_em + inj.alpha_in - burned,
+                pending_server=sn.pending_server + split.server,
+                pending_validator=sn.pending_validator + split.validator,
+                pending_root=sn.pending_root + split.root,
+                pending_owner=sn.pending_owner + split.owner_cut,
+            )
+        )
+    ctx.add_issuance(minted)
+
+
+def commit_blocks(ctx: Ctx, sn: Subnet) -> list[int]:
+    """Per uid, the block of its earliest unexpired weight commit, or -1 (yuma.md §2.5.4)."""
+    tempo, period = sn.hp("tempo"), sn.hp("reveal_period_epochs")
+    now = epoch_index(sn.netuid, tempo, ctx.block)
+    out = []
+    for uid in range(sn.n):
+        commits = ctx.state.get("commits", (sn.netuid, ctx.neuron(sn.netuid, uid).hotkey), ())
+        live = [c[1] for c in commits if c[2] + period >= now]
+        out.append(min(live) if live else -1)
+    return out
+
+
+def run_subnet_epoch(ctx: Ctx, netuid: int) -> None:
+    from chain.runtime.epoch_io import epoch_inputs, store_outputs
+
+    sn = ctx.subnet(netuid)
+    pending_total = sn.pending_server + sn.pending_validator + sn.pending_root
+    if sn.n == 0:
+        return
+    from chain.epoch import run_epoch
+
+    inputs, hp = epoch_inputs(ctx, sn, pending_total)
+    out = run_epoch(inputs, hp, device="cpu")
+    owner_uid = hp.owner_uid
+    burn_uids = [owner_uid] if owner_uid is not None else []
+    pay = epoch_payouts(
+        out, sn.pending_server, sn.pending_validator, sn.pending_root, burn_uids=burn_uids
+    )
+    store_outputs(ctx, sn, out, pay)
+    paid = sum(pay)
+    if sn.pending_owner and ctx.uid_of(netuid, sn.owner_hotkey) is not None:
+        ctx.change_stake(netuid, sn.owner_hotkey, sn.owner_coldkey, sn.pending_owner)
+        paid += sn.pending_owner
+    sn = ctx.subnet(netuid)
+    ctx.set_subnet(
+        replace(
+            sn,
+            pending_server=0,
+            pending_validator=0,
+            pending_root=0,
+            pending_owner=0,
+            last_epoch_block=ctx.block,
+        )
+    )
+    ctx.emit("EpochRun", netuid=netuid, emission=pending_total + sn.pending_owner, paid=paid)

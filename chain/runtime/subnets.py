@@ -1,0 +1,67 @@
+"""Subnet creation and hyperparameter changes."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from chain import hyperparams
+from chain.errors import fail
+from chain.records import Subnet
+from chain.runtime.context import Ctx, fmt_tao, require_address
+from chain.runtime.neurons import append_neuron, claim_hotkey
+from protos.chain.v1 import chain_pb2 as pb
+
+#: netuid 0 is subtensor's root network; we do not run root, so user subnets start at 1.
+FIRST_NETUID = 1
+MAX_SUBNETS = 1024
+
+
+def create_subnet(ctx: Ctx, call: pb.CreateSubnet) -> None:
+    hotkey = require_address(call.hotkey, "owner hotkey")
+    claim_hotkey(ctx, hotkey)
+    lock = int(ctx.sys("lock_cost", 0))
+    ctx.debit(ctx.signer, lock, f"creating a subnet (lock cost {fmt_tao(lock)})")
+    used = {key[0] for key, _ in ctx.state.items("subnet")}
+    netuid = next((i for i in range(FIRST_NETUID, MAX_SUBNETS) if i not in used), None)
+    if netuid is None:
+        raise fail("subnet_limit", f"all {MAX_SUBNETS} subnet slots are taken")
+    # The lock seeds the pool at price 1.0: subtensor's dynamic TAO starts every subnet with a
+    # pool so that staking works from the first block.
+    seed = max(lock, 1)
+    sn = Subnet(
+        netuid=netuid,
+        owner_coldkey=ctx.signer,
+        owner_hotkey=hotkey,
+        registered_at=ctx.block,
+        hyperparams=dict(ctx.sys("hp_defaults")),
+        tao_in=seed,
+        alpha_in=seed,
+        alpha_issuance=seed,
+        last_epoch_block=0,
+    )
+    ctx.set_subnet(sn)
+    uid = append_neuron(ctx, netuid, hotkey, ctx.signer)
+    ctx.emit("SubnetCreated", netuid=netuid, owner=ctx.signer, hotkey=hotkey, lock=lock, uid=uid)
+
+
+def set_hyperparameter(ctx: Ctx, call: pb.SetHyperparameter) -> None:
+    sn = ctx.subnet(call.netuid)
+    if ctx.signer == ctx.sys("sudo"):
+        as_owner = False
+    elif ctx.signer == sn.owner_coldkey:
+        as_owner = True
+    else:
+        raise fail(
+            "not_owner",
+            f"only subnet {call.netuid}'s owner coldkey or the sudo key may set hyperparameters",
+        )
+    hyperparams.check_value(call.name, call.value, as_owner=as_owner)
+    hp = dict(sn.hyperparams)
+    hp[call.name] = call.value
+    if hp["alpha_low"] > hp["alpha_high"]:
+        raise fail(
+            "hyperparameter_out_of_range",
+            f"alpha_low ({hp['alpha_low']}) must not exceed alpha_high ({hp['alpha_high']})",
+        )
+    ctx.set_subnet(replace(sn, hyperparams=hp))
+    ctx.emit("HyperparameterSet", netuid=call.netuid, name=call.name, value=call.value)

@@ -1,0 +1,156 @@
+"""``ChainService``: the chain node behind a grpc.aio server, producing blocks on a timer or on
+request.
+
+Use it in tests and localnet as an async context manager::
+
+    async with ChainService(tmp_path, manual=True) as chain:
+        async with ChainClient(chain.address) as client:
+            ...
+            await chain.produce_block()
+
+Modes: timed (default; one block every ``block_time`` seconds), ``manual=True`` (blocks only on
+:meth:`produce_block` / the ProduceBlocks RPC, so tests never sleep), and ``manual=True,
+automine=True`` (a block is produced as soon as extrinsics arrive; concurrent submissions share
+a block). The server also serves gRPC health (``subnetkit.chain.v1.Chain`` and ``""``) and
+reflection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from chain.genesis import GenesisConfig
+from chain.node import ChainNode
+from chain.servicer import ChainServicer
+from protos.chain.v1 import chain_pb2 as pb
+from protos.chain.v1 import chain_pb2_grpc as pb_grpc
+from subnetkit.lifecycle import Lifecycle
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Chain"].full_name
+MAX_MESSAGE = 64 * 1024 * 1024
+
+
+class ChainService(Lifecycle):
+    """The chain service (see the module docstring). ``port=0`` binds a free port; read
+    :attr:`port` after start."""
+
+    graceful_shutdown_timeout = 5.0
+
+    def __init__(
+        self,
+        data_dir: Path | str,
+        port: int = 0,
+        block_time: float | None = None,
+        dev: bool = True,
+        manual: bool = False,
+        *,
+        automine: bool = False,
+        host: str = "127.0.0.1",
+        genesis: GenesisConfig | None = None,
+        keep_blocks: int = 256,
+        durable: bool = False,
+        reflection: bool = True,
+    ) -> None:
+        super().__init__()
+        self.node = ChainNode(
+            data_dir, genesis=genesis, dev=dev, keep_blocks=keep_blocks, durable=durable
+        )
+        self.block_time = block_time if block_time is not None else (0.25 if dev else 12.0)
+        if self.block_time <= 0:
+            raise ValueError("block_time must be > 0 seconds")
+        self.manual = manual
+        self.automine = automine
+        self.host = host
+        self._want_port = port
+        self._reflection = reflection
+        self._server: grpc.aio.Server | None = None
+        self._health = health.aio.HealthServicer()
+        self._automining: asyncio.Task[None] | None = None
+        self.port = 0
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def head(self) -> pb.BlockHeader:
+        return self.node.head
+
+    async def start(self) -> None:
+        await super().start()
+        await self.node.open()
+        server = grpc.aio.server(
+            options=[
+                ("grpc.max_receive_message_length", MAX_MESSAGE),
+                ("grpc.max_send_message_length", MAX_MESSAGE),
+                ("grpc.so_reuseport", 0),
+            ]
+        )
+        servicer = ChainServicer(
+            self.node, manual=self.manual, block_time=self.block_time, produce=self.produce_blocks
+        )
+        pb_grpc.add_ChainServicer_to_server(servicer, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
+        if self._reflection:
+            reflection.enable_server_reflection(
+                (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+            )
+        self.port = server.add_insecure_port(f"{self.host}:{self._want_port}")
+        await server.start()
+        self._server = server
+        for name in ("", SERVICE_NAME):
+            await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if not self.manual:
+            self.spawn(self._tick(), name="chain-blocks")
+        elif self.automine:
+            self.node.on_submitted = self._kick
+        log.info(
+            "chain serving on %s (head %d, %s)",
+            self.address,
+            self.node.head.number,
+            "manual" if self.manual else f"{self.block_time}s blocks",
+        )
+
+    async def close(self) -> None:
+        if self._server is not None:
+            await self._health.enter_graceful_shutdown()
+            await self._server.stop(1.0)
+        await self.node.close()
+
+    # -- block production ------------------------------------------------------------------------
+    async def produce_block(self) -> pb.Block:
+        """Produce the next block now (any mode); returns it after it is committed."""
+        return await self.node.produce_block()
+
+    async def produce_blocks(self, count: int) -> list[pb.Block]:
+        return [await self.node.produce_block() for _ in range(count)]
+
+    async def _tick(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.block_time
+        while not self.stopping:
+            if await self.wait_stopped(max(due - loop.time(), 0.0)):
+                return
+            await self.node.produce_block()
+            due += self.block_time
+            if due < loop.time():  # fell behind (slow block): do not burst to catch up
+                due = loop.time() + self.block_time
+
+    def _kick(self) -> None:
+        if self._automining is None or self._automining.done():
+            self._automining = self.spawn(self._automine(), name="chain-automine")
+
+    async def _automine(self) -> None:
+        while not self.stopping and len(self.node.pool):
+            await asyncio.sleep(0)  # let concurrent submissions join this block
+            block = await self.node.produce_block()
+            if not block.extrinsic_hashes:
+                return  # only nonce gaps left: wait for the missing extrinsics

@@ -1,0 +1,257 @@
+"""The gRPC face of the chain (``subnetkit.chain.v1.Chain``).
+
+:func:`_rpc` is the single choke point where errors become gRPC statuses: a
+:class:`subnetkit.errors.SubnetkitError` aborts with its status, the message
+``"<code>: <message>"`` and the trailing metadata ``x-chain-error: <code>``; anything else is
+logged and becomes INTERNAL. Handlers themselves only raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, TypeVar
+
+import grpc
+
+from chain import queries
+from chain.errors import chain_error
+from chain.mempool import Pending
+from chain.node import ChainNode
+from protos.chain.v1 import chain_pb2 as pb
+from protos.chain.v1 import chain_pb2_grpc as pb_grpc
+from subnetkit.errors import SubnetkitError
+
+log = logging.getLogger(__name__)
+ERROR_KEY = "x-chain-error"
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+
+
+async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+    if isinstance(exc, SubnetkitError):
+        await context.abort(exc.status, f"{exc.code}: {exc.message}", ((ERROR_KEY, exc.code),))
+    log.exception("chain RPC failed", exc_info=exc)
+    await context.abort(
+        grpc.StatusCode.INTERNAL,
+        f"internal: {type(exc).__name__}: {exc}",
+        ((ERROR_KEY, "internal"),),
+    )
+
+
+def _rpc(fn: F) -> F:
+    @functools.wraps(fn)
+    async def wrapper(self: ChainServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+        try:
+            return await fn(self, request, context)
+        except grpc.aio.AbortError:
+            raise
+        except Exception as exc:
+            await _abort(context, exc)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class ChainServicer(pb_grpc.ChainServicer):
+    def __init__(
+        self,
+        node: ChainNode,
+        *,
+        manual: bool,
+        block_time: float,
+        produce: Callable[[int], Awaitable[list[pb.Block]]],
+    ) -> None:
+        self.node = node
+        self.manual = manual
+        self.block_time = block_time
+        self._produce = produce
+
+    # -- extrinsics ----------------------------------------------------------------------------
+    @staticmethod
+    async def _result(item: Pending | Exception, wait: bool) -> pb.SubmitResult:
+        if isinstance(item, SubnetkitError):
+            return pb.SubmitResult(error_code=item.code, error_message=item.message)
+        assert isinstance(item, Pending)
+        result = pb.SubmitResult(extrinsic_hash=item.ext.hash)
+        if wait:
+            try:
+                result.receipt.CopyFrom(await asyncio.shield(item.future))
+            except SubnetkitError as exc:
+                result.error_code, result.error_message = exc.code, exc.message
+        return result
+
+    @_rpc
+    async def SubmitExtrinsic(
+        self, request: pb.SubmitExtrinsicRequest, context: Any
+    ) -> pb.SubmitExtrinsicResponse:
+        (item,) = await self.node.submit([request.extrinsic])
+        if isinstance(item, Exception):
+            raise item
+        response = pb.SubmitExtrinsicResponse(extrinsic_hash=item.ext.hash)
+        if request.wait_for_inclusion:
+            response.receipt.CopyFrom(await asyncio.shield(item.future))
+        return response
+
+    @_rpc
+    async def SubmitExtrinsics(
+        self, request: pb.SubmitExtrinsicsRequest, context: Any
+    ) -> pb.SubmitExtrinsicsResponse:
+        items = await self.node.submit(list(request.extrinsics))
+        results = [await self._result(item, request.wait_for_inclusion) for item in items]
+        return pb.SubmitExtrinsicsResponse(results=results)
+
+    @_rpc
+    async def GetReceipt(
+        self, request: pb.GetReceiptRequest, context: Any
+    ) -> pb.GetReceiptResponse:
+        receipt = await self.node.receipt(request.extrinsic_hash, wait=request.wait)
+        if receipt is None:
+            return pb.GetReceiptResponse(found=False)
+        return pb.GetReceiptResponse(found=True, receipt=receipt)
+
+    # -- blocks --------------------------------------------------------------------------------
+    @_rpc
+    async def GetChainInfo(
+        self, request: pb.GetChainInfoRequest, context: Any
+    ) -> pb.GetChainInfoResponse:
+        node = self.node
+        return pb.GetChainInfoResponse(
+            genesis_hash=node.genesis_hash,
+            head=node.head,
+            block_time_s=self.block_time,
+            manual=self.manual,
+            dev=node.genesis.dev,
+            sudo=node.genesis.sudo or "",
+            total_issuance=int(node.state.get("sys", ("issuance",), 0)),
+            kept_blocks=node.store.keep_blocks,
+            subnet_lock_cost=int(node.state.get("sys", ("lock_cost",), 0)),
+        )
+
+    @_rpc
+    async def GetHead(self, request: pb.GetHeadRequest, context: Any) -> pb.GetHeadResponse:
+        return pb.GetHeadResponse(head=self.node.head)
+
+    @_rpc
+    async def GetBlock(self, request: pb.GetBlockRequest, context: Any) -> pb.GetBlockResponse:
+        block = await self.node.store.get_block(request.number)
+        if block is None:
+            raise chain_error(
+                "block_not_found", f"no block {request.number} (head is {self.node.head.number})"
+            )
+        return pb.GetBlockResponse(block=block)
+
+    @_rpc
+    async def ProduceBlocks(
+        self, request: pb.ProduceBlocksRequest, context: Any
+    ) -> pb.ProduceBlocksResponse:
+        if not self.manual:
+            raise chain_error(
+                "not_manual",
+                "this chain produces blocks on a timer; start it in manual mode to produce "
+                "blocks on request",
+            )
+        count = request.count or 1
+        if count > 10_000:
+            raise chain_error("bad_argument", "produce at most 10000 blocks per call")
+        produced = await self._produce(count)
+        return pb.ProduceBlocksResponse(headers=[b.header for b in produced])
+
+    async def StreamBlocks(
+        self, request: pb.StreamBlocksRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.StreamBlocksResponse]:
+        queue = self.node.subscribe()
+        try:
+            last = 0
+            if request.from_block:
+                if request.from_block > self.node.head.number + 1:
+                    await _abort(
+                        context,
+                        chain_error(
+                            "block_not_found",
+                            f"from_block {request.from_block} is beyond the head "
+                            f"{self.node.head.number}",
+                        ),
+                    )
+                async for block in self.node.store.iter_blocks(request.from_block):
+                    last = block.header.number
+                    yield pb.StreamBlocksResponse(block=block)
+            while True:
+                block = await queue.get()
+                if block is None:
+                    await _abort(
+                        context,
+                        chain_error(
+                            "shutting_down",
+                            "the chain is stopping or this stream fell too far behind; "
+                            "reconnect with from_block",
+                        ),
+                    )
+                    return
+                if block.header.number <= last:
+                    continue
+                last = block.header.number
+                yield pb.StreamBlocksResponse(block=block)
+        finally:
+            self.node.unsubscribe(queue)
+
+    # -- state queries -------------------------------------------------------------------------
+    @_rpc
+    async def GetAccount(
+        self, request: pb.GetAccountRequest, context: Any
+    ) -> pb.GetAccountResponse:
+        return await self.node.query(
+            request.at_block, lambda s, b, h: queries.account(s, request.address, b)
+        )
+
+    @_rpc
+    async def ListSubnets(
+        self, request: pb.ListSubnetsRequest, context: Any
+    ) -> pb.ListSubnetsResponse:
+        return await self.node.query(
+            request.at_block,
+            lambda s, b, h: pb.ListSubnetsResponse(subnets=queries.list_subnets(s, b), block=b),
+        )
+
+    @_rpc
+    async def GetSubnet(self, request: pb.GetSubnetRequest, context: Any) -> pb.GetSubnetResponse:
+        def read(s: Any, b: int, h: bytes) -> pb.GetSubnetResponse:
+            return pb.GetSubnetResponse(
+                subnet=queries.subnet_info(s, queries.subnet_record(s, request.netuid), b)
+            )
+
+        return await self.node.query(request.at_block, read)
+
+    @_rpc
+    async def GetNeuron(self, request: pb.GetNeuronRequest, context: Any) -> pb.GetNeuronResponse:
+        who = request.WhichOneof("who")
+        uid = request.uid if who == "uid" else None
+        hotkey = request.hotkey if who == "hotkey" else None
+
+        def read(s: Any, b: int, h: bytes) -> pb.GetNeuronResponse:
+            found = queries.find_neuron(s, request.netuid, uid=uid, hotkey=hotkey)
+            if found is None:
+                return pb.GetNeuronResponse(found=False, block=b)
+            return pb.GetNeuronResponse(found=True, neuron=found, block=b)
+
+        return await self.node.query(request.at_block, read)
+
+    @_rpc
+    async def GetStake(self, request: pb.GetStakeRequest, context: Any) -> pb.GetStakeResponse:
+        return await self.node.query(
+            request.at_block,
+            lambda s, b, h: pb.GetStakeResponse(
+                alpha=queries.stake(s, request.netuid, request.hotkey, request.coldkey), block=b
+            ),
+        )
+
+    @_rpc
+    async def GetMetagraph(
+        self, request: pb.GetMetagraphRequest, context: Any
+    ) -> pb.GetMetagraphResponse:
+        return await self.node.query(
+            request.at_block,
+            lambda s, b, h: pb.GetMetagraphResponse(
+                metagraph=queries.metagraph(s, request.netuid, b, h, request.with_weights)
+            ),
+        )

@@ -1,0 +1,215 @@
+"""SQLite persistence for the chain: blocks, extrinsics with receipts, and versioned state.
+
+One database file per data dir, in WAL mode with ``synchronous=NORMAL``. Each block is written
+in ONE transaction (its header, extrinsics, receipts, events and every changed state key), and a
+receipt is handed to a client only after that transaction commits. In WAL mode a commit is an
+append to the WAL file that is in the operating system's hands once ``COMMIT`` returns, so a
+``kill -9`` of the chain process at any moment loses nothing that was reported included
+(``NORMAL`` only gives up durability against power loss / OS crash, where the last commits may
+roll back; use ``synchronous=FULL`` via ``durable=True`` for that).
+
+State is versioned: ``state(key, block, value)`` holds a row per key per block that changed it
+(``value`` NULL = deleted). The head state is the latest row of each key; a past block's state is
+the latest row at or below it. Rows superseded before ``head - keep_blocks`` are pruned, so past
+queries reach back ``keep_blocks`` blocks; blocks and extrinsics are kept forever, which is what
+replay from genesis needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import aiosqlite
+
+from chain.errors import chain_error
+from protos.chain.v1 import chain_pb2 as pb
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS blocks (
+    number INTEGER PRIMARY KEY, hash BLOB NOT NULL, block BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS extrinsics (
+    block INTEGER NOT NULL, idx INTEGER NOT NULL, hash BLOB NOT NULL UNIQUE,
+    data BLOB NOT NULL, receipt BLOB NOT NULL, PRIMARY KEY (block, idx));
+CREATE TABLE IF NOT EXISTS state (
+    key TEXT NOT NULL, block INTEGER NOT NULL, value BLOB,
+    PRIMARY KEY (key, block)) WITHOUT ROWID;
+"""
+
+DB_NAME = "chain.sqlite"
+
+
+class ChainStore:
+    def __init__(self, data_dir: Path, *, keep_blocks: int = 256, durable: bool = False) -> None:
+        self.path = Path(data_dir) / DB_NAME
+        self.keep_blocks = keep_blocks
+        self.durable = durable
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        assert self._db is not None, "store is not open"
+        return self._db
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path, isolation_level=None)
+        await self.db.execute("PRAGMA journal_mode=WAL")
+        await self.db.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+        await self.db.executescript(SCHEMA)
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    # -- meta ----------------------------------------------------------------------------------
+    async def get_meta(self, key: str) -> bytes | None:
+        async with self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)) as cur:
+            row = await cur.fetchone()
+        return None if row is None else bytes(row[0])
+
+    # -- writes --------------------------------------------------------------------------------
+    async def write_genesis(
+        self, genesis_json: str, block: pb.Block, rows: Sequence[tuple[str, bytes]]
+    ) -> None:
+        header = block.header
+        async with self._transaction():
+            await self.db.execute(
+                "INSERT INTO meta (key, value) VALUES ('genesis', ?), ('genesis_hash', ?)",
+                (genesis_json.encode(), header.hash),
+            )
+            await self.db.execute(
+                "INSERT INTO blocks (number, hash, block) VALUES (0, ?, ?)",
+                (header.hash, block.SerializeToString()),
+            )
+            await self.db.executemany(
+                "INSERT INTO state (key, block, value) VALUES (?, 0, ?)", rows
+            )
+
+    async def commit_block(
+        self,
+        block: pb.Block,
+        extrinsics: Sequence[tuple[int, bytes, bytes, bytes]],
+        changes: Sequence[tuple[str, bytes | None]],
+    ) -> None:
+        """Write one block atomically: ``extrinsics`` rows are ``(idx, hash, data, receipt)``."""
+        number = block.header.number
+        async with self._transaction():
+            await self.db.execute(
+                "INSERT INTO blocks (number, hash, block) VALUES (?, ?, ?)",
+                (number, block.header.hash, block.SerializeToString()),
+            )
+            await self.db.executemany(
+                "INSERT INTO extrinsics (block, idx, hash, data, receipt) VALUES (?, ?, ?, ?, ?)",
+                [(number, idx, h, data, receipt) for idx, h, data, receipt in extrinsics],
+            )
+            await self.db.executemany(
+                "INSERT OR REPLACE INTO state (key, block, value) VALUES (?, ?, ?)",
+                [(key, number, value) for key, value in changes],
+            )
+            if self.keep_blocks and number % 64 == 0 and number > self.keep_blocks:
+                await self._prune(number - self.keep_blocks)
+
+    async def _prune(self, cutoff: int) -> None:
+        await self.db.execute(
+            "DELETE FROM state WHERE block < :c AND EXISTS (SELECT 1 FROM state s2 WHERE "
+            "s2.key = state.key AND s2.block > state.block AND s2.block <= :c)",
+            {"c": cutoff},
+        )
+        await self.db.execute(
+            "DELETE FROM state WHERE value IS NULL AND block <= :c AND NOT EXISTS (SELECT 1 "
+            "FROM state s2 WHERE s2.key = state.key AND s2.block < state.block)",
+            {"c": cutoff},
+        )
+        await self.db.execute(
+            "INSERT OR REPLACE INTO meta (key, value) VALUES ('pruned_before', ?)",
+            (str(cutoff).encode(),),
+        )
+
+    def _transaction(self) -> _Tx:
+        return _Tx(self.db)
+
+    # -- reads ---------------------------------------------------------------------------------
+    async def head_number(self) -> int | None:
+        async with self.db.execute("SELECT MAX(number) FROM blocks") as cur:
+            row = await cur.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    async def get_block(self, number: int) -> pb.Block | None:
+        async with self.db.execute("SELECT block FROM blocks WHERE number = ?", (number,)) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        block = pb.Block()
+        block.ParseFromString(row[0])
+        return block
+
+    async def get_receipt(self, ext_hash: bytes) -> pb.Receipt | None:
+        async with self.db.execute(
+            "SELECT receipt FROM extrinsics WHERE hash = ?", (ext_hash,)
+        ) as cur:
+            row = await cur.fetchone()
+        if row is None:
+            return None
+        receipt = pb.Receipt()
+        receipt.ParseFromString(row[0])
+        return receipt
+
+    async def block_extrinsics(self, number: int) -> list[tuple[bytes, pb.Receipt]]:
+        """``(serialised Extrinsic, receipt)`` of block ``number`` in order."""
+        async with self.db.execute(
+            "SELECT data, receipt FROM extrinsics WHERE block = ? ORDER BY idx", (number,)
+        ) as cur:
+            rows = await cur.fetchall()
+        out = []
+        for data, raw in rows:
+            receipt = pb.Receipt()
+            receipt.ParseFromString(raw)
+            out.append((bytes(data), receipt))
+        return out
+
+    async def iter_blocks(self, start: int) -> AsyncIterator[pb.Block]:
+        number = start
+        while True:
+            block = await self.get_block(number)
+            if block is None:
+                return
+            yield block
+            number += 1
+
+    async def pruned_before(self) -> int:
+        raw = await self.get_meta("pruned_before")
+        return int(raw) if raw else 0
+
+    async def state_rows(self, at_block: int | None = None) -> list[tuple[str, bytes]]:
+        """The state's key/value rows at the head, or as of block ``at_block``."""
+        if at_block is not None and at_block < await self.pruned_before():
+            raise chain_error(
+                "block_pruned",
+                f"state at block {at_block} is no longer kept (the chain keeps the last "
+                f"{self.keep_blocks} blocks); query a more recent block",
+            )
+        limit = at_block if at_block is not None else 2**62
+        async with self.db.execute(
+            "SELECT key, value, MAX(block) FROM state WHERE block <= ? GROUP BY key", (limit,)
+        ) as cur:
+            rows = await cur.fetchall()
+        return [(key, bytes(value)) for key, value, _ in rows if value is not None]
+
+
+class _Tx:
+    """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or ``ROLLBACK`` on error) on an autocommit connection."""
+
+    def __init__(self, db: aiosqlite.Connection) -> None:
+        self.db = db
+
+    async def __aenter__(self) -> None:
+        await self.db.execute("BEGIN IMMEDIATE")
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            await self.db.execute("COMMIT")
+        else:
+            await self.db.execute("ROLLBACK")
