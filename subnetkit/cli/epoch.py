@@ -1,0 +1,59 @@
+"""``subnetkit epoch replay``: run Yuma epochs over a scenario in the yuma-vectors format.
+
+Reads the scenario from stdin (or ``--input``) and writes ``{"epochs": [...]}`` with one entry
+of outputs per input epoch. Useful to check the epoch against other implementations and to
+explore hyperparameters without a chain.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+epoch_app = typer.Typer(help="Yuma consensus epochs.", no_args_is_help=True)
+
+
+@epoch_app.command("replay")
+def replay_cmd(
+    stateful: bool = typer.Option(
+        False,
+        "--stateful",
+        help="Carry bonds and permits across epochs (as the chain does) instead of using "
+        "each epoch's given bonds and validator_permit.",
+    ),
+    input_path: Path | None = typer.Option(  # noqa: B008
+        None, "--input", "-i", help="Scenario JSON file (default: stdin)."
+    ),
+    device: str = typer.Option("cpu", "--device", help="torch device: cpu or cuda."),
+) -> None:
+    """Replay a scenario: scenario.json on stdin, outputs JSON on stdout."""
+    import json
+
+    from subnetkit.errors import ConfigError
+
+    try:
+        text = input_path.read_text() if input_path is not None else sys.stdin.read()
+    except OSError as exc:
+        raise ConfigError(f"cannot read scenario {input_path}: {exc.strerror}") from None
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"scenario is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+
+    import torch
+
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"--device {device} asked for but CUDA is not available here")
+    from chain.epoch.scenario import outputs_to_json, parse_scenario, replay
+
+    outputs = replay(parse_scenario(doc), stateful=stateful, device=device)
+    json.dump({"epochs": [outputs_to_json(out) for out in outputs]}, sys.stdout)
+    sys.stdout.write("\n")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(epoch_app, name="epoch")
