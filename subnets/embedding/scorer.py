@@ -123,7 +123,12 @@ class EmbeddingScorer(nn.Module):
 
         ``answers`` is ``[m, k, d]``, ``reference`` is ``[k, d]``; returns ``[m]``.
         """
-        cosine = F.cosine_similarity(answers.float(), reference.float().unsqueeze(0), dim=-1)
+        answers = answers.float()
+        unit_reference = F.normalize(reference.float(), dim=-1)
+        # Dot with the unit reference over the answer's own norm: cheaper than
+        # F.cosine_similarity's broadcast (no normalised copy of the [m, k, d] answers).
+        dots = (answers * unit_reference.unsqueeze(0)).sum(dim=-1)
+        cosine = dots / torch.linalg.vector_norm(answers, dim=-1).clamp_min(1e-8)
         return cosine.mean(dim=-1).clamp(0.0, 1.0)
 
 

@@ -210,5 +210,7 @@ async def test_closed_runtime_refuses_rounds() -> None:
 def test_bad_configuration_is_rejected() -> None:
     with pytest.raises(ConfigError, match="max_batch"):
         ScoringRuntime(RecordingScorer(), device="cpu", max_batch=0)
+    with pytest.raises(ConfigError, match="cpu_threads"):
+        ScoringRuntime(RecordingScorer(), device="cpu", cpu_threads=0)
     with pytest.raises(ConfigError, match="callable"):
         ScoringRuntime(42, device="cpu")  # type: ignore[arg-type]
