@@ -21,6 +21,8 @@ import numpy as np
 
 from subnetkit.errors import ConfigError
 from subnets.embedding import EMBEDDING_DIM
+from subnets.embedding.codec import check_texts, encode_embeddings
+from subnets.embedding.embedding_pb2 import EmbedRequest, EmbedResponse
 from subnets.embedding.scorer import Embedder
 
 NOISY_SIGMA = 0.05
@@ -112,6 +114,16 @@ ENGINES: dict[str, type[EmbeddingEngine]] = {
 }
 
 
+async def answer_request(engine: EmbeddingEngine, request: EmbedRequest) -> EmbedResponse:
+    """Miner side: check the request's limits, embed off the loop, pack the reply.
+
+    Raises :class:`~subnetkit.errors.WireError` (INVALID_ARGUMENT) for a request outside the
+    subnet's limits, which the miner's server maps to the matching gRPC status.
+    """
+    texts = check_texts(request.texts)
+    return encode_embeddings(await engine.aembed(texts))
+
+
 def make_engine(name: str, **kwargs: object) -> EmbeddingEngine:
     """Build an example engine by name (``good``, ``noisy`` or ``random``)."""
     try:
@@ -130,5 +142,6 @@ __all__ = [
     "GoodEngine",
     "NoisyEngine",
     "RandomEngine",
+    "answer_request",
     "make_engine",
 ]

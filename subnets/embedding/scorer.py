@@ -27,6 +27,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from subnetkit.errors import ConfigError
+from subnets.embedding import EMBEDDING_DIM
+from subnets.embedding.codec import decode_embeddings
+from subnets.embedding.embedding_pb2 import EmbedResponse
 from subnets.embedding.tasks import EmbeddingTask
 from validator.scoring import ScoringBatch
 
@@ -43,6 +46,18 @@ class EmbeddingAnswer:
 
     vectors: np.ndarray | Tensor
     latency_s: float
+
+    @classmethod
+    def from_response(
+        cls, response: EmbedResponse, task: EmbeddingTask, latency_s: float
+    ) -> EmbeddingAnswer:
+        """Validator side: decode a miner's reply to ``task`` (zero-copy view of its bytes).
+
+        Raises :class:`~subnetkit.errors.WireError` (INVALID_ARGUMENT) for a reply of the wrong
+        count, width or size, or with non-finite values; treat that miner's round as failed.
+        """
+        vectors = decode_embeddings(response, count=len(task.texts), dim=EMBEDDING_DIM)
+        return cls(vectors=vectors, latency_s=latency_s)
 
 
 class EmbeddingScorer(nn.Module):

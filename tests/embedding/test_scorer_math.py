@@ -13,8 +13,11 @@ import pytest
 import torch
 from torch import Tensor
 
-from subnetkit.errors import ConfigError
+from subnetkit.errors import ConfigError, WireError
 from subnets.embedding import EMBEDDING_DIM
+from subnets.embedding.codec import encode_request
+from subnets.embedding.embedding_pb2 import EmbedRequest, EmbedResponse
+from subnets.embedding.engines import RandomEngine, answer_request
 from subnets.embedding.scorer import EmbeddingAnswer, EmbeddingScorer
 from subnets.embedding.tasks import make_task
 from validator.scoring import ScoringRuntime
@@ -64,3 +67,38 @@ def test_bad_configuration_is_rejected() -> None:
         EmbeddingScorer(HashEmbedder(), quality_weight=1.5)
     with pytest.raises(ConfigError, match="latency_budget_s"):
         EmbeddingScorer(HashEmbedder(), latency_budget_s=0)
+
+
+async def test_request_to_answer_round_trip_through_the_wire_types() -> None:
+    """Miner packs with answer_request, validator unpacks with EmbeddingAnswer.from_response."""
+    task = make_task(11, k=5)
+    engine = RandomEngine(seed=4)
+    reply = await answer_request(engine, encode_request(task.texts))
+    wire = EmbedResponse.FromString(reply.SerializeToString())
+    answer = EmbeddingAnswer.from_response(wire, task, latency_s=0.3)
+    assert answer.vectors.shape == (5, EMBEDDING_DIM)
+    assert answer.latency_s == 0.3
+    other_task = make_task(11, k=4)
+    with pytest.raises(WireError, match="5 embeddings for 4 texts"):
+        EmbeddingAnswer.from_response(wire, other_task, latency_s=0.3)
+    with pytest.raises(WireError, match="no texts"):
+        await answer_request(engine, EmbedRequest())
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+async def test_cuda_scores_match_cpu_under_bf16_autocast() -> None:
+    task = make_task(3, k=8)
+    reference = HashEmbedder().embed(task.texts).numpy()
+    rng = np.random.default_rng(0)
+    answers = [
+        EmbeddingAnswer((reference + rng.normal(0, s, reference.shape)).astype(np.float32), 0.5)
+        for s in (0.0, 0.02, 0.05, 0.2)
+    ]
+    results = {}
+    for device in ("cpu", "cuda"):
+        async with ScoringRuntime(EmbeddingScorer(HashEmbedder()), device=device) as runtime:
+            result = await runtime.score(task, [*answers, None])
+        assert result.device.startswith(device)
+        results[device] = result.scores
+    assert torch.allclose(results["cpu"], results["cuda"], atol=1e-2)
