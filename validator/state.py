@@ -21,7 +21,7 @@ import logging
 import os
 import secrets
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -139,10 +139,12 @@ class PendingCommit:
     ``uids``/``weights`` are exactly the values hashed into the commit (the u16 weights after
     processing), so the reveal reproduces the hash. ``commit_hash`` is its hex form (the store's
     key); ``salt`` is stored as hex in the file. ``reveal_block`` is the first block at which
-    the chain accepts the reveal.
+    the chain accepts the reveal. Build one with :meth:`create`, which hashes exactly as the
+    chain checks a reveal.
     """
 
     netuid: int
+    hotkey: str
     commit_hash: str
     uids: tuple[int, ...]
     weights: tuple[int, ...]
@@ -160,6 +162,45 @@ class PendingCommit:
         if not self.salt:
             raise ConfigError("commit has an empty salt: use new_salt()")
 
+    @classmethod
+    def create(
+        cls,
+        *,
+        hotkey: str,
+        netuid: int,
+        uids: Sequence[int],
+        weights: Sequence[int],
+        version_key: int,
+        commit_block: int,
+        reveal_block: int,
+        salt: bytes | None = None,
+    ) -> PendingCommit:
+        """A commit of processed u16 ``weights`` with a fresh salt and the chain's hash."""
+        from chain.commit_reveal import commit_hash
+
+        salt = salt if salt is not None else new_salt()
+        digest = commit_hash(hotkey, netuid, uids, weights, salt, version_key)
+        return cls(
+            netuid=netuid,
+            hotkey=hotkey,
+            commit_hash=digest.hex(),
+            uids=tuple(int(u) for u in uids),
+            weights=tuple(int(w) for w in weights),
+            salt=salt,
+            version_key=version_key,
+            commit_block=commit_block,
+            reveal_block=reveal_block,
+        )
+
+    def matches_hash(self) -> bool:
+        """Whether the stored values still reproduce ``commit_hash`` (a reveal would pass)."""
+        from chain.commit_reveal import commit_hash
+
+        digest = commit_hash(
+            self.hotkey, self.netuid, self.uids, self.weights, self.salt, self.version_key
+        )
+        return digest.hex() == self.commit_hash
+
     def to_json(self) -> dict[str, Any]:
         doc = asdict(self)
         doc["salt"] = self.salt.hex()
@@ -169,6 +210,7 @@ class PendingCommit:
     def from_json(cls, doc: dict[str, Any]) -> PendingCommit:
         return cls(
             netuid=int(doc["netuid"]),
+            hotkey=str(doc["hotkey"]),
             commit_hash=str(doc["commit_hash"]),
             uids=tuple(int(u) for u in doc["uids"]),
             weights=tuple(int(w) for w in doc["weights"]),

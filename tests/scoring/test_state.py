@@ -21,6 +21,7 @@ from validator.state import (
 def _commit(hash_: str, netuid: int = 1, commit_block: int = 10, reveal_block: int = 20):
     return PendingCommit(
         netuid=netuid,
+        hotkey="5FakeHotkey",
         commit_hash=hash_,
         uids=(0, 1, 2),
         weights=(65535, 100, 0),
@@ -58,9 +59,9 @@ def test_salts_are_random_bytes() -> None:
 
 def test_pending_commit_validates_pairs() -> None:
     with pytest.raises(ConfigError, match="pair up"):
-        PendingCommit(1, "h", (0, 1), (5,), b"s", 0, 1, 2)
+        PendingCommit(1, "hk", "h", (0, 1), (5,), b"s", 0, 1, 2)
     with pytest.raises(ConfigError, match="empty salt"):
-        PendingCommit(1, "h", (0,), (5,), b"", 0, 1, 2)
+        PendingCommit(1, "hk", "h", (0,), (5,), b"", 0, 1, 2)
 
 
 def test_commits_survive_restart_and_come_due(tmp_path: Path) -> None:
@@ -104,3 +105,34 @@ def test_malformed_commit_file_is_a_clear_error(tmp_path: Path) -> None:
     path.write_text('{"format": "subnetkit.validator.commits/1", "commits": [{"netuid": 1}]}')
     with pytest.raises(StateFileError, match="malformed commit"):
         CommitStore(path)
+
+
+def test_commit_from_the_weight_pipeline_is_revealable_after_restart(tmp_path: Path) -> None:
+    """Scores -> process_weights -> commit (chain's hash) -> restart -> same hash reproduced."""
+    from chain.weights import process_weights
+    from subnetkit.keys import dev_signer
+    from validator.scores import ScoreStore
+
+    scores = ScoreStore(alpha=1.0)
+    scores.update({"a": 0.9, "b": 0.1})
+    raw_uids, raw_weights = scores.weights_for({"a": 0, "b": 1}, n=2)
+    uids, weights = process_weights(
+        raw_uids, raw_weights, 2, min_allowed_weights=1, max_weight_limit=65535
+    )
+    hotkey = dev_signer("alice").ss58
+    commit = PendingCommit.create(
+        hotkey=hotkey,
+        netuid=3,
+        uids=uids,
+        weights=weights,
+        version_key=1,
+        commit_block=100,
+        reveal_block=120,
+    )
+    path = tmp_path / "commits.json"
+    CommitStore(path).add(commit)
+    (restored,) = CommitStore(path).due(block=120, netuid=3)
+    assert restored == commit
+    assert restored.matches_hash()
+    tampered = PendingCommit.from_json({**restored.to_json(), "salt": "00" * 16})
+    assert not tampered.matches_hash()
