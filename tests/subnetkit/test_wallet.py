@@ -316,6 +316,7 @@ def test_cli_prompts_for_the_password_on_a_terminal(tmp_path: Path) -> None:
         stdout=slave,
         stderr=slave,
         close_fds=True,
+        start_new_session=True,  # no controlling tty: getpass must use this pty, not the user's
     )
     os.close(slave)
     seen = b""
@@ -328,9 +329,11 @@ def test_cli_prompts_for_the_password_on_a_terminal(tmp_path: Path) -> None:
             seen += os.read(master, 4096)
 
     try:
-        read_until(b"Coldkey password:")
+        # Click prints the label, then getpass turns echo off, flushes input and prints " ":
+        # typing before that space would be echoed and then thrown away.
+        read_until(b"Coldkey password: ")
         os.write(master, PASSWORD.encode() + b"\n")
-        read_until(b"Repeat for confirmation:")
+        read_until(b"Repeat for confirmation: ")
         os.write(master, PASSWORD.encode() + b"\n")
         read_until(b"wallet ready")
         assert proc.wait(timeout=60) == 0
