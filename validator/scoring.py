@@ -255,11 +255,9 @@ class ScoringRuntime:
                 scored=0,
             )
         loop = asyncio.get_running_loop()
-        partial, seconds = await loop.run_in_executor(
-            self._executor, self._score_on_worker, task, answered, indices
+        scores, seconds = await loop.run_in_executor(
+            self._executor, self._score_on_worker, task, answered, indices, len(responses)
         )
-        scores = torch.zeros(len(responses), dtype=torch.float32)
-        scores[torch.tensor(indices, dtype=torch.long)] = partial
         wall = time.perf_counter() - started
         log.debug(
             "scored %d/%d responses on %s in %.4fs (wall %.4fs)",
@@ -290,12 +288,19 @@ class ScoringRuntime:
                 self.scorer.to(self.device).eval()
             hook = getattr(self.scorer, "prepare", None)
             if callable(hook):
-                hook(self.device)
+                try:
+                    hook(self.device)
+                except SubnetkitError:
+                    raise
+                except Exception as exc:
+                    raise ScoringError(
+                        f"scorer {type(self.scorer).__name__}.prepare failed: {exc!r}"
+                    ) from exc
             self._prepared = True
         return time.perf_counter() - started
 
     def _score_on_worker(
-        self, task: Any, answered: Sequence[Any], indices: Sequence[int]
+        self, task: Any, answered: Sequence[Any], indices: Sequence[int], total: int
     ) -> tuple[Tensor, float]:
         started = time.perf_counter()
         self._prepare_on_worker()
@@ -318,9 +323,9 @@ class ScoringRuntime:
                         f"scorer {type(self.scorer).__name__} failed: {exc!r}"
                     ) from exc
                 chunks.append(sanitize_scores(raw, hi - lo))
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        return torch.cat(chunks), time.perf_counter() - started
+        scores = torch.zeros(total, dtype=torch.float32)
+        scores[torch.tensor(indices, dtype=torch.long)] = torch.cat(chunks)
+        return scores, time.perf_counter() - started
 
 
 __all__ = [

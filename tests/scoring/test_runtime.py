@@ -214,3 +214,13 @@ def test_bad_configuration_is_rejected() -> None:
         ScoringRuntime(RecordingScorer(), device="cpu", cpu_threads=0)
     with pytest.raises(ConfigError, match="callable"):
         ScoringRuntime(42, device="cpu")  # type: ignore[arg-type]
+
+
+async def test_failing_prepare_hook_is_a_scoring_error() -> None:
+    class BrokenPrepare(RecordingScorer):
+        def prepare(self, device: torch.device) -> None:
+            raise OSError("model file missing")
+
+    async with ScoringRuntime(BrokenPrepare(), device="cpu") as runtime:
+        with pytest.raises(ScoringError, match="prepare failed"):
+            await runtime.prepare()
