@@ -38,6 +38,11 @@ SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Chain"].full_name
 MAX_MESSAGE = 64 * 1024 * 1024
 
 
+def _warm_imports() -> None:
+    import chain.epoch
+    import chain.runtime.epoch_io  # noqa: F401
+
+
 class ChainService(Lifecycle):
     """The chain service (see the module docstring). ``port=0`` binds a free port; read
     :attr:`port` after start."""
@@ -108,6 +113,8 @@ class ChainService(Lifecycle):
         self._server = server
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        # Load torch and the epoch off the loop now, not inside the first epoch block.
+        self.spawn(asyncio.to_thread(_warm_imports), name="chain-warm-imports")
         if not self.manual:
             self.spawn(self._tick(), name="chain-blocks")
         elif self.automine:

@@ -1,0 +1,176 @@
+"""``subnetkit chain``: run the local chain (``start``), inspect it (``info``), and check it
+(``replay``). Imports of the chain package happen inside the commands."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import typer
+
+from subnetkit.errors import ConfigError
+
+chain_app = typer.Typer(help="The local chain of record.", no_args_is_help=True)
+
+DEFAULT_DATA_DIR = Path.home() / ".subnetkit" / "chain"
+DEFAULT_PORT = 9944
+
+
+def parse_duration(text: str) -> float:
+    """``"12s"``, ``"250ms"``, ``"0.25"`` (seconds) -> seconds."""
+    raw = text.strip().lower()
+    try:
+        if raw.endswith("ms"):
+            value = float(raw[:-2]) / 1000
+        elif raw.endswith("s"):
+            value = float(raw[:-1])
+        else:
+            value = float(raw)
+    except ValueError:
+        raise ConfigError(
+            f"block time {text!r} is not a duration: use e.g. 12s, 250ms or 0.5"
+        ) from None
+    if value <= 0:
+        raise ConfigError(f"block time {text!r} must be positive")
+    return value
+
+
+_DATA_DIR = typer.Option(DEFAULT_DATA_DIR, "--data-dir", help="Where the SQLite chain lives.")
+_GENESIS = typer.Option(None, "--genesis", help="Genesis JSON (non-dev chains).")
+_READY = typer.Option(None, "--ready-file", help='Write {"port", "pid"} here once serving.')
+
+
+@chain_app.command("start")
+def start(
+    data_dir: Path = _DATA_DIR,
+    block_time: str = typer.Option(None, "--block-time", help="e.g. 12s or 250ms (dev: 250ms)."),
+    port: int = typer.Option(DEFAULT_PORT, "--port", help="0 picks a free port."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    dev: bool = typer.Option(False, "--dev", help="Fund //Alice..//Ferdie, Alice sudo, fast."),
+    manual: bool = typer.Option(False, "--manual", help="Produce blocks only on request."),
+    automine: bool = typer.Option(False, "--automine", help="With --manual: mine on submit."),
+    genesis: Path = _GENESIS,
+    ready_file: Path = _READY,
+    keep_blocks: int = typer.Option(256, "--keep-blocks", help="Past blocks kept for queries."),
+) -> None:
+    """Start the chain service; prints {"port": .., "pid": ..} on stdout once it serves."""
+    import asyncio
+
+    from chain.genesis import GenesisConfig
+    from chain.service import ChainService
+    from subnetkit.lifecycle import install_event_loop_policy, run_until_signalled
+
+    genesis_cfg = None
+    if genesis is not None:
+        try:
+            genesis_cfg = GenesisConfig.from_json(genesis.read_text())
+        except OSError as exc:
+            raise ConfigError(f"cannot read genesis file {genesis}: {exc.strerror}") from None
+    seconds = parse_duration(block_time) if block_time else None
+    service = ChainService(
+        data_dir,
+        port=port,
+        block_time=seconds,
+        dev=dev,
+        manual=manual,
+        automine=automine,
+        host=host,
+        genesis=genesis_cfg,
+        keep_blocks=keep_blocks,
+    )
+
+    def ready() -> None:
+        doc = json.dumps({"port": service.port, "pid": os.getpid(), "address": service.address})
+        if ready_file is not None:
+            tmp = ready_file.with_name(ready_file.name + ".tmp")
+            tmp.write_text(doc)
+            tmp.replace(ready_file)
+        typer.echo(doc)
+
+    install_event_loop_policy()
+    asyncio.run(run_until_signalled(service, on_ready=ready))
+
+
+@chain_app.command("info")
+def info(
+    address: str = typer.Option(f"127.0.0.1:{DEFAULT_PORT}", "--address", "-a"),
+    fmt: str = typer.Option("text", "--format", help="text or json"),
+    timeout: float = typer.Option(5.0, "--timeout"),
+) -> None:
+    """Head block, genesis, issuance and subnets of a running chain."""
+    import asyncio
+
+    from chain.client import ChainClient
+
+    async def read() -> dict[str, object]:
+        async with ChainClient(address, timeout=timeout) as client:
+            chain_info = await client.info()
+            subnets = await client.list_subnets()
+        head = chain_info.head
+        return {
+            "address": address,
+            "genesis_hash": chain_info.genesis_hash.hex(),
+            "head": head.number,
+            "head_hash": head.hash.hex(),
+            "state_root": head.state_root.hex(),
+            "block_time_s": chain_info.block_time_s,
+            "manual": chain_info.manual,
+            "dev": chain_info.dev,
+            "sudo": chain_info.sudo,
+            "total_issuance_rao": chain_info.total_issuance,
+            "subnets": [
+                {
+                    "netuid": s.netuid,
+                    "n": s.n,
+                    "owner": s.owner_coldkey,
+                    "tempo": s.tempo,
+                    "blocks_until_next_epoch": s.blocks_until_next_epoch,
+                    "price": s.pool.price,
+                }
+                for s in subnets
+            ],
+        }
+
+    doc = asyncio.run(read())
+    if fmt == "json":
+        typer.echo(json.dumps(doc))
+        return
+    typer.echo(
+        f"chain {doc['address']}  head #{doc['head']}  genesis {str(doc['genesis_hash'])[:16]}"
+    )
+    typer.echo(f"  state root {doc['state_root']}")
+    typer.echo(
+        f"  block time {doc['block_time_s']}s{' (manual)' if doc['manual'] else ''}"
+        f"  dev={doc['dev']}"
+        f"  issuance {int(doc['total_issuance_rao']) / 1e9:.3f} TAO"  # type: ignore[call-overload]
+    )
+    for s in doc["subnets"]:  # type: ignore[attr-defined]
+        typer.echo(
+            f"  subnet {s['netuid']}: n={s['n']} tempo={s['tempo']} next epoch in "
+            f"{s['blocks_until_next_epoch']} blocks, price {s['price']:.4f}"
+        )
+
+
+@chain_app.command("replay")
+def replay_cmd(data_dir: Path = _DATA_DIR) -> None:
+    """Re-execute every stored block from genesis and check every state root."""
+    import asyncio
+
+    from chain.replay import replay
+
+    report = asyncio.run(replay(data_dir))
+    typer.echo(
+        json.dumps(
+            {
+                "blocks": report.blocks,
+                "extrinsics": report.extrinsics,
+                "head": report.head,
+                "state_root": report.state_root.hex(),
+            }
+        )
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(chain_app, name="chain")
