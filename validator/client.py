@@ -240,10 +240,7 @@ class MinerClient:
         started: float,
     ) -> QueryResult:
         semaphore = self._limit()
-        try:
-            async with asyncio.timeout(deadline - time.monotonic()):
-                await semaphore.acquire()
-        except TimeoutError:
+        if not await _acquire(semaphore, deadline):
             return _failed(target, _S.DEADLINE_EXCEEDED, _QUEUED_TOO_LONG, started)
         try:
             remaining = deadline - time.monotonic()
@@ -364,10 +361,7 @@ class MinerClient:
         queue: asyncio.Queue[tuple[Target, Message | QueryError] | None],
     ) -> QueryError | None:
         semaphore = self._limit()
-        try:
-            async with asyncio.timeout(deadline - time.monotonic()):
-                await semaphore.acquire()
-        except TimeoutError:
+        if not await _acquire(semaphore, deadline):
             return QueryError(_S.DEADLINE_EXCEEDED, _QUEUED_TOO_LONG, target.hotkey)
         try:
             nonce = self._nonce()
@@ -420,6 +414,19 @@ _QUEUED_TOO_LONG = (
     "the query's total deadline passed before this miner was called: raise the timeout or the "
     "client's max_concurrency"
 )
+
+
+async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> bool:
+    """Take a fan-out slot before ``deadline``; the common uncontended case sets no timer."""
+    if not semaphore.locked():
+        await semaphore.acquire()  # returns at once: a free slot never suspends
+        return True
+    try:
+        async with asyncio.timeout(deadline - time.monotonic()):
+            await semaphore.acquire()
+    except TimeoutError:
+        return False
+    return True
 
 
 def _failed(target: Target, status: grpc.StatusCode, message: str, started: float) -> QueryResult:

@@ -45,6 +45,8 @@ RESPONSE_DOMAIN = b"subnetkit/v1/response\x00"
 STREAM_DOMAIN = b"subnetkit/v1/stream\x00"
 
 CRYPTO_TYPES = ("sr25519", "ed25519")
+#: The key type implied when ``sk-caller-crypto`` / ``sk-miner-crypto`` is absent.
+DEFAULT_CRYPTO = "sr25519"
 SIGNATURE_LEN = 64
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
@@ -223,7 +225,7 @@ def parse_request_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> Reque
             f"{PROTOCOL_VERSION!r}: upgrade the caller"
         )
     caller, receiver = found[MD_CALLER], found[MD_RECEIVER]
-    crypto = found.get(MD_CALLER_CRYPTO, "sr25519")
+    crypto = found.get(MD_CALLER_CRYPTO, DEFAULT_CRYPTO)
     nonce_text, signature = found[MD_NONCE], found[MD_SIGNATURE]
     if not isinstance(caller, str) or not is_valid_ss58(caller):
         raise _unauthenticated(f"{MD_CALLER} is not an SS58 address: send the caller's hotkey")
@@ -295,14 +297,16 @@ def sign_request(
         caller_crypto=signer.crypto,
         caller=signer.ss58,
     )
-    return (
+    metadata: tuple[tuple[str, str | bytes], ...] = (
         (MD_VERSION, PROTOCOL_VERSION),
         (MD_CALLER, signer.ss58),
-        (MD_CALLER_CRYPTO, signer.crypto),
         (MD_RECEIVER, receiver),
         (MD_NONCE, str(nonce)),
         (MD_SIGNATURE, signer.sign(message)),
     )
+    if signer.crypto != DEFAULT_CRYPTO:  # the default key type is implied: one header less
+        metadata += ((MD_CALLER_CRYPTO, signer.crypto),)
+    return metadata
 
 
 def response_trailer(
@@ -311,9 +315,10 @@ def response_trailer(
     """Trailing metadata that carries the miner's signature over ``message``."""
     trailer: tuple[tuple[str, str | bytes], ...] = (
         (MD_MINER, signer.ss58),
-        (MD_MINER_CRYPTO, signer.crypto),
         (MD_RESPONSE_SIGNATURE, signer.sign(message)),
     )
+    if signer.crypto != DEFAULT_CRYPTO:
+        trailer += ((MD_MINER_CRYPTO, signer.crypto),)
     if chunks is not None:
         trailer += ((MD_CHUNKS, str(chunks)),)
     return trailer
@@ -333,7 +338,7 @@ def check_response_trailer(
     signed_by = trailer.get(MD_MINER)
     if signed_by != miner:
         return f"response signed as {signed_by!r}, expected the target's hotkey {miner}"
-    signed_crypto = trailer.get(MD_MINER_CRYPTO, "sr25519")
+    signed_crypto = trailer.get(MD_MINER_CRYPTO, DEFAULT_CRYPTO)
     if signed_crypto != crypto:
         return f"response signed with {signed_crypto!r} but the target's key type is {crypto!r}"
     if not isinstance(signature, bytes) or not verify(miner, message, signature, crypto):

@@ -1,0 +1,478 @@
+"""Wire benchmark: subnetkit's miner + client against raw grpc.aio doing the same crypto.
+
+Run: ``.venv/bin/python bench/wire.py [--quick] [--json] [--loop asyncio|uvloop]``.
+
+Baseline (measured in the same run, same machine, same event loop kind): a bare grpc.aio unary
+server and client that do exactly the cryptographic work the protocol requires and nothing else:
+the client hashes the body and signs the v1 request layout (sr25519), the server verifies it,
+parses the request, serializes the response and signs the v1 response layout, and the client
+verifies that signature and parses the response. subnetkit adds everything else on top: metadata
+shape checks, freshness, receiver, blacklist hook, replay cache, priority scheduler, per-caller
+limits, deadline enforcement, Prometheus metrics, the fan-out client with its channel cache.
+
+Miners run in a separate process (spawned before any gRPC object exists), the client in this
+one, so both CPU cores are used and CPU per request is the sum over both processes. Figures are
+printed as subnetkit/baseline ratios; with ``--json`` the last stdout line is one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+ECHO_PATH = "/subnets.echo.v1.Echo/Echo"
+
+
+# -- event loop --------------------------------------------------------------------------------
+def install_loop(kind: str) -> None:
+    if kind == "uvloop":
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+
+
+# -- the baseline: raw grpc.aio with the same signing and verification ----------------------------
+def make_baseline_server(signer: Any) -> Any:
+    import grpc
+
+    from subnetkit.keys import verify
+    from subnetkit.wire import protocol
+    from subnets.echo import echo_pb2
+
+    async def echo(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        md = dict(context.invocation_metadata() or ())
+        caller, nonce = md["sk-caller"], int(md["sk-nonce"])
+        body_hash = protocol.sha256(body)
+        message = protocol.request_message(
+            version="1",
+            method=ECHO_PATH,
+            receiver=signer.ss58,
+            body_hash=body_hash,
+            nonce=nonce,
+            caller_crypto="sr25519",
+            caller=caller,
+        )
+        if not verify(caller, message, md["sk-signature-bin"]):
+            await context.abort(grpc.StatusCode.UNAUTHENTICATED, "bad signature")
+        request = echo_pb2.EchoRequest.FromString(body)
+        out = echo_pb2.EchoResponse(text=request.text, payload=request.payload).SerializeToString()
+        signed = protocol.response_message(
+            version="1",
+            method=ECHO_PATH,
+            caller=caller,
+            request_hash=body_hash,
+            nonce=nonce,
+            response_hash=protocol.sha256(out),
+            miner_crypto="sr25519",
+            miner=signer.ss58,
+        )
+        context.set_trailing_metadata((("sk-response-signature-bin", signer.sign(signed)),))
+        return out
+
+    server = grpc.aio.server()
+    server.add_generic_rpc_handlers(
+        (
+            grpc.method_handlers_generic_handler(
+                "subnets.echo.v1.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+            ),
+        )
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    return server, port
+
+
+class BaselineClient:
+    """One raw channel per endpoint; signs requests and verifies responses like the protocol."""
+
+    def __init__(self, signer: Any) -> None:
+        from subnetkit.wire.protocol import NonceClock
+
+        self.signer = signer
+        self.nonce = NonceClock()
+        self.callables: dict[int, Any] = {}
+        self.channels: list[Any] = []
+
+    def callable_for(self, port: int) -> Any:
+        import grpc
+
+        fn = self.callables.get(port)
+        if fn is None:
+            channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")
+            self.channels.append(channel)
+            fn = self.callables[port] = channel.unary_unary(ECHO_PATH)
+        return fn
+
+    async def call(self, hotkey: str, port: int, body: bytes) -> bool:
+        from subnetkit.keys import verify
+        from subnetkit.wire import protocol
+        from subnets.echo import echo_pb2
+
+        nonce = self.nonce()
+        body_hash = protocol.sha256(body)
+        message = protocol.request_message(
+            version="1",
+            method=ECHO_PATH,
+            receiver=hotkey,
+            body_hash=body_hash,
+            nonce=nonce,
+            caller_crypto="sr25519",
+            caller=self.signer.ss58,
+        )
+        metadata = (
+            ("sk-caller", self.signer.ss58),
+            ("sk-nonce", str(nonce)),
+            ("sk-signature-bin", self.signer.sign(message)),
+        )
+        call = self.callable_for(port)(body, metadata=metadata, timeout=10)
+        raw = await call
+        trailer = dict(await call.trailing_metadata())
+        signed = protocol.response_message(
+            version="1",
+            method=ECHO_PATH,
+            caller=self.signer.ss58,
+            request_hash=body_hash,
+            nonce=nonce,
+            response_hash=protocol.sha256(raw),
+            miner_crypto="sr25519",
+            miner=hotkey,
+        )
+        ok = verify(hotkey, signed, trailer["sk-response-signature-bin"])
+        echo_pb2.EchoResponse.FromString(raw)
+        return ok
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close()
+
+
+# -- the miner process ----------------------------------------------------------------------------
+def miner_process(conn: Connection, count: int, loop_kind: str) -> None:
+    """Host ``count`` baseline servers and ``count`` subnetkit miners; answer CPU-time queries."""
+    install_loop(loop_kind)
+    asyncio.run(_miner_process(conn, count))
+
+
+async def _miner_process(conn: Connection, count: int) -> None:
+    import logging
+
+    from miner import MinerServer
+    from subnetkit.keys import Signer
+    from subnets.echo.miner import EchoMiner
+
+    logging.getLogger("miner").setLevel(logging.WARNING)
+    keys = [Signer.from_seed(bytes([i % 256, i // 256]) * 16) for i in range(count)]
+    baseline = [make_baseline_server(k) for k in keys]
+    for server, _ in baseline:
+        await server.start()
+    ours = [MinerServer(EchoMiner(), k) for k in keys]
+    await asyncio.gather(*(m.start() for m in ours))
+    conn.send(
+        {
+            "baseline": [(k.ss58, port) for k, (_, port) in zip(keys, baseline, strict=True)],
+            "subnetkit": [(m.hotkey, m.port) for m in ours],
+        }
+    )
+    loop = asyncio.get_running_loop()
+    while True:
+        command = await loop.run_in_executor(None, conn.recv)
+        if command == "cpu":
+            conn.send(time.process_time())
+        else:
+            break
+    await asyncio.gather(*(m.stop(0) for m in ours))
+    for server, _ in baseline:
+        await server.stop(0)
+    conn.send("stopped")
+
+
+class MinerProcess:
+    def __init__(self, count: int, loop_kind: str) -> None:
+        ctx = mp.get_context("spawn")
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=miner_process, args=(child, count, loop_kind), daemon=True)
+        self.proc.start()
+        if not self.conn.poll(120):
+            raise RuntimeError("miner process did not start within 120 s")
+        self.endpoints: dict[str, list[tuple[str, int]]] = self.conn.recv()
+
+    def cpu(self) -> float:
+        self.conn.send("cpu")
+        return float(self.conn.recv())
+
+    def stop(self) -> None:
+        self.conn.send("stop")
+        self.conn.poll(30)
+        self.proc.join(30)
+        if self.proc.is_alive():
+            self.proc.kill()
+
+
+# -- measurement ------------------------------------------------------------------------------
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def load(
+    call: Callable[[], Awaitable[bool]], concurrency: int, seconds: float, miners: MinerProcess
+) -> dict[str, float]:
+    """Closed-loop load: ``concurrency`` workers each calling back to back for ``seconds``."""
+    warm_until = time.perf_counter() + min(0.3, seconds / 4)
+    await asyncio.gather(*(_until(call, warm_until, []) for _ in range(concurrency)))
+    latencies: list[float] = []
+    cpu_client, cpu_miner = time.process_time(), miners.cpu()
+    started = time.perf_counter()
+    stop_at = started + seconds
+    failures = sum(
+        await asyncio.gather(*(_until(call, stop_at, latencies) for _ in range(concurrency)))
+    )
+    elapsed = time.perf_counter() - started
+    cpu = (time.process_time() - cpu_client) + (miners.cpu() - cpu_miner)
+    n = len(latencies)
+    return {
+        "rps": n / elapsed,
+        "p50_ms": pct(latencies, 0.50) * 1e3,
+        "p99_ms": pct(latencies, 0.99) * 1e3,
+        "cpu_ms_per_req": cpu / n * 1e3,
+        "requests": n,
+        "failures": failures,
+    }
+
+
+async def _until(call: Callable[[], Awaitable[bool]], stop_at: float, out: list[float]) -> int:
+    failures = 0
+    while time.perf_counter() < stop_at:
+        t0 = time.perf_counter()
+        ok = await call()
+        out.append(time.perf_counter() - t0)
+        failures += not ok
+    return failures
+
+
+async def rounds(
+    systems: dict[str, Callable[[], Awaitable[int]]], count: int, miners: MinerProcess
+) -> dict[str, dict[str, float]]:
+    """Fan-out rounds, alternating systems round by round so noise hits both alike."""
+    for one_round in systems.values():
+        await one_round()  # connect every channel first
+    times: dict[str, list[float]] = {name: [] for name in systems}
+    cpu: dict[str, float] = dict.fromkeys(systems, 0.0)
+    failures: dict[str, int] = dict.fromkeys(systems, 0)
+    for _ in range(count):
+        for name, one_round in systems.items():
+            cpu_client, cpu_miner = time.process_time(), miners.cpu()
+            t0 = time.perf_counter()
+            failures[name] += await one_round()
+            times[name].append(time.perf_counter() - t0)
+            cpu[name] += (time.process_time() - cpu_client) + (miners.cpu() - cpu_miner)
+    return {
+        name: {
+            "rounds_per_s": count / sum(times[name]),
+            "p50_ms": statistics.median(times[name]) * 1e3,
+            "p99_ms": pct(times[name], 0.99) * 1e3,
+            "cpu_ms_per_round": cpu[name] / count * 1e3,
+            "failures": failures[name],
+        }
+        for name in systems
+    }
+
+
+def median_pair(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> dict[str, Any]:
+    """Median over slices of each figure, and median of the per-slice ratios."""
+    keys = pairs[0][0].keys()
+    out: dict[str, Any] = {
+        "baseline": {k: statistics.median(b[k] for b, _ in pairs) for k in keys},
+        "subnetkit": {k: statistics.median(s[k] for _, s in pairs) for k in keys},
+        "throughput_ratio": statistics.median(s["rps"] / b["rps"] for b, s in pairs),
+        "cpu_ratio": statistics.median(s["cpu_ms_per_req"] / b["cpu_ms_per_req"] for b, s in pairs),
+    }
+    for name in ("baseline", "subnetkit"):
+        out[name]["failures"] = sum(p[name == "subnetkit"]["failures"] for p in pairs)
+    return out
+
+
+async def bench_single(args: argparse.Namespace) -> dict[str, Any]:
+    from subnetkit.keys import dev_signer
+    from subnets.echo import echo_pb2
+    from validator.client import MinerClient, Target
+
+    method = echo_pb2.DESCRIPTOR.services_by_name["Echo"].methods_by_name["Echo"]
+    request = echo_pb2.EchoRequest(text="bench", payload=os.urandom(args.payload))
+    body = request.SerializeToString()
+    signer = dev_signer("alice")
+    miners = MinerProcess(1, args.loop)
+    results: dict[str, Any] = {}
+    try:
+        (b_hotkey, b_port), (s_hotkey, s_port) = (
+            miners.endpoints["baseline"][0],
+            miners.endpoints["subnetkit"][0],
+        )
+        base = BaselineClient(signer)
+        target = Target(s_hotkey, "127.0.0.1", s_port)
+        async with MinerClient(signer, max_concurrency=max(args.concurrency)) as client:
+
+            async def ours() -> bool:
+                result = await client.query([target], method, request, timeout=10)
+                return result[0].ok
+
+            async def theirs() -> bool:
+                return await base.call(b_hotkey, b_port, body)
+
+            for c in args.concurrency:
+                # Short interleaved slices, baseline then subnetkit, repeated: other work on a
+                # noisy machine then hits both sides alike, and the median pair ratio filters
+                # out the slices it hit hardest.
+                pairs = []
+                for _ in range(args.repeat):
+                    base_fig = await load(theirs, c, args.seconds, miners)
+                    ours_fig = await load(ours, c, args.seconds, miners)
+                    pairs.append((base_fig, ours_fig))
+                results[c] = median_pair(pairs)
+        await base.close()
+    finally:
+        miners.stop()
+    return results
+
+
+async def bench_fanout(args: argparse.Namespace, count: int) -> dict[str, Any]:
+    from subnetkit.keys import dev_signer
+    from subnets.echo import echo_pb2
+    from validator.client import MinerClient, Target
+
+    method = echo_pb2.DESCRIPTOR.services_by_name["Echo"].methods_by_name["Echo"]
+    request = echo_pb2.EchoRequest(text="bench", payload=os.urandom(args.payload))
+    body = request.SerializeToString()
+    signer = dev_signer("alice")
+    miners = MinerProcess(count, args.loop)
+    try:
+        base = BaselineClient(signer)
+        base_targets = miners.endpoints["baseline"]
+        targets = [Target(h, "127.0.0.1", p) for h, p in miners.endpoints["subnetkit"]]
+        async with MinerClient(signer, max_concurrency=count) as client:
+
+            async def ours() -> int:
+                results = await client.query(targets, method, request, timeout=30)
+                return sum(not r.ok for r in results)
+
+            async def theirs() -> int:
+                oks = await asyncio.gather(*(base.call(h, p, body) for h, p in base_targets))
+                return sum(not ok for ok in oks)
+
+            out = await rounds({"baseline": theirs, "subnetkit": ours}, args.rounds, miners)
+        await base.close()
+    finally:
+        miners.stop()
+    return out
+
+
+def summarize(single: dict[int, Any], fanout: dict[int, Any]) -> dict[str, Any]:
+    figures: dict[str, Any] = {}
+    for c, pair in single.items():
+        b, s = pair["baseline"], pair["subnetkit"]
+        figures[f"baseline_rps_c{c}"] = round(b["rps"], 1)
+        figures[f"subnetkit_rps_c{c}"] = round(s["rps"], 1)
+        figures[f"throughput_ratio_c{c}"] = round(pair["throughput_ratio"], 3)
+        figures[f"cpu_ratio_c{c}"] = round(pair["cpu_ratio"], 3)
+        figures[f"baseline_cpu_ms_c{c}"] = round(b["cpu_ms_per_req"], 3)
+        figures[f"subnetkit_cpu_ms_c{c}"] = round(s["cpu_ms_per_req"], 3)
+        for q in ("p50_ms", "p99_ms"):
+            figures[f"baseline_{q}_c{c}"] = round(b[q], 3)
+            figures[f"subnetkit_{q}_c{c}"] = round(s[q], 3)
+        figures[f"failures_c{c}"] = b["failures"] + s["failures"]
+    cs = sorted(single)
+    figures["throughput_ratio"] = round(min(figures[f"throughput_ratio_c{c}"] for c in cs), 3)
+    figures["cpu_ratio"] = round(max(figures[f"cpu_ratio_c{c}"] for c in cs), 3)
+    for n, pair in fanout.items():
+        b, s = pair["baseline"], pair["subnetkit"]
+        figures[f"fanout{n}_p50_ms"] = round(s["p50_ms"], 2)
+        figures[f"fanout{n}_p99_ms"] = round(s["p99_ms"], 2)
+        figures[f"fanout{n}_rounds_per_s"] = round(s["rounds_per_s"], 2)
+        figures[f"baseline_fanout{n}_p50_ms"] = round(b["p50_ms"], 2)
+        figures[f"baseline_fanout{n}_p99_ms"] = round(b["p99_ms"], 2)
+        figures[f"baseline_fanout{n}_rounds_per_s"] = round(b["rounds_per_s"], 2)
+        figures[f"fanout{n}_ratio"] = round(s["rounds_per_s"] / b["rounds_per_s"], 3)
+        figures[f"fanout{n}_cpu_ratio"] = round(s["cpu_ms_per_round"] / b["cpu_ms_per_round"], 3)
+        figures[f"fanout{n}_failures"] = b["failures"] + s["failures"]
+    return figures
+
+
+def report(figures: dict[str, Any], single: dict[int, Any], fanout: dict[int, Any]) -> None:
+    print("single miner, closed loop (miner in its own process; CPU = both processes)")
+    print(f"{'conc':>5} {'system':>10} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'CPU ms/req':>11}")
+    for c, pair in single.items():
+        for name in ("baseline", "subnetkit"):
+            f = pair[name]
+            print(
+                f"{c:>5} {name:>10} {f['rps']:>9.1f} {f['p50_ms']:>8.2f} {f['p99_ms']:>8.2f} "
+                f"{f['cpu_ms_per_req']:>11.3f}"
+            )
+        print(
+            f"{'':>5} {'ratio':>10} {figures[f'throughput_ratio_c{c}']:>9.3f} "
+            f"{'':>8} {'':>8} {figures[f'cpu_ratio_c{c}']:>11.3f}"
+        )
+    print("fan-out rounds (all miners in one process)")
+    print(f"{'miners':>6} {'system':>10} {'rounds/s':>9} {'p50 ms':>8} {'p99 ms':>8}")
+    for n, pair in fanout.items():
+        for name in ("baseline", "subnetkit"):
+            f = pair[name]
+            print(
+                f"{n:>6} {name:>10} {f['rounds_per_s']:>9.2f} {f['p50_ms']:>8.2f} "
+                f"{f['p99_ms']:>8.2f}"
+            )
+        print(f"{'':>6} {'ratio':>10} {figures[f'fanout{n}_ratio']:>9.3f}")
+    print(
+        f"subnetkit/baseline: throughput_ratio (worst concurrency) {figures['throughput_ratio']}"
+        f" (target >= 0.8), cpu_ratio (worst) {figures['cpu_ratio']} (target <= 1.25)"
+    )
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    single = await bench_single(args)
+    fanout = {n: await bench_fanout(args, n) for n in args.fanout}
+    figures = summarize(single, fanout)
+    figures["loop"] = args.loop
+    figures["payload_bytes"] = args.payload
+    report(figures, single, fanout)
+    return figures
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short run (~20 s)")
+    parser.add_argument("--json", action="store_true", help="last stdout line: JSON figures")
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument("--payload", type=int, default=64, help="request payload bytes")
+    parser.add_argument("--seconds", type=float, default=None, help="per load point")
+    parser.add_argument("--repeat", type=int, default=None, help="interleaved slices (median)")
+    parser.add_argument("--rounds", type=int, default=None, help="fan-out rounds per size")
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32, 256])
+    parser.add_argument("--fanout", type=int, nargs="+", default=[64, 256])
+    args = parser.parse_args(argv)
+    args.seconds = args.seconds or (0.6 if args.quick else 1.2)
+    args.repeat = args.repeat or (3 if args.quick else 5)
+    args.rounds = args.rounds or (5 if args.quick else 20)
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    install_loop(args.loop)
+    figures = asyncio.run(main_async(args))
+    if args.json:
+        print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
