@@ -11,19 +11,21 @@ files ourselves, so nothing here ever prompts or prints on its own. Secrets neve
 module except as :class:`~subnetkit.keys.Signer` objects (which do not show them) and through
 the explicit ``on_mnemonic`` callback of :func:`create_wallet`.
 
-Decrypting a coldkey costs seconds on purpose (argon2i "sensitive" limits); async callers should
-run :func:`load_coldkey` in a worker thread (``asyncio.to_thread``).
+Encrypting or decrypting a coldkey costs ~5 s on purpose (argon2i, "sensitive" limits), and
+bittensor-wallet does it WITHOUT releasing the GIL: a worker thread does not keep an event loop
+responsive. Load coldkeys before ``asyncio.run`` (CLI commands are synchronous) or in a
+separate process. Hotkeys are plain and load in microseconds.
 """
 
 from __future__ import annotations
 
 import contextlib
 import getpass
-import io
 import logging
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -94,14 +96,47 @@ def _check_name(value: str, what: str) -> str:
     return value
 
 
+class _MuteOneThread:
+    """A stand-in for ``sys.stdout`` that drops one thread's writes and forwards the rest.
+
+    ``contextlib.redirect_stdout`` would silence every thread in the process, for as long as
+    a keyfile operation runs; other threads' output must still get through.
+    """
+
+    def __init__(self, target: Any, thread_id: int) -> None:
+        self._target = target
+        self.thread_id: int | None = thread_id
+
+    def write(self, text: str) -> int:
+        if threading.get_ident() == self.thread_id:
+            return len(text)
+        return int(self._target.write(text))
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._target, name)
+
+
+_QUIET_LOCK = threading.Lock()
+
+
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
-    """Swallow bittensor-wallet's "Encrypting..."/"Decrypting..." prints.
-
-    They would corrupt ``--format json`` output and tell the user nothing we do not.
-    """
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
+    """Swallow bittensor-wallet's "Encrypting..."/"Decrypting..." prints (from its Rust core,
+    through Python's ``print``): they would corrupt ``--format json`` output and say nothing
+    we do not. One keyfile operation at a time: each argon2 run takes ~1 GiB anyway."""
+    with _QUIET_LOCK:
+        original = sys.stdout
+        mute = _MuteOneThread(original, threading.get_ident())
+        sys.stdout = mute
+        try:
+            yield
+        finally:
+            mute.thread_id = None  # forwards everything if someone captured it meanwhile
+            if sys.stdout is mute:
+                sys.stdout = original
 
 
 def _wallet(root: Path, name: str, hotkey: str = "default") -> Wallet:
@@ -263,7 +298,8 @@ def load_coldkey(
 
     The password comes from ``password``, else the environment variable ``password_env``,
     else, with ``interactive=True`` and a terminal on stdin, a prompt. Takes seconds when the
-    key is encrypted (argon2i); call it from a worker thread in async code.
+    key is encrypted (argon2i) and holds the GIL meanwhile: call it before starting the
+    event loop, not from a coroutine or a worker thread next to one.
     """
     wallet_dir = _wallet_dir(resolve_path(path), name)
     keyfile_path = wallet_dir / "coldkey"

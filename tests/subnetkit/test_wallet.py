@@ -347,3 +347,17 @@ def test_cli_prompts_for_the_password_on_a_terminal(tmp_path: Path) -> None:
     assert PASSWORD.encode() not in seen  # hidden input: never echoed
     assert wallet.coldkeypub("typed", path=tmp_path).encode() in seen
     assert wallet.wallet_info("typed", path=tmp_path).coldkey_encrypted is True
+
+
+def test_library_prints_are_muted_for_the_calling_thread_only(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import threading
+
+    with wallet._quiet():
+        print("from the keyfile call")  # stands in for bittensor-wallet's "Decrypting..."
+        other = threading.Thread(target=print, args=("from another thread",))
+        other.start()
+        other.join(timeout=10)
+    print("after")
+    assert capsys.readouterr().out == "from another thread\nafter\n"
