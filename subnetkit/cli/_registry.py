@@ -12,14 +12,16 @@ import importlib.util
 import typer
 
 SUBCOMMAND_MODULES = (
-    "subnetkit.cli.proto",
-    "subnetkit.cli.wallet",
-    "subnetkit.cli.epoch",
-    "subnetkit.cli.echo",
-    "subnetkit.cli.chain",
-    "subnetkit.cli.subnet",
-    "subnetkit.cli.neuron",
-    "subnetkit.cli.localnet",
+    "subnetkit.cli.proto",  # proto compile
+    "subnetkit.cli.wallet",  # wallet create|list|show
+    "subnetkit.cli.epoch",  # epoch replay
+    "subnetkit.cli.echo",  # echo demo|serve
+    "subnetkit.cli.chain",  # chain start|info|replay
+    # subnet create/list/show/hyperparams/set, register, stake, transfer, metagraph:
+    "subnetkit.cli.chain_ops",
+    "subnetkit.cli.scaffold",  # subnet new (adds to the "subnet" sub-app above)
+    "subnetkit.cli.neuron",  # miner run, validator run
+    "subnetkit.cli.localnet",  # localnet up
 )
 
 
