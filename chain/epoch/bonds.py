@@ -13,7 +13,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from chain.epoch.quant import U16_MAX, col_normalize, to_u16, u16_ratio
+from chain.epoch.quant import U16_MAX, col_normalize, u16_ratio
+
+# Below any nonzero column sum of fractions; keeps zero columns at zero without a branch.
+_TINY = 1e-300
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,16 @@ def _ema_alpha(bonds_moving_average: int) -> float:
     return 1.0 - bonds_moving_average / 1_000_000
 
 
+def _col_normalize_(m: Tensor) -> Tensor:
+    """In-place column normalisation of a non-negative matrix (zero columns stay zero)."""
+    return m.div_(m.sum(dim=0, keepdim=True).clamp_(min=_TINY))
+
+
+def _to_u16_(m: Tensor) -> Tensor:
+    """``floor(m * 65535)`` as int64 for m in [0, 1]; consumes ``m``."""
+    return m.mul_(U16_MAX).floor_().to(torch.int64)
+
+
 def yuma2_bonds(
     bonds_u16: Tensor,
     weights_for_bonds: Tensor,
@@ -39,18 +52,17 @@ def yuma2_bonds(
 ) -> BondsResult:
     """Default bonds: column-normalised, bought in proportion to stake, EMA with fixed alpha.
 
-    ``bonds_u16`` must already have the recently-registered columns zeroed. The stored form is
-    the EMA max-upscaled per column, floored to u16.
+    ``bonds_u16`` (float64 holding u16 values, recently-registered columns already zeroed) is
+    consumed. The stored form is the EMA max-upscaled per column, floored to u16.
     """
-    previous = col_normalize(bonds_u16.to(torch.float64))
-    bought = col_normalize(weights_for_bonds * active_stake.unsqueeze(1))
+    previous = _col_normalize_(bonds_u16)
+    bought = _col_normalize_(weights_for_bonds * active_stake.unsqueeze(1))
     alpha = _ema_alpha(bonds_moving_average)
-    ema = (alpha * bought + (1.0 - alpha) * previous).clamp_(min=0.0)
-    ema = col_normalize(ema)
+    ema = _col_normalize_(bought.mul_(alpha).add_(previous, alpha=1.0 - alpha))
     dividends = ema @ incentive
-    col_max = ema.max(dim=0, keepdim=True).values if ema.shape[0] else ema.sum(0, keepdim=True)
-    upscaled = torch.where(col_max > 0, ema / torch.where(col_max > 0, col_max, 1.0), ema)
-    return BondsResult(ema=upscaled, dividends=dividends, stored=to_u16(upscaled))
+    if ema.shape[0]:
+        ema.div_(ema.amax(dim=0, keepdim=True).clamp_(min=_TINY))  # column max-upscale
+    return BondsResult(ema=ema, dividends=dividends, stored=_to_u16_(ema.clone()))
 
 
 def liquid_alpha(
@@ -99,21 +111,19 @@ def yuma3_bonds(
     the bond weights; a bond without such an entry is dropped, as in the chain's sparse code.
     Stake enters only at the dividend step. Stored as ``floor(ema * 65535)``.
     """
-    previous = bonds_u16.to(torch.float64) / U16_MAX
+    previous = bonds_u16.div_(U16_MAX)
     if use_liquid_alpha and bool((consensus != 0).any()):
         alpha = liquid_alpha(
             weights_for_bonds, previous, consensus, alpha_low, alpha_high, steepness
         )
-        updated = ((1.0 - alpha) * previous + (alpha * weights_for_bonds).clamp(min=0.0)).clamp(
-            max=1.0
-        )
-        ema = torch.where(present_for_bonds, updated, 0.0)
+        bought = (alpha * weights_for_bonds).clamp_(min=0.0)
+        ema = previous.mul_(1.0 - alpha).add_(bought).clamp_(max=1.0).mul_(present_for_bonds)
     else:
         rate = _ema_alpha(bonds_moving_average)
-        ema = (rate * weights_for_bonds + (1.0 - rate) * previous).clamp_(min=0.0)
+        ema = previous.mul_(1.0 - rate).add_(weights_for_bonds, alpha=rate)
     per_row = col_normalize(ema) @ incentive
     dividends = per_row * active_stake
-    return BondsResult(ema=ema, dividends=dividends, stored=to_u16(ema))
+    return BondsResult(ema=ema, dividends=dividends, stored=_to_u16_(ema.clone()))
 
 
 __all__ = ["BondsResult", "liquid_alpha", "yuma2_bonds", "yuma3_bonds"]

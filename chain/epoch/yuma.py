@@ -58,37 +58,48 @@ def top_k_nonzero(values_bits: Tensor, k: int) -> Tensor:
     return keep
 
 
-def _mask_weights(
+def _take_rows(matrix: Tensor, rows: Tensor) -> Tensor:
+    """A copy of ``matrix[rows]`` (``index_select`` is the fastest gather of whole rows)."""
+    return torch.index_select(matrix, 0, rows.to(matrix.device))
+
+
+def _zero_rows_(matrix: Tensor, which: Tensor) -> None:
+    """Zero the rows flagged in ``which`` in place, touching only those rows."""
+    index = torch.nonzero(which).squeeze(1)
+    if index.numel():
+        matrix[index] = 0
+
+
+def _masked_weight_bits(
     inputs: EpochInputs,
     rows: Tensor,
     permit_in: Tensor,
     owner: int | None,
     device: torch.device,
 ) -> tuple[Tensor, Tensor]:
-    """Stored weights of ``rows`` after §2.5's masks: (u16 values as int64, present mask)."""
-    weights = inputs.weights[rows.to(inputs.weights.device)].to(device, _I64)
-    present = inputs.weights_mask[rows.to(inputs.weights_mask.device)].to(device, torch.bool)
+    """Rows of W after §2.5's masks, row-normalised as exact I32F32 bits, and the present mask.
+
+    In-place where possible: this is the largest block of work in the epoch.
+    """
+    weights = _take_rows(inputs.weights, rows).to(device, _I64)
+    present = _take_rows(inputs.weights_mask, rows).to(device, torch.bool)
     registered = inputs.block_at_registration.to(device, _I64)
     last_update = inputs.last_update.to(device, _I64)[rows]
-    present = present & permit_in[rows].unsqueeze(1)  # 1. rows without an input permit
-    r = rows.shape[0]
-    diagonal = torch.zeros_like(present)
-    diagonal[torch.arange(r, device=device), rows] = True
-    if owner is not None:
-        diagonal &= (rows != owner).unsqueeze(1)  # 2. the owner keeps its self-weight
-    present &= ~diagonal
     present &= last_update.unsqueeze(1) > registered.unsqueeze(0)  # 3. outdated entries
+    _zero_rows_(present, ~permit_in[rows])  # 1. rows without an input permit
+    not_owner = torch.nonzero(rows != owner).squeeze(1) if owner is not None else None
+    if not_owner is None:
+        present[torch.arange(rows.shape[0], device=device), rows] = False  # 2. self-weights
+    else:
+        present[not_owner, rows[not_owner]] = False  # 2. ... except the owner's
     if inputs.commit_block is not None:  # 4. commit-reveal: committed before j registered
         commit = inputs.commit_block.to(device, _I64)[rows].unsqueeze(1)
         present &= ~((commit >= 0) & (commit < registered.unsqueeze(0)))
-    return torch.where(present, weights, 0), present
-
-
-def _row_normalize_bits(weights_u16: Tensor) -> Tensor:
-    """Each row divided by its sum, as exact I32F32 bits (``(w << 32) / Σw`` truncated)."""
-    sums = weights_u16.sum(dim=1, keepdim=True)
-    safe = torch.where(sums > 0, sums, 1)
-    return torch.div(weights_u16 << 32, safe, rounding_mode="floor")
+    weights.masked_fill_(present.logical_not(), 0)
+    # 5. (w << 32) / Σw, truncated: exactly the chain's I32F32 row normalisation.
+    sums = weights.sum(dim=1, keepdim=True).clamp_(min=1)
+    weights.bitwise_left_shift_(32).div_(sums, rounding_mode="floor")
+    return weights, present
 
 
 def run_epoch(
@@ -130,23 +141,22 @@ def run_epoch(
     rows = torch.nonzero(permit_in | new_permit).squeeze(1)
 
     # 2.5 masks and row normalisation (exact I32F32)
-    weights_u16, present = _mask_weights(inputs, rows, permit_in, owner, dev)
-    weights_bits = _row_normalize_bits(weights_u16)
-    weights = weights_bits.to(_F64) / ONE
+    weights_bits, present = _masked_weight_bits(inputs, rows, permit_in, owner, dev)
+    weights = weights_bits.to(_F64).mul_(1.0 / ONE)  # exact: a power-of-two scale
     row_stake = active_stake[rows]
 
     # 2.6 consensus over validators with active stake
     voters = row_stake > 0
+    all_vote = bool(voters.all())
     consensus_bits = weighted_median_columns(
-        normalized_stake_bits(row_stake[voters]), weights_bits[voters], hp.kappa
-    )
+        normalized_stake_bits(row_stake if all_vote else row_stake[voters]),
+        weights_bits if all_vote else weights_bits[voters],
+        hp.kappa,
+    ).to(dev)
     consensus = consensus_bits.to(_F64) / ONE
 
-    # 2.7 clipping and validator trust; clipping against a zero consensus removes the entry
-    over = weights_bits > consensus_bits.unsqueeze(0)
-    clipped_bits = torch.where(over, consensus_bits.unsqueeze(0), weights_bits)
-    clipped = clipped_bits.to(_F64) / ONE
-    present_clipped = present & ~(over & (consensus_bits == 0).unsqueeze(0))
+    # 2.7 clipping and validator trust (floats on the I32F32 grid compare like the bits)
+    clipped = torch.minimum(weights, consensus.unsqueeze(0))
     validator_trust = torch.zeros(n, dtype=_F64, device=dev)
     validator_trust[rows] = clipped.sum(dim=1)
 
@@ -156,24 +166,31 @@ def run_epoch(
     incentive = normalize(rank)
     trust = torch.where(prerank > 0, rank / torch.where(prerank > 0, prerank, 1.0), 0.0)
 
-    # 2.9 weights used for bonds
+    # 2.9 weights used for bonds. Which entries are present matters only to Yuma3 with liquid
+    # alpha; clipping against a zero consensus removes an entry (sparse ``col_clip_sparse``).
+    needs_present = hp.yuma3 and hp.liquid_alpha
+    bond_present = present
     if hp.bonds_penalty == 0:
-        bond_weights, bond_present = weights, present
+        bond_weights = weights
     elif hp.bonds_penalty == U16_MAX:
-        bond_weights, bond_present = clipped, present_clipped
+        bond_weights = clipped
+        if needs_present:
+            zero_consensus = (consensus_bits == 0).unsqueeze(0)
+            bond_present = present & ~((weights > 0) & zero_consensus)
     else:
-        beta = u16_ratio(hp.bonds_penalty)
-        bond_weights = weights + beta * (clipped - weights)
-        bond_present = bond_weights > 0
+        bond_weights = torch.lerp(weights, clipped, u16_ratio(hp.bonds_penalty))
+        if needs_present:
+            bond_present = bond_weights > 0
 
     # 2.10 / 2.11 bonds and dividends; drop bonds on miners registered since the last epoch
     if inputs.last_mechanism_step_block == 0:
         last_tempo = max(block - hp.tempo, 0)
     else:
         last_tempo = int(inputs.last_mechanism_step_block) + 1
+    bonds_in = _take_rows(inputs.bonds, rows).to(dev, _F64)
     fresh_columns = registered >= last_tempo
-    bonds_in = inputs.bonds[rows.to(inputs.bonds.device)].to(dev, _I64)
-    bonds_in = torch.where(fresh_columns.unsqueeze(0), 0, bonds_in)
+    if bool(fresh_columns.any()):
+        bonds_in.mul_(~fresh_columns)
     if hp.yuma3:
         result = yuma3_bonds(
             bonds_in,
@@ -195,7 +212,8 @@ def run_epoch(
     dividends = normalize(dividend_weight)
 
     # 2.12 bond storage: only rows with a new permit keep bonds
-    stored = torch.where(new_permit[rows].unsqueeze(1), result.stored, 0)
+    stored = result.stored
+    _zero_rows_(stored, ~new_permit[rows])
 
     # 2.13 emission
     combined_raw = incentive + dividends

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.epoch.median import kappa_bits, weighted_median_columns
+from chain.epoch.median import _select_torch, kappa_bits, weighted_median_columns
 
 
 def literal_weighted_median(stake: list[int], score: list[int], minority: int) -> int:
@@ -65,6 +65,11 @@ def test_vectorised_median_equals_literal_algorithm(case) -> None:
         literal_weighted_median(stake, [scores[i][j] for i in range(v)], minority) for j in range(n)
     ]
     assert got == want
+    # The torch path (used on CUDA) must agree too; it runs on CPU tensors as well.
+    torch_path = _select_torch(
+        torch.tensor(stake, dtype=torch.int64), torch.tensor(scores, dtype=torch.int64), minority
+    )
+    assert torch_path.tolist() == want
 
 
 def test_kappa_boundary_exact() -> None:

@@ -1,0 +1,151 @@
+"""Epoch benchmark: ``run_epoch`` (float64, exact median, all masks) against a plain dense
+float32 Yuma epoch (cumulative-stake quantile instead of the exact median, no masks) run in the
+same process, for n uids × v validators. Prints milliseconds per epoch and the ratio.
+
+    .venv/bin/python bench/epoch.py [--quick] [--device cuda] [--json]
+
+With ``--json`` the last stdout line is one JSON object with every figure. The target is
+n=4096, v=256 in at most 50 ms per epoch on a 2-core CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+
+import torch
+
+from chain.epoch import EpochHyperparams, EpochInputs, run_epoch
+
+TARGET_MS = 50.0
+BLOCK = 10_000
+
+
+def make_inputs(n: int, v: int, device: torch.device, seed: int = 0) -> EpochInputs:
+    """A subnet where uids 0..v-1 are permitted validators weighting every uid."""
+    gen = torch.Generator().manual_seed(seed)
+    stake = torch.rand(n, generator=gen, dtype=torch.float64) * 10.0
+    stake[:v] = 1e6 + torch.rand(v, generator=gen, dtype=torch.float64) * 1e6
+    weights = torch.zeros((n, n), dtype=torch.int64)
+    weights[:v] = torch.randint(0, 65536, (v, n), generator=gen)
+    mask = torch.zeros((n, n), dtype=torch.bool)
+    mask[:v] = True
+    bonds = torch.zeros((n, n), dtype=torch.int64)
+    bonds[:v] = torch.randint(0, 65536, (v, n), generator=gen)
+    permit = torch.zeros(n, dtype=torch.bool)
+    permit[:v] = True
+    return EpochInputs(
+        stake=stake.to(device),
+        weights=weights.to(device),
+        weights_mask=mask.to(device),
+        bonds=bonds.to(device),
+        last_update=torch.full((n,), BLOCK - 5, dtype=torch.int64, device=device),
+        block_at_registration=torch.randint(0, BLOCK - 400, (n,), generator=gen).to(device),
+        validator_permit=permit.to(device),
+        current_block=BLOCK,
+        last_mechanism_step_block=BLOCK - 361,
+        rao_emission=360 * 10**9,
+    )
+
+
+def dense_float32_epoch(stake: torch.Tensor, weights: torch.Tensor, bonds: torch.Tensor):
+    """Baseline: textbook dense Yuma in float32 over the full n×n matrices, no masks."""
+    s = stake / stake.sum()
+    w = weights / weights.sum(dim=1, keepdim=True).clamp(min=1e-12)
+    order = torch.sort(w, dim=0)
+    cum = torch.cumsum(s[order.indices], dim=0)
+    pos = (cum < 0.5).sum(dim=0).clamp(max=w.shape[0] - 1)
+    consensus = order.values.gather(0, pos.unsqueeze(0)).squeeze(0)
+    clipped = torch.minimum(w, consensus)
+    rank = s @ clipped
+    incentive = rank / rank.sum()
+    b = bonds / bonds.sum(dim=0, keepdim=True).clamp(min=1e-12)
+    delta = clipped * s.unsqueeze(1)
+    delta = delta / delta.sum(dim=0, keepdim=True).clamp(min=1e-12)
+    ema = 0.1 * delta + 0.9 * b
+    ema = ema / ema.sum(dim=0, keepdim=True).clamp(min=1e-12)
+    dividends = ema @ incentive
+    return incentive, dividends / dividends.sum(), ema
+
+
+def _time_ms(fn, repeats: int, device: torch.device) -> float:
+    fn()  # warm-up
+    samples = []
+    for _ in range(repeats):
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        start = time.perf_counter()
+        fn()
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        samples.append((time.perf_counter() - start) * 1000.0)
+    return statistics.median(samples)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda but CUDA is not available", file=sys.stderr)
+        return 2
+    sizes = [256, 1024, 4096]
+    validators = [64, 256, 1024]
+    repeats = 3 if args.quick else 7
+    if args.quick:
+        sizes, validators = [256, 4096], [64, 256]
+    results = []
+    print(f"device={device} threads={torch.get_num_threads()} torch={torch.__version__}")
+    print(f"{'n':>6} {'v':>6} {'run_epoch ms':>13} {'dense f32 ms':>13} {'ratio':>7}")
+    for n in sizes:
+        for v in validators:
+            if v > n:
+                continue
+            inputs = make_inputs(n, v, device)
+            hp = EpochHyperparams(max_allowed_validators=v, tempo=360)
+            ours = _time_ms(lambda inputs=inputs, hp=hp: run_epoch(inputs, hp), repeats, device)
+            s32 = inputs.stake.to(torch.float32)
+            w32 = inputs.weights.to(torch.float32)
+            b32 = inputs.bonds.to(torch.float32)
+            base = _time_ms(
+                lambda s32=s32, w32=w32, b32=b32: dense_float32_epoch(s32, w32, b32),
+                max(1, repeats // 2),
+                device,
+            )
+            results.append(
+                {
+                    "n": n,
+                    "validators": v,
+                    "epoch_ms": round(ours, 3),
+                    "dense_f32_ms": round(base, 3),
+                    "ratio": round(ours / base, 4),
+                }
+            )
+            print(f"{n:>6} {v:>6} {ours:>13.2f} {base:>13.2f} {ours / base:>7.3f}")
+            del inputs, s32, w32, b32
+    target = next((r for r in results if r["n"] == 4096 and r["validators"] == 256), None)
+    if target is not None:
+        verdict = "meets" if target["epoch_ms"] <= TARGET_MS else "MISSES"
+        print(f"target n=4096 v=256 <= {TARGET_MS} ms: {verdict} ({target['epoch_ms']} ms)")
+    if args.json:
+        print(
+            json.dumps(
+                {
+                    "bench": "epoch",
+                    "device": str(device),
+                    "target_ms": TARGET_MS,
+                    "results": results,
+                }
+            )
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
