@@ -52,6 +52,7 @@ class MinerMetrics:
             registry=self.registry,
         )
         self._latency_children: dict[str, Histogram] = {}
+        self._request_children: dict[tuple[str, str, str], Counter] = {}
 
     def caller_label(self, caller: str) -> str:
         if caller in self._callers:
@@ -62,7 +63,11 @@ class MinerMetrics:
         return OTHER_CALLER
 
     def observe(self, synapse: str, caller: str, status: str, seconds: float) -> None:
-        self.requests.labels(synapse, caller, status).inc()
+        key = (synapse, caller, status)
+        counter = self._request_children.get(key)
+        if counter is None:  # bounded: callers are capped, synapses and statuses are few
+            counter = self._request_children[key] = self.requests.labels(*key)
+        counter.inc()
         child = self._latency_children.get(synapse)
         if child is None:
             child = self._latency_children[synapse] = self.latency.labels(synapse)

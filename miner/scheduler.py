@@ -51,15 +51,26 @@ class SynapseScheduler:
     @asynccontextmanager
     async def slot(self, priority: float) -> AsyncIterator[None]:
         """Hold one running slot for the body; wait by priority if all are busy."""
-        await self._acquire(priority)
+        if not self.try_acquire():
+            await self.wait(priority)
         try:
             yield
         finally:
-            self._release()
+            self.release()
 
-    async def _acquire(self, priority: float) -> None:
+    def try_acquire(self) -> bool:
+        """Take a free slot now if nobody is queued ahead (the hot path: no await, no priority)."""
         if self.running < self.max_concurrency and self._waiting == 0:
             self.running += 1
+            return True
+        return False
+
+    async def wait(self, priority: float) -> None:
+        """Queue for a slot by priority; raises :class:`QueueFull` past ``max_queue``.
+
+        On return the caller holds a slot and must :meth:`release` it.
+        """
+        if self.try_acquire():
             return
         if self._waiting >= self.max_queue:
             raise QueueFull(
@@ -79,13 +90,13 @@ class SynapseScheduler:
             await future
         except BaseException:
             if future.done() and not future.cancelled():
-                self._release()  # the slot was handed to us just as we were cancelled
+                self.release()  # the slot was handed to us just as we were cancelled
             else:
                 future.cancel()
                 self._waiting -= 1
             raise
 
-    def _release(self) -> None:
+    def release(self) -> None:
         """Hand the freed slot to the best live waiter, or give it back."""
         heap = self._heap
         while heap:

@@ -239,7 +239,13 @@ class MinerServer(Lifecycle):
             )
         protocol.check_freshness(auth.nonce, self._clock(), lim.max_age_s, lim.max_skew_s)
         protocol.check_receiver(auth.receiver, self.signer.ss58)
-        reason = await self._call_blacklist(auth.caller)
+        try:
+            reason = self._blacklist(auth.caller)
+            if reason is not None and inspect.isawaitable(reason):
+                reason = await reason
+        except Exception:
+            log.exception("blacklist hook failed for %s; refusing the request", auth.caller)
+            raise _error(_S.INTERNAL, "the miner's blacklist check failed; try later") from None
         if reason is not None:
             raise _error(_S.PERMISSION_DENIED, f"caller {auth.caller} is blacklisted: {reason}")
         body_hash = protocol.sha256(body)
@@ -255,15 +261,14 @@ class MinerServer(Lifecycle):
             )
         return auth, body_hash
 
-    async def _call_blacklist(self, caller: str) -> str | None:
+    async def _enter(self, bound: BoundSynapse, sched: SynapseScheduler, caller: str) -> None:
+        """Take a handler slot: at once if one is free, else queued by the priority hook."""
+        if sched.try_acquire():
+            return
         try:
-            reason = self._blacklist(caller)
-            if inspect.isawaitable(reason):
-                reason = await reason
-        except Exception:
-            log.exception("blacklist hook failed for %s; refusing the request", caller)
-            raise _error(_S.INTERNAL, "the miner's blacklist check failed; try later") from None
-        return None if reason is None else str(reason)
+            await sched.wait(await self._call_priority(caller))
+        except QueueFull as exc:
+            raise _error(_S.RESOURCE_EXHAUSTED, f"{bound.spec.name} is saturated: {exc}") from None
 
     async def _call_priority(self, caller: str) -> float:
         try:
@@ -301,7 +306,7 @@ class MinerServer(Lifecycle):
         remaining = context.time_remaining()
         return self.limits.default_timeout_s if remaining is None else max(remaining, 0.0)
 
-    async def _scheduled(self, bound: BoundSynapse, caller: str) -> SynapseScheduler:
+    def _scheduled(self, bound: BoundSynapse, caller: str) -> SynapseScheduler:
         """Per-caller limit (step 7); returns the synapse's scheduler for the caller to enter."""
         count = self._per_caller.get(caller, 0)
         if count >= self.limits.max_per_caller:
@@ -356,15 +361,14 @@ class MinerServer(Lifecycle):
             caller = self.metrics.caller_label(auth.caller)
             request = self._parse(bound, body)
             budget = self._budget(context)
-            sched = await self._scheduled(bound, auth.caller)
+            sched = self._scheduled(bound, auth.caller)
             try:
-                async with sched.slot(await self._call_priority(auth.caller)):
+                await self._enter(bound, sched, auth.caller)
+                try:
                     ctx = self._context(bound, auth, budget - (time.perf_counter() - started))
                     response = await self._run_unary(bound, request, ctx, budget, started)
-            except QueueFull as exc:
-                raise _error(
-                    _S.RESOURCE_EXHAUSTED, f"{bound.spec.name} is saturated: {exc}"
-                ) from None
+                finally:
+                    sched.release()
             finally:
                 self._caller_done(auth.caller)
             out = self._serialize(bound, response)
@@ -418,16 +422,15 @@ class MinerServer(Lifecycle):
             caller = self.metrics.caller_label(auth.caller)
             request = self._parse(bound, body)
             budget = self._budget(context)
-            sched = await self._scheduled(bound, auth.caller)
+            sched = self._scheduled(bound, auth.caller)
             chain = protocol.ChunkChain(body_hash)
             try:
-                async with sched.slot(await self._call_priority(auth.caller)):
+                await self._enter(bound, sched, auth.caller)
+                try:
                     ctx = self._context(bound, auth, budget - (time.perf_counter() - started))
                     await self._run_stream(bound, request, ctx, budget, started, chain, context)
-            except QueueFull as exc:
-                raise _error(
-                    _S.RESOURCE_EXHAUSTED, f"{bound.spec.name} is saturated: {exc}"
-                ) from None
+                finally:
+                    sched.release()
             finally:
                 self._caller_done(auth.caller)
             message = protocol.stream_message(
