@@ -448,11 +448,24 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     return figures
 
 
+def _default_loop() -> str:
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:  # pragma: no cover
+        return "asyncio"
+    return "uvloop"
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short run (~20 s)")
     parser.add_argument("--json", action="store_true", help="last stdout line: JSON figures")
-    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    parser.add_argument(
+        "--loop",
+        choices=("asyncio", "uvloop"),
+        default=_default_loop(),
+        help="event loop for both processes and both systems (default: uvloop if installed)",
+    )
     parser.add_argument("--payload", type=int, default=64, help="request payload bytes")
     parser.add_argument("--seconds", type=float, default=None, help="per load point")
     parser.add_argument("--repeat", type=int, default=None, help="interleaved slices (median)")
