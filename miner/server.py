@@ -160,6 +160,24 @@ class MinerServer(Lifecycle):
     def hotkey(self) -> str:
         return self.signer.ss58
 
+    @property
+    def blacklist(self) -> BlacklistHook:
+        """The blacklist hook in force; assign a new one (e.g. once a metagraph is attached)."""
+        return self._blacklist
+
+    @blacklist.setter
+    def blacklist(self, hook: BlacklistHook) -> None:
+        self._blacklist = hook
+
+    @property
+    def priority(self) -> PriorityHook:
+        """The priority hook in force; assign a new one (e.g. caller stake from a metagraph)."""
+        return self._priority
+
+    @priority.setter
+    def priority(self, hook: PriorityHook) -> None:
+        self._priority = hook
+
     async def start(self) -> None:
         lim = self.limits
         self._executor = ThreadPoolExecutor(lim.worker_threads, thread_name_prefix="miner-handler")

@@ -205,3 +205,23 @@ async def test_server_side_deadline_without_caller_deadline(bob: Signer, alice: 
         assert info.value.code() == S.DEADLINE_EXCEEDED
         assert "did not finish within the caller's deadline" in (info.value.details() or "")
         await assert_still_serves(srv, alice)
+
+
+async def test_blacklist_hook_can_be_swapped_at_runtime_and_may_be_async(
+    server: MinerServer, alice: Signer
+) -> None:
+    async def registered_only(caller: str) -> str | None:
+        return "not registered on netuid 1"
+
+    server.blacklist = registered_only
+    reply = await raw_unary(server.port, GOOD, signed_metadata(alice, GOOD, server.hotkey))
+    assert reply.code == S.PERMISSION_DENIED and "not registered on netuid 1" in reply.details
+
+    def failing(caller: str) -> str | None:
+        raise RuntimeError("metagraph unavailable")
+
+    server.blacklist = failing  # a broken hook fails closed, and says so
+    reply = await raw_unary(server.port, GOOD, signed_metadata(alice, GOOD, server.hotkey))
+    assert reply.code == S.INTERNAL and "blacklist check failed" in reply.details
+    server.blacklist = lambda caller: None
+    await assert_still_serves(server, alice)

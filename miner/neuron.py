@@ -1,0 +1,169 @@
+"""``MinerNeuron``: a :class:`~miner.Miner` run as a neuron of a live subnet.
+
+Start-up, in order: connect to the chain, check that the hotkey is registered on the subnet
+(else :class:`~subnetkit.errors.NotRegisteredError` with the command that registers it), load
+the metagraph and follow blocks (:class:`chain.sync.MetagraphSync`), start the signed gRPC
+server, then publish its endpoint on chain (skipped when the chain already has it, so a restart
+does not trip ``serving_rate_limit``).
+
+Default request policy, from the metagraph (both are overridable methods, and a ``Miner``
+subclass that defines its own ``blacklist``/``priority`` keeps them):
+
+* blacklist: the caller must be registered on the subnet, hold a validator permit, and have at
+  least ``miner.min_stake`` stake;
+* priority: the caller's stake, so the validators with the most at stake are served first.
+
+Lookups go through a hotkey -> uid map rebuilt on each metagraph refresh: the template's
+``hotkeys.index(caller)`` scan per request is a DoS lever (reference §c, #4).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from chain.client import ChainClient
+from chain.metagraph import Metagraph, MetagraphDiff
+from chain.sync import MetagraphSync
+from miner.base import Miner
+from miner.server import Limits, MinerServer
+from subnetkit.errors import NotRegisteredError
+from subnetkit.neuron import NeuronBase, register_command
+
+log = logging.getLogger(__name__)
+
+
+class MinerNeuron(NeuronBase):
+    """Serves ``miner`` for ``settings.netuid`` (see the module docstring).
+
+    ``chain`` may be an already connected client (tests share one); otherwise one is opened to
+    ``settings.chain.endpoint`` and closed on shutdown.
+    """
+
+    role = "miner"
+
+    def __init__(
+        self, miner: Miner, settings: Any, *, chain: ChainClient | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(settings, **kwargs)
+        self.miner = miner
+        self._own_chain = chain is None
+        self.chain = chain or ChainClient(settings.chain.endpoint, timeout=settings.chain.timeout)
+        self.sync = MetagraphSync(self.chain, settings.netuid)
+        self.server: MinerServer | None = None
+        self.uid: int | None = None
+        self._uid_of: dict[str, int] = {}
+        self._stake: list[float] = []
+        self._permit: list[bool] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await super().start()
+        try:
+            await self._start_on_chain()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _start_on_chain(self) -> None:
+        settings = self.settings
+        self.chain.connect()
+        uid = await self.chain.uid_for_hotkey(settings.netuid, self.hotkey)
+        if uid is None:
+            raise NotRegisteredError(
+                f"hotkey {self.hotkey} is not registered on subnet {settings.netuid}; "
+                f"register it with: {register_command(settings)}"
+            )
+        self.uid = uid
+        self.sync.subscribe(self._on_metagraph)
+        await self.sync.refresh()
+        self._index(self.sync.metagraph)
+        self.spawn_until_stopped(self.sync.run(), name=f"miner-{uid}-sync")
+        miner_cfg = settings.miner
+        self.server = MinerServer(
+            self.miner,
+            self.signer,
+            settings.axon.host,
+            settings.axon.port,
+            blacklist=self._choose_hook("blacklist", self.blacklist),
+            priority=self._choose_hook("priority", self.priority),
+            limits=Limits(max_concurrency=miner_cfg.max_concurrency, max_queue=miner_cfg.max_queue),
+            metrics_registry=self.registry,
+        )
+        await self.server.start()
+        await self._serve_on_chain(self.server.port)
+
+    def _choose_hook(self, name: str, default: Any) -> Any:
+        """The miner's own hook if its class overrides the base one, else the neuron's."""
+        if getattr(type(self.miner), name) is not getattr(Miner, name):
+            return getattr(self.miner, name)
+        return default
+
+    async def _serve_on_chain(self, port: int) -> None:
+        axon = self.settings.axon
+        ip = axon.external_ip or axon.host
+        public_port = axon.external_port or port
+        assert self.uid is not None
+        current = self.sync.metagraph.axons[self.uid]
+        if current.ip == ip and current.port == public_port:
+            log.info("endpoint %s:%d already on chain for uid %d", ip, public_port, self.uid)
+            return
+        await self.chain.serve_axon(self.signer, self.settings.netuid, ip, public_port)
+        log.info(
+            "miner uid %d (%s) serving on chain at %s:%d", self.uid, self.hotkey, ip, public_port
+        )
+        await self.sync.refresh()
+
+    async def close(self) -> None:
+        if self.server is not None:
+            await self.server.stop(self.graceful_shutdown_timeout)
+        if self._own_chain:
+            await self.chain.close()
+        await super().close()
+
+    def ready_info(self) -> dict[str, Any]:
+        info = super().ready_info()
+        info["port"] = self.server.port if self.server is not None else None
+        info["uid"] = self.uid
+        return info
+
+    # -- metagraph-driven policy -----------------------------------------------------------------
+    def _on_metagraph(self, old: Metagraph, new: Metagraph, change: MetagraphDiff) -> None:
+        self._index(new)
+        if self.hotkey in change.deregistered:
+            log.error(
+                "this miner's hotkey %s was deregistered from subnet %d; re-register: %s",
+                self.hotkey,
+                self.settings.netuid,
+                register_command(self.settings),
+            )
+
+    def _index(self, metagraph: Metagraph) -> None:
+        self._uid_of = {hotkey: uid for uid, hotkey in enumerate(metagraph.hotkeys)}
+        self._stake = [float(s) for s in metagraph.stake.tolist()]
+        self._permit = [bool(p) for p in metagraph.validator_permit.tolist()]
+        self.uid = self._uid_of.get(self.hotkey, self.uid)
+
+    def stake_of(self, hotkey: str) -> float | None:
+        """The caller's stake (TAO units) on this subnet, or None if not registered."""
+        uid = self._uid_of.get(hotkey)
+        return None if uid is None else self._stake[uid]
+
+    def blacklist(self, caller: str) -> str | None:
+        """Refuse callers that are unregistered, lack a validator permit, or stake too little."""
+        uid = self._uid_of.get(caller)
+        if uid is None:
+            return f"not registered on subnet {self.settings.netuid}"
+        if not self._permit[uid]:
+            return f"uid {uid} holds no validator permit on subnet {self.settings.netuid}"
+        min_stake = self.settings.miner.min_stake
+        if self._stake[uid] < min_stake:
+            return f"uid {uid} has stake {self._stake[uid]:.3f}, below this miner's {min_stake}"
+        return None
+
+    def priority(self, caller: str) -> float:
+        """Serve the callers with the most stake first."""
+        return self.stake_of(caller) or 0.0
+
+
+__all__ = ["MinerNeuron"]
