@@ -116,7 +116,7 @@ class MinerClient:
         ]
         self._endpoints: OrderedDict[str, _Endpoint] = OrderedDict()
         self._semaphore: asyncio.Semaphore | None = None
-        self._nonce = protocol.NonceClock()
+        self._nonce = protocol.next_nonce  # process-wide: nonces never repeat per hotkey
         self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
 

@@ -185,6 +185,10 @@ class NonceClock:
         return now
 
 
+#: One nonce clock for the whole process: two clients sharing a hotkey never reuse a nonce.
+next_nonce = NonceClock()
+
+
 @dataclass(frozen=True, slots=True)
 class RequestAuth:
     """The authentication fields of one request, as read from its metadata."""
@@ -373,6 +377,7 @@ __all__ = [
     "check_receiver",
     "check_response_trailer",
     "metadata_dict",
+    "next_nonce",
     "parse_request_metadata",
     "request_message",
     "response_message",
