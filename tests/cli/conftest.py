@@ -1,0 +1,111 @@
+"""A real chain for CLI tests, on its own event loop in a background thread.
+
+CLI commands are synchronous and call ``asyncio.run`` themselves, so they cannot run on a test's
+event loop; the chain (``tests.helpers.chain.running_chain``: port 0, temp SQLite, manual blocks
+with automine) runs in a thread instead and tests stay plain functions. One chain serves the
+whole directory; each test makes its own subnet and keys so tests do not see each other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+from subnetkit.cli import main
+from tests.helpers.chain import ChainHarness, running_chain
+
+T = TypeVar("T")
+START_TIMEOUT = 60.0
+
+
+class ThreadedChain:
+    """``running_chain`` in a daemon thread; :meth:`call` runs a coroutine on its loop."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.loop = asyncio.new_event_loop()
+        self.harness: ChainHarness | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread = threading.Thread(target=self._run, name="cli-test-chain", daemon=True)
+
+    @property
+    def address(self) -> str:
+        assert self.harness is not None
+        return self.harness.service.address
+
+    def start(self) -> ThreadedChain:
+        self._thread.start()
+        if not self._ready.wait(START_TIMEOUT):
+            raise TimeoutError(f"chain did not start within {START_TIMEOUT}s")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        try:
+            self.loop.run_until_complete(self._serve())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+        finally:
+            self.loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        async with running_chain(self.data_dir) as harness:
+            self.harness = harness
+            self._ready.set()
+            await self._stop.wait()
+
+    def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        if self._stop is not None and not self.loop.is_closed():
+            self.loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(30)
+
+
+@pytest.fixture(scope="session")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedChain]:
+    threaded = ThreadedChain(tmp_path_factory.mktemp("cli-chain") / "chain").start()
+    yield threaded
+    threaded.stop()
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+
+class Cli:
+    """Runs ``subnetkit ...`` in-process through ``main()`` against the test chain."""
+
+    def __init__(self, chain: ThreadedChain, capsys: pytest.CaptureFixture[str]) -> None:
+        self.chain = chain
+        self.capsys = capsys
+
+    def __call__(self, *args: str, endpoint: bool = True) -> Result:
+        argv = ["--log-level", "WARNING", *args]
+        if endpoint:
+            argv += ["--chain-endpoint", self.chain.address]
+        self.capsys.readouterr()
+        code = main(argv)
+        captured = self.capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+
+@pytest.fixture
+def cli(chain: ThreadedChain, capsys: pytest.CaptureFixture[str]) -> Cli:
+    return Cli(chain, capsys)
