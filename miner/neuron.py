@@ -13,12 +13,16 @@ subclass that defines its own ``blacklist``/``priority`` keeps them):
   least ``miner.min_stake`` stake;
 * priority: the caller's stake, so the validators with the most at stake are served first.
 
+A miner may define ``prepare()`` (sync or async): it runs after the registration check and
+before the server starts, so a model loads before the first request, not inside it.
+
 Lookups go through a hotkey -> uid map rebuilt on each metagraph refresh: the template's
 ``hotkeys.index(caller)`` scan per request is a DoS lever (reference §c, #4).
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from typing import Any
 
@@ -75,6 +79,11 @@ class MinerNeuron(NeuronBase):
                 f"register it with: {register_command(settings)}"
             )
         self.uid = uid
+        prepare = getattr(self.miner, "prepare", None)
+        if prepare is not None:  # optional hook: load models before taking requests
+            result = prepare()
+            if inspect.isawaitable(result):
+                await result
         self.sync.subscribe(self._on_metagraph)
         await self.sync.refresh()
         self._index(self.sync.metagraph)

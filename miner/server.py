@@ -320,9 +320,22 @@ class MinerServer(Lifecycle):
             deadline=time.monotonic() + timeout,
         )
 
-    def _budget(self, context: grpc.aio.ServicerContext) -> float:
+    def _budget(self, context: grpc.aio.ServicerContext) -> tuple[float, float | None]:
+        """(handler budget, timeout we must enforce ourselves).
+
+        When the caller set a deadline, gRPC itself cancels the handler task when it passes, so
+        no timer of ours is needed (it would cost a timer per request); without one, the
+        server's ``default_timeout_s`` is enforced here.
+        """
         remaining = context.time_remaining()
-        return self.limits.default_timeout_s if remaining is None else max(remaining, 0.0)
+        if remaining is None:
+            return self.limits.default_timeout_s, self.limits.default_timeout_s
+        return max(remaining, 0.0), None
+
+    @staticmethod
+    def _cancel_status(context: grpc.aio.ServicerContext) -> str:
+        remaining = context.time_remaining()
+        return "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
 
     def _scheduled(self, bound: BoundSynapse, caller: str) -> SynapseScheduler:
         """Per-caller limit (step 7); returns the synapse's scheduler for the caller to enter."""
@@ -378,13 +391,13 @@ class MinerServer(Lifecycle):
             auth, body_hash = await self._admit(bound, body, context)
             caller = self.metrics.caller_label(auth.caller)
             request = self._parse(bound, body)
-            budget = self._budget(context)
+            budget, enforce = self._budget(context)
             sched = self._scheduled(bound, auth.caller)
             try:
                 await self._enter(bound, sched, auth.caller)
                 try:
                     ctx = self._context(bound, auth, budget - (time.perf_counter() - started))
-                    response = await self._run_unary(bound, request, ctx, budget, started)
+                    response = await self._run_unary(bound, request, ctx, budget, enforce)
                 finally:
                     sched.release()
             finally:
@@ -406,17 +419,21 @@ class MinerServer(Lifecycle):
             status = exc.status.name
             await self._reject(context, exc)
         except asyncio.CancelledError:
-            status = "CANCELLED"
+            status = self._cancel_status(context)
             raise
         finally:
             self.metrics.observe(bound.spec.name, caller, status, time.perf_counter() - started)
 
     async def _run_unary(
-        self, bound: BoundSynapse, request: Message, ctx: CallContext, budget: float, started: float
+        self,
+        bound: BoundSynapse,
+        request: Message,
+        ctx: CallContext,
+        budget: float,
+        enforce: float | None,
     ) -> object:
-        remaining = budget - (time.perf_counter() - started)
         try:
-            async with asyncio.timeout(remaining) as scope:
+            async with asyncio.timeout(enforce) as scope:
                 if bound.is_async:
                     return await bound.handler(request, ctx)
                 loop = asyncio.get_running_loop()
@@ -439,14 +456,14 @@ class MinerServer(Lifecycle):
             auth, body_hash = await self._admit(bound, body, context)
             caller = self.metrics.caller_label(auth.caller)
             request = self._parse(bound, body)
-            budget = self._budget(context)
+            budget, enforce = self._budget(context)
             sched = self._scheduled(bound, auth.caller)
             chain = protocol.ChunkChain(body_hash)
             try:
                 await self._enter(bound, sched, auth.caller)
                 try:
                     ctx = self._context(bound, auth, budget - (time.perf_counter() - started))
-                    await self._run_stream(bound, request, ctx, budget, started, chain, context)
+                    await self._run_stream(bound, request, ctx, budget, enforce, chain, context)
                 finally:
                     sched.release()
             finally:
@@ -469,7 +486,7 @@ class MinerServer(Lifecycle):
             status = exc.status.name
             await self._reject(context, exc)
         except asyncio.CancelledError:
-            status = "CANCELLED"
+            status = self._cancel_status(context)
             raise
         finally:
             self.metrics.observe(bound.spec.name, caller, status, time.perf_counter() - started)
@@ -480,13 +497,12 @@ class MinerServer(Lifecycle):
         request: Message,
         ctx: CallContext,
         budget: float,
-        started: float,
+        enforce: float | None,
         chain: protocol.ChunkChain,
         context: grpc.aio.ServicerContext,
     ) -> None:
-        remaining = budget - (time.perf_counter() - started)
         try:
-            async with asyncio.timeout(remaining) as scope:
+            async with asyncio.timeout(enforce) as scope:
                 if bound.is_async:
                     async for item in bound.handler(request, ctx):
                         chunk = self._serialize(bound, item)

@@ -16,7 +16,7 @@ import pytest
 from miner import Limits, MinerServer
 from subnetkit.keys import Signer
 from subnets.echo import echo_pb2
-from tests.miner.conftest import ScriptedMiner
+from tests.miner.conftest import ScriptedMiner, eventually
 from tests.wire.raw import ECHO, raw_unary, signed_metadata
 
 S = grpc.StatusCode
@@ -188,6 +188,9 @@ async def test_handler_past_deadline_is_cancelled(server: MinerServer, alice: Si
     assert isinstance(miner, ScriptedMiner)
     async with asyncio.timeout(5):
         await miner.cancelled.wait()
+    labels = {"synapse": "Echo", "caller": alice.ss58, "status": "DEADLINE_EXCEEDED"}
+    registry = server.metrics.registry
+    await eventually(lambda: registry.get_sample_value("subnetkit_miner_requests_total", labels))
     await assert_still_serves(server, alice)
 
 
