@@ -1,0 +1,322 @@
+"""``run_localnet``: a whole network on one machine, as separate processes, from one call.
+
+The order is the one an operator follows on a real network, only automated: start a dev chain
+(its own process, SQLite under the data dir, fast blocks), create the subnet and register, fund
+and stake the neurons (:mod:`~subnetkit.localnet.provision`), start each miner and validator as
+its own ``subnetkit miner|validator run`` process against that chain, wait until all of them
+serve, then follow the chain's block stream and report every epoch of the subnet.
+
+Everything the run creates is under one data dir (a temp dir unless given): ``chain/`` (the
+SQLite chain), ``wallets/`` (one dev wallet per neuron), ``state/<name>/`` (neuron state),
+``logs/<name>.log`` (each process's stderr) and ``run/`` (ready files and ``pids.json``). A
+failure keeps the dir so the logs can be read; a clean run in a temp dir removes it.
+
+Stopping (``--epochs`` reached, Ctrl-C, SIGTERM, or a child dying) always goes through
+:meth:`Supervisor.stop`: neurons first, the chain last, SIGKILL after the grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import shutil
+import signal
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from subnetkit.localnet.naming import plan_neurons, subnet_variants
+from subnetkit.localnet.provision import Network, NeuronKeys, provision
+from subnetkit.localnet.report import EpochTracker
+from subnetkit.localnet.supervisor import Child, LocalnetError, LocalnetInterrupted, Supervisor
+
+if TYPE_CHECKING:
+    from chain.client import ChainClient
+
+log = logging.getLogger(__name__)
+
+CHAIN = "chain"
+#: epochs every few seconds at the default 250 ms blocks (tempo + 1 blocks per epoch)
+DEFAULT_TEMPO = 20
+DEFAULT_BLOCK_TIME = 0.25
+
+
+@dataclass(frozen=True)
+class LocalnetConfig:
+    """What ``subnetkit localnet up`` was asked for."""
+
+    subnet: str = "embedding"
+    miners: int = 3
+    validators: int = 2
+    epochs: int | None = None
+    data_dir: Path | None = None
+    tempo: int = DEFAULT_TEMPO
+    block_time: float = DEFAULT_BLOCK_TIME
+    device: str = "cpu"
+    #: None keeps the chain default (on)
+    commit_reveal: bool | None = None
+    chain_ready_timeout: float = 60.0
+    neuron_ready_timeout: float = 180.0
+    grace: float = 10.0
+    #: extra ``--set section.key=value`` for every validator / miner
+    validator_sets: tuple[str, ...] = ()
+    miner_sets: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        from subnetkit.errors import ConfigError
+
+        if self.miners < 0 or self.validators < 0:
+            raise ConfigError("--miners and --validators must be 0 or more")
+        if self.miners + self.validators > 64:
+            raise ConfigError("at most 64 neurons on one machine: lower --miners/--validators")
+        if self.epochs is not None and self.epochs < 1:
+            raise ConfigError("--epochs must be at least 1 (leave it out to run until Ctrl-C)")
+        if not 1 <= self.tempo <= 50_400:
+            raise ConfigError(f"--tempo {self.tempo} is outside 1..50400 blocks")
+
+
+@dataclass
+class Events:
+    """Hooks for progress and per-epoch display (the CLI draws; tests may listen)."""
+
+    progress: Callable[[str], None] = lambda message: None
+    epoch: Callable[[EpochTracker], None] = lambda tracker: None
+    started: Callable[[EpochTracker], None] = lambda tracker: None
+
+
+def cli_command() -> list[str]:
+    """How to run ``subnetkit``: the console script beside this interpreter, else ``-c``."""
+    script = Path(sys.executable).parent / "subnetkit"
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from subnetkit.cli import main; sys.exit(main())"]
+
+
+def _block_time_arg(seconds: float) -> str:
+    return f"{round(seconds * 1000)}ms"
+
+
+def chain_argv(data_dir: Path, block_time: float) -> list[str]:
+    return [
+        *cli_command(),
+        "chain",
+        "start",
+        "--dev",
+        "--port",
+        "0",
+        "--data-dir",
+        str(data_dir / "chain"),
+        "--block-time",
+        _block_time_arg(block_time),
+    ]
+
+
+def neuron_argv(
+    cfg: LocalnetConfig, net: Network, keys: NeuronKeys, chain_address: str, data_dir: Path
+) -> list[str]:
+    """``subnetkit miner|validator run ...`` for one neuron of the network."""
+    argv = [
+        *cli_command(),
+        keys.plan.role,
+        "run",
+        "--subnet",
+        cfg.subnet,
+        "--netuid",
+        str(net.netuid),
+        "--wallet-name",
+        keys.name,
+        "--wallet-hotkey",
+        "default",
+        "--wallet-path",
+        str(net.wallet_path),
+        "--chain-endpoint",
+        chain_address,
+        "--state-dir",
+        str(data_dir / "state" / keys.name),
+        "--device",
+        cfg.device,
+    ]
+    if keys.plan.role == "miner":
+        argv += ["--host", "127.0.0.1", "--port", "0"]
+        if keys.plan.variant:
+            argv += ["--variant", keys.plan.variant]
+        sets = cfg.miner_sets
+    else:
+        sets = cfg.validator_sets
+    for item in sets:
+        argv += ["--set", item]
+    return argv
+
+
+def _prepare_data_dir(given: Path | None) -> tuple[Path, bool]:
+    """The data dir to use and whether it is ours to delete afterwards."""
+    if given is None:
+        return Path(tempfile.mkdtemp(prefix="subnetkit-localnet-")), True
+    path = given.expanduser().resolve()
+    if path.exists() and any(path.iterdir()):
+        raise LocalnetError(
+            f"data dir {path} is not empty (a previous local network?): remove it or give "
+            "another --data-dir"
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path, False
+
+
+@dataclass
+class Localnet:
+    """One run of a local network; :meth:`run` does it all and returns the summary."""
+
+    cfg: LocalnetConfig
+    events: Events = field(default_factory=Events)
+    data_dir: Path = field(init=False)
+    supervisor: Supervisor = field(init=False)
+    tracker: EpochTracker | None = field(init=False, default=None)
+    chain_address: str = field(init=False, default="")
+    _owned_dir: bool = field(init=False, default=False)
+    _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
+    stop_reason: str | None = field(init=False, default=None)
+
+    def request_stop(self, reason: str = "stop requested") -> None:
+        """Stop at the next await (safe from a signal handler)."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+        self._stop.set()
+
+    async def run(self) -> dict[str, Any]:
+        """Run until ``cfg.epochs`` epochs were counted or :meth:`request_stop`; returns the
+        summary (``interrupted`` true when stopped early). Raises :class:`LocalnetError` (or a
+        typed chain/config error) when something fails; no child survives either way."""
+        self.cfg.check()
+        self.data_dir, self._owned_dir = _prepare_data_dir(self.cfg.data_dir)
+        self.supervisor = Supervisor(self.data_dir, grace=self.cfg.grace)
+        failed = True
+        try:
+            body = asyncio.ensure_future(self._body())
+            watch = asyncio.ensure_future(self.supervisor.watch())
+            stop = asyncio.ensure_future(self._stop.wait())
+            try:
+                await asyncio.wait({body, watch, stop}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                for task in (body, watch, stop):
+                    task.cancel()
+                for task in (watch, stop):
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
+            if watch.done() and not watch.cancelled() and watch.exception() is not None:
+                raise watch.exception()  # type: ignore[misc]
+            if body.done() and not body.cancelled():
+                summary = body.result()  # raises the body's error, if any
+            else:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await body
+                if self.tracker is None:
+                    raise LocalnetInterrupted(
+                        f"{self.stop_reason or 'stopped'} before the network was up; "
+                        "everything started so far was stopped"
+                    )
+                summary = self.tracker.summary(interrupted=True)
+            failed = False
+            return summary
+        finally:
+            self.events.progress("stopping: neurons first, then the chain")
+            await self.supervisor.stop(names_last=(CHAIN,))
+            if failed:
+                self.events.progress(f"logs kept in {self.data_dir / 'logs'}")
+            elif self._owned_dir:
+                shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    async def _body(self) -> dict[str, Any]:
+        from chain.client import ChainClient
+
+        cfg = self.cfg
+        chain = await self.supervisor.spawn(CHAIN, chain_argv(self.data_dir, cfg.block_time))
+        ready = await self.supervisor.wait_ready(chain, cfg.chain_ready_timeout)
+        self.chain_address = f"127.0.0.1:{int(ready['port'])}"
+        self.events.progress(f"chain up at {self.chain_address} (pid {chain.pid})")
+        async with ChainClient(self.chain_address, timeout=30.0) as client:
+            plans = plan_neurons(cfg.miners, cfg.validators, subnet_variants(cfg.subnet))
+            net = await provision(
+                client,
+                plans,
+                self.data_dir / "wallets",
+                tempo=cfg.tempo,
+                commit_reveal=cfg.commit_reveal,
+            )
+            self.events.progress(
+                f"subnet {net.netuid} created (tempo {cfg.tempo}, commit-reveal "
+                f"{'on' if net.commit_reveal else 'off'}); {len(net.neurons)} neuron(s) "
+                "registered, validators staked"
+            )
+            children = await self._start_neurons(net)
+            if children:
+                self.events.progress(f"waiting for {len(children)} neuron(s) to serve")
+                await self.supervisor.wait_all_ready(children, cfg.neuron_ready_timeout)
+                self._check_ready_hotkeys(net, children)
+            tracker = EpochTracker(net, cfg.subnet, cfg.epochs)
+            tracker.block = tracker.first_block = int((await client.head()).number)
+            await tracker.refresh(client, counted=False)
+            self.tracker = tracker
+            self.events.started(tracker)
+            await self._follow_epochs(client, tracker)
+            return tracker.summary()
+
+    async def _start_neurons(self, net: Network) -> list[Child]:
+        children = []
+        for keys in net.neurons:
+            argv = neuron_argv(self.cfg, net, keys, self.chain_address, self.data_dir)
+            children.append(await self.supervisor.spawn(keys.name, argv))
+        return children
+
+    @staticmethod
+    def _check_ready_hotkeys(net: Network, children: list[Child]) -> None:
+        expected = {k.name: k.hotkey.ss58 for k in net.neurons}
+        for child in children:
+            got = (child.ready or {}).get("hotkey")
+            if got is not None and got != expected[child.name]:
+                raise LocalnetError(
+                    f"{child.name} serves hotkey {got}, expected {expected[child.name]}: it "
+                    "loaded the wrong wallet"
+                )
+
+    async def _follow_epochs(self, client: ChainClient, tracker: EpochTracker) -> None:
+        """Count the subnet's epochs on the block stream; refresh the rows after each."""
+        netuid = tracker.network.netuid
+        async for block in client.stream_blocks(from_block=tracker.block + 1):
+            tracker.block = int(block.header.number)
+            for ev in block.events:
+                if ev.name == "EpochRun" and json.loads(ev.data_json).get("netuid") == netuid:
+                    tracker.epochs += 1
+                    await tracker.refresh(client, counted=True)
+                    self.events.epoch(tracker)
+            if tracker.target_epochs is not None and tracker.epochs >= tracker.target_epochs:
+                return
+
+
+def install_stop_signals(net: Localnet) -> Callable[[], None]:
+    """SIGINT/SIGTERM ask ``net`` to stop (a second one kills every child at once). Returns a
+    function that removes the handlers."""
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: signal.Signals) -> None:
+        supervisor = getattr(net, "supervisor", None)
+        if net.stop_reason is not None and supervisor is not None:
+            supervisor.kill_all_now()
+            return
+        net.request_stop(f"{sig.name} received")
+
+    installed = []
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, on_signal, sig)
+            installed.append(sig)
+
+    def remove() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return remove

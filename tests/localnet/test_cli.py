@@ -1,0 +1,142 @@
+"""``subnetkit localnet up`` as a real process: the JSON summary, and Ctrl-C leaving nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from subnetkit.localnet.supervisor import _pid_exists
+
+CLI = Path(sys.executable).parent / "subnetkit"
+
+
+async def _run(*args: str, timeout: float) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        str(CLI),
+        "localnet",
+        "up",
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(timeout):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    return int(proc.returncode or 0), out.decode(), err.decode()
+
+
+def _ready_names(path: Path) -> tuple[set[str], dict[str, dict]]:
+    try:
+        pids = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return set(), {}
+    return {n for n, p in pids.items() if p["ready"]}, pids
+
+
+async def _wait_pids(path: Path, names: set[str], timeout: float) -> dict[str, dict]:
+    async with asyncio.timeout(timeout):
+        while True:
+            ready, pids = _ready_names(path)
+            if names <= ready:
+                return pids
+            await asyncio.sleep(0.1)
+
+
+@pytest.mark.slow
+async def test_chain_only_network_counts_epochs_and_prints_one_json_object(tmp_path: Path) -> None:
+    data = tmp_path / "net"
+    rc, out, err = await _run(
+        "--subnet",
+        "echo",
+        "--miners",
+        "0",
+        "--validators",
+        "0",
+        "--epochs",
+        "2",
+        "--tempo",
+        "3",
+        "--format",
+        "json",
+        "--data-dir",
+        str(data),
+        timeout=60,
+    )
+    assert rc == 0, err
+    summary = json.loads(out)  # exactly one JSON document on stdout
+    assert summary["netuid"] == 1 and summary["epochs"] == 2 and not summary["interrupted"]
+    assert summary["blocks"] - summary["first_block"] >= 4  # at least one full tempo + 1
+    assert summary["owner_emission"] > 0  # the owner cut was paid as stake
+    assert "epoch 2/2" in err
+    pids = json.loads((data / "run" / "pids.json").read_text())
+    assert set(pids) == {"chain"} and not pids["chain"]["alive"]
+    assert not _pid_exists(pids["chain"]["pid"])
+
+
+async def test_non_empty_data_dir_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "old.txt").write_text("keep me")
+    rc, out, err = await _run("--data-dir", str(tmp_path), timeout=30)
+    assert rc == 8 and out == ""
+    assert err.startswith("error[localnet]: data dir") and err.count("\n") == 1
+    assert (tmp_path / "old.txt").read_text() == "keep me"
+
+
+async def test_bad_flags_are_one_line_config_errors() -> None:
+    rc, _, err = await _run("--block-time", "soon", timeout=30)
+    assert rc == 2 and err.startswith("error[config]: block time 'soon'")
+    rc, _, err = await _run("--format", "yaml", timeout=30)
+    assert rc == 2 and "--format" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+async def test_signal_stops_every_child_and_exits_cleanly(tmp_path: Path, sig: int) -> None:
+    data = tmp_path / "net"
+    proc = await asyncio.create_subprocess_exec(
+        str(CLI),
+        "localnet",
+        "up",
+        "--subnet",
+        "echo",
+        "--miners",
+        "0",
+        "--validators",
+        "0",
+        "--data-dir",
+        str(data),
+        "--format",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        pids = await _wait_pids(data / "run" / "pids.json", {"chain"}, timeout=60)
+        chain_pid = pids["chain"]["pid"]
+        assert _pid_exists(chain_pid)
+        # wait until the network is up (the epoch loop runs), then interrupt it
+        async with asyncio.timeout(30):
+            while True:
+                line = (await proc.stderr.readline()).decode()  # type: ignore[union-attr]
+                assert line, "localnet exited before it was up"
+                if "all neurons up" in line:
+                    break
+        proc.send_signal(sig)
+        async with asyncio.timeout(30):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    summary = json.loads(out)
+    assert summary["interrupted"] is True
+    assert not _pid_exists(chain_pid)

@@ -1,0 +1,44 @@
+"""Provisioning a fresh dev chain: subnet, wallets on disk, funds, registrations, stake."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from subnetkit.localnet.naming import plan_neurons
+from subnetkit.localnet.provision import EXTRA_FUNDS_TAO, TAO, provision
+from subnetkit.wallet import load_hotkey
+from tests.helpers.chain import running_chain
+
+
+async def test_provision_registers_every_planned_neuron_in_order(tmp_path: Path) -> None:
+    # 7 neurons: more than the five funded dev accounts, so two coldkeys are funded by transfer.
+    plans = plan_neurons(miners=5, validators=2, variants=("good", "noisy", "random"))
+    wallets = tmp_path / "wallets"
+    async with running_chain(tmp_path / "chain") as chain:
+        net = await provision(chain.client, plans, wallets, tempo=7, commit_reveal=False)
+        info = await chain.client.subnet_info(net.netuid)
+        hp = await chain.client.hyperparameters(net.netuid)
+        assert hp["tempo"] == 7 and hp["commit_reveal_weights_enabled"] == 0
+        assert not net.commit_reveal
+        assert info.n == 1 + len(plans)  # the owner hotkey is uid 0
+        assert [n.uid for n in net.neurons] == list(range(1, 8))
+        assert [n.name for n in net.neurons] == [p.name for p in plans]
+        for n in net.neurons:
+            on_chain = await chain.client.neuron(net.netuid, uid=n.uid)
+            assert on_chain is not None and on_chain.hotkey == n.hotkey.ss58
+            # the neuron process will load exactly this hotkey from the wallet on disk
+            assert load_hotkey(n.name, path=wallets).ss58 == n.hotkey.ss58
+            stake = await chain.client.stake(net.netuid, n.hotkey.ss58)
+            assert (stake > 0) == (n.plan.role == "validator")
+        extra = [n for n in net.neurons if n.coldkey_uri.startswith("//localnet//")]
+        assert len(extra) == 2
+        for n in extra:
+            balance = await chain.client.balance(n.coldkey.ss58)
+            assert 0 < balance < EXTRA_FUNDS_TAO * TAO  # funded, then paid the burn
+
+
+async def test_provision_keeps_commit_reveal_on_by_default(tmp_path: Path) -> None:
+    async with running_chain(tmp_path / "chain") as chain:
+        net = await provision(chain.client, plan_neurons(1, 1), tmp_path / "w")
+        assert net.commit_reveal
+        assert [n.name for n in net.neurons] == ["validator-0", "miner-0"]
