@@ -212,6 +212,10 @@ class ChainNode:
                     built.root,
                 )
                 events = _events(built.executor.sink)
+                by_index: dict[int, list[pb.Event]] = {}
+                for event in events:
+                    if event.from_extrinsic:
+                        by_index.setdefault(event.extrinsic_index, []).append(event)
                 receipts = []
                 rows = []
                 for pending, outcome in built.included:
@@ -223,11 +227,7 @@ class ChainNode:
                         success=outcome.success,
                         error_code=outcome.error_code,
                         error_message=outcome.error_message,
-                        events=[
-                            e
-                            for e in events
-                            if e.from_extrinsic and e.extrinsic_index == outcome.index
-                        ],
+                        events=by_index.get(outcome.index, ()),
                     )
                     receipts.append((pending, receipt))
                     rows.append(

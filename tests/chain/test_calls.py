@@ -236,3 +236,11 @@ async def test_set_weights_refused_while_commit_reveal_is_on(chain: ChainHarness
     await chain.register(netuid, 1)
     err = await expect("commit_reveal_enabled", chain.client.set_weights(owner, netuid, [1], [1]))
     assert "commit_weights" in err.message
+
+
+async def test_ed25519_accounts_sign_extrinsics_too(chain: ChainHarness) -> None:
+    c = chain.client
+    ed = Signer.generate("ed25519")
+    await c.transfer(chain.alice, ed.ss58, 2 * TAO)
+    await c.transfer(ed, chain.bob.ss58, TAO)
+    assert await c.balance(ed.ss58) == TAO

@@ -139,3 +139,18 @@ async def test_kill_9_during_a_burst_loses_no_included_extrinsic(tmp_path: Path)
         assert await again.stop() == 0
     report = await replay(data)
     assert report.extrinsics >= len(included)
+
+
+async def test_client_reconnects_after_a_chain_restart(tmp_path: Path) -> None:
+    data = tmp_path / "chain"
+    async with running_chain(data) as chain:
+        port = chain.service.port
+        client = ChainClient(chain.service.address, timeout=5)
+        await client.transfer(chain.alice, chain.bob.ss58, TAO)
+    with pytest.raises(ChainUnavailableError):
+        await client.head(timeout=0.5)
+    async with running_chain(data, port=port) as chain:
+        # The same client object: gRPC reconnects underneath, nonces carry on.
+        receipt = await client.transfer(dev_signer("alice"), chain.bob.ss58, TAO)
+        assert receipt.success and receipt.block_number == 2
+    await client.close()

@@ -67,9 +67,14 @@ class ChainHarness:
 
 @contextlib.asynccontextmanager
 async def running_chain(
-    data_dir: Path, *, manual: bool = True, automine: bool = True, **kwargs: object
+    data_dir: Path,
+    *,
+    port: int = 0,
+    manual: bool = True,
+    automine: bool = True,
+    **kwargs: object,
 ) -> AsyncIterator[ChainHarness]:
-    service = ChainService(data_dir, port=0, manual=manual, automine=automine, **kwargs)  # type: ignore[arg-type]
+    service = ChainService(data_dir, port=port, manual=manual, automine=automine, **kwargs)  # type: ignore[arg-type]
     async with service, ChainClient(service.address, timeout=10.0) as client:
         yield ChainHarness(service, client)
 
