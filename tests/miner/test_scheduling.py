@@ -111,3 +111,12 @@ async def test_scheduler_rejects_past_queue_limit() -> None:
             async with sched.slot(5.0):
                 pass
     assert sched.running == 0
+
+
+async def test_full_replay_cache_sheds_instead_of_forgetting(alice: Signer, bob: Signer) -> None:
+    async with MinerServer(ScriptedMiner(), bob, limits=Limits(replay_capacity=2)) as server:
+        assert (await send(server, alice, "one")).code == S.OK
+        assert (await send(server, alice, "two")).code == S.OK
+        full = await send(server, alice, "three")
+        assert full.code == S.RESOURCE_EXHAUSTED and "replay cache full" in full.details
+        assert len(server.replay) == 2
