@@ -16,7 +16,7 @@ import pytest
 from miner import Limits, MinerServer
 from subnetkit.keys import Signer
 from subnets.echo import echo_pb2
-from tests.miner.conftest import ScriptedMiner, eventually
+from tests.miner.fakes import ScriptedMiner, eventually
 from tests.wire.raw import ECHO, raw_unary, signed_metadata
 
 S = grpc.StatusCode

@@ -11,7 +11,7 @@ from miner import Limits, MinerServer
 from miner.scheduler import QueueFull, SynapseScheduler
 from subnetkit.keys import Signer
 from subnets.echo import echo_pb2
-from tests.miner.conftest import ScriptedMiner, eventually
+from tests.miner.fakes import ScriptedMiner, eventually
 from tests.wire.raw import raw_unary, signed_metadata
 
 S = grpc.StatusCode

@@ -16,7 +16,7 @@ from miner import CallContext, Miner, MinerServer
 from subnetkit.errors import ConfigError
 from subnetkit.keys import Signer
 from subnets.echo import echo_pb2
-from tests.miner.conftest import ScriptedMiner, ThreadedMiner, eventually
+from tests.miner.fakes import ScriptedMiner, ThreadedMiner, eventually
 from tests.wire.raw import raw_unary, signed_metadata
 from validator.client import MinerClient, Target
 

@@ -16,7 +16,7 @@ from subnetkit.keys import Signer, dev_signer
 from subnetkit.wire import protocol
 from subnets.echo import echo_pb2
 from subnets.echo.miner import EchoMiner
-from tests.miner.conftest import ScriptedMiner
+from tests.miner.fakes import ScriptedMiner
 from validator.client import MinerClient, QueryError, Target
 
 S = grpc.StatusCode

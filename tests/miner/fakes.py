@@ -1,0 +1,75 @@
+"""Miners with scripted behaviour for failure-path tests, and a bounded wait helper."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Iterator
+
+from miner import CallContext, Miner
+from subnets.echo import echo_pb2
+
+
+class ScriptedMiner(Miner):
+    """Echo service whose behaviour is chosen by the request text (for failure-path tests).
+
+    ``raise`` -> the handler raises; ``sleep`` -> sleeps until cancelled (records it);
+    ``block`` -> waits for ``gate``; ``thread`` -> reports the thread it ran in.
+    """
+
+    service = echo_pb2.DESCRIPTOR.services_by_name["Echo"]
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.cancelled = asyncio.Event()
+        self.served: list[str] = []
+        self.started: list[str] = []
+
+    async def Echo(
+        self, request: echo_pb2.EchoRequest, context: CallContext
+    ) -> echo_pb2.EchoResponse:
+        self.started.append(request.text)
+        if request.text == "raise":
+            raise RuntimeError("secret internal detail")
+        if request.text == "sleep":
+            try:
+                await asyncio.sleep(3600)
+            except asyncio.CancelledError:
+                self.cancelled.set()
+                raise
+        if request.text.startswith("block"):
+            await self.gate.wait()
+        if request.text == "wrong-type":
+            return echo_pb2.EchoChunk(text="x")  # type: ignore[return-value]
+        self.served.append(request.text)
+        return echo_pb2.EchoResponse(text=request.text, payload=context.caller.encode())
+
+    async def EchoStream(
+        self, request: echo_pb2.EchoStreamRequest, context: CallContext
+    ) -> AsyncIterator[echo_pb2.EchoChunk]:
+        for index in range(request.count):
+            if request.text == "raise" and index == 1:
+                raise RuntimeError("stream broke")
+            yield echo_pb2.EchoChunk(text=request.text, index=index)
+
+
+class ThreadedMiner(Miner):
+    """Plain ``def`` handlers: they must run in a worker thread, not on the event loop."""
+
+    service = echo_pb2.DESCRIPTOR.services_by_name["Echo"]
+
+    def Echo(self, request: echo_pb2.EchoRequest, context: CallContext) -> echo_pb2.EchoResponse:
+        return echo_pb2.EchoResponse(text=threading.current_thread().name)
+
+    def EchoStream(
+        self, request: echo_pb2.EchoStreamRequest, context: CallContext
+    ) -> Iterator[echo_pb2.EchoChunk]:
+        for index in range(request.count):
+            yield echo_pb2.EchoChunk(text=threading.current_thread().name, index=index)
+
+
+async def eventually(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
+    """Wait (bounded) until ``predicate()`` is true, yielding to the loop between checks."""
+    async with asyncio.timeout(timeout):
+        while not predicate():  # noqa: ASYNC110 - the condition lives in another component
+            await asyncio.sleep(0.005)
