@@ -11,6 +11,10 @@ Extrinsics are signed here. The client keeps each signer's next nonce and hands 
 order, so concurrent calls from one key do not collide; after a refusal at the pool it re-reads
 the nonce from the chain. A call that was included but failed (insufficient balance, rate
 limited, ...) raises its typed error; the nonce is used either way, as on subtensor.
+
+Queries read the head by default; ``at_block=N`` reads the state as of block ``N`` if the chain
+still keeps it (``GetChainInfo.kept_blocks`` back; older raises ``block_pruned``). ``at_block=0``
+means the head.
 """
 
 from __future__ import annotations
