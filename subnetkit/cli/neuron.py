@@ -1,0 +1,212 @@
+"""``subnetkit miner run`` and ``subnetkit validator run``: a subnet's neurons as processes.
+
+Both take the same flags (mapped onto :class:`subnetkit.settings.NeuronSettings`: flags over
+``SUBNETKIT_*`` environment over ``--config`` TOML over defaults; ``--set section.key=value``
+reaches any other setting). ``--subnet`` is a built-in name (``echo``, ``embedding``), a module
+with ``SUBNET``, or ``pkg.module:Attr`` (see :mod:`subnetkit.subnet_spec`).
+
+Once the neuron is up, ``--ready-file`` receives ``{"pid", "hotkey", "port", "uid"}`` (the
+miner's serving port; the validator's metrics port or null). A hotkey that is not registered
+prints one line with the command that registers it and exits non-zero; SIGTERM/SIGINT stop the
+neuron gracefully and exit 0.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from subnetkit.errors import ConfigError
+
+miner_app = typer.Typer(help="Run a subnet's miner.", no_args_is_help=True)
+validator_app = typer.Typer(help="Run a subnet's validator.", no_args_is_help=True)
+
+_SUBNET = typer.Option(..., "--subnet", help="echo, embedding, a module, or pkg.module:Class.")
+_VARIANT = typer.Option(None, "--variant", help="Miner variant, e.g. good|noisy|random.")
+_CONFIG = typer.Option(None, "--config", help="TOML settings file.")
+_NETUID = typer.Option(None, "--netuid", help="Subnet id.")
+_WNAME = typer.Option(None, "--wallet-name", help="Wallet name.")
+_WHOTKEY = typer.Option(None, "--wallet-hotkey", help="Hotkey name in the wallet.")
+_WPATH = typer.Option(None, "--wallet-path", help="Wallets directory.")
+_ENDPOINT = typer.Option(None, "--chain-endpoint", help="Chain host:port.")
+_HOST = typer.Option(None, "--host", help="Address the miner binds.")
+_PORT = typer.Option(None, "--port", help="Port the miner binds (0: any free port).")
+_EXT_IP = typer.Option(None, "--external-ip", help="IP announced on chain (behind NAT).")
+_EXT_PORT = typer.Option(None, "--external-port", help="Port announced on chain.")
+_STATE = typer.Option(None, "--state-dir", help="Where durable neuron state lives.")
+_DEVICE = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N.")
+_METRICS = typer.Option(None, "--metrics-port", help="Prometheus port (0: any free port).")
+_READY = typer.Option(None, "--ready-file", help='Write {"pid","hotkey","port"} once up.')
+_SET = typer.Option(None, "--set", help="Any setting: section.key=value (repeatable).")
+
+
+def parse_set(pairs: list[str] | None) -> dict[str, Any]:
+    """``["validator.sample_size=8"]`` -> ``{"validator.sample_size": "8"}`` (pydantic converts)."""
+    out: dict[str, Any] = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {pair!r}: write it as section.key=value")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _overrides(**flags: Any) -> dict[str, Any]:
+    """CLI flags as dotted settings keys (None = not given, so lower layers show through)."""
+    sets = flags.pop("sets")
+    mapping = {
+        "netuid": "netuid",
+        "wallet_name": "wallet.name",
+        "wallet_hotkey": "wallet.hotkey",
+        "wallet_path": "wallet.path",
+        "chain_endpoint": "chain.endpoint",
+        "host": "axon.host",
+        "port": "axon.port",
+        "external_ip": "axon.external_ip",
+        "external_port": "axon.external_port",
+        "state_dir": "state_dir",
+        "device": "device",
+        "metrics_port": "metrics.port",
+    }
+    out = parse_set(sets)
+    for name, key in mapping.items():
+        value = flags.get(name)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _run(role: str, subnet: str, variant: str | None, config: Path | None, **flags: Any) -> None:
+    import asyncio
+
+    from subnetkit.lifecycle import install_event_loop_policy
+    from subnetkit.settings import load_settings
+    from subnetkit.subnet_spec import build_component, resolve_subnet
+
+    ready_file: Path | None = flags.pop("ready_file")
+    settings = load_settings(config, _overrides(**flags))
+    spec = resolve_subnet(subnet, role=role)
+    if role == "validator" and variant is not None:
+        raise ConfigError("--variant selects a miner behaviour; validators take none")
+    chosen = spec.pick_variant(variant) if role == "miner" else None
+    component = build_component(spec.class_for(role), settings, chosen)
+    install_event_loop_policy()
+    asyncio.run(_serve(role, component, settings, ready_file))
+
+
+async def _serve(role: str, component: Any, settings: Any, ready_file: Path | None) -> None:
+    from subnetkit.lifecycle import run_until_signalled
+    from subnetkit.neuron import write_ready_file
+
+    if role == "miner":
+        from miner.base import Miner
+        from miner.neuron import MinerNeuron
+
+        if not isinstance(component, Miner):
+            raise ConfigError(f"{type(component).__name__} is not a miner.Miner subclass")
+        neuron: Any = MinerNeuron(component, settings)
+    else:
+        from validator.neuron import Validator, ValidatorNeuron
+
+        if not isinstance(component, Validator):
+            raise ConfigError(f"{type(component).__name__} is not a validator.neuron.Validator")
+        neuron = ValidatorNeuron(component, settings)
+
+    def ready() -> None:
+        if ready_file is not None:
+            write_ready_file(ready_file, neuron.ready_info())
+
+    await run_until_signalled(neuron, on_ready=ready)
+
+
+@miner_app.command("run")
+def miner_run(
+    subnet: str = _SUBNET,
+    variant: str = _VARIANT,
+    config: Path = _CONFIG,
+    netuid: int = _NETUID,
+    wallet_name: str = _WNAME,
+    wallet_hotkey: str = _WHOTKEY,
+    wallet_path: Path = _WPATH,
+    chain_endpoint: str = _ENDPOINT,
+    host: str = _HOST,
+    port: int = _PORT,
+    external_ip: str = _EXT_IP,
+    external_port: int = _EXT_PORT,
+    state_dir: Path = _STATE,
+    device: str = _DEVICE,
+    metrics_port: int = _METRICS,
+    ready_file: Path = _READY,
+    sets: list[str] = _SET,
+) -> None:
+    """Serve the subnet's miner until SIGTERM/SIGINT (registers its endpoint on chain)."""
+    _run(
+        "miner",
+        subnet,
+        variant,
+        config,
+        netuid=netuid,
+        wallet_name=wallet_name,
+        wallet_hotkey=wallet_hotkey,
+        wallet_path=wallet_path,
+        chain_endpoint=chain_endpoint,
+        host=host,
+        port=port,
+        external_ip=external_ip,
+        external_port=external_port,
+        state_dir=state_dir,
+        device=device,
+        metrics_port=metrics_port,
+        ready_file=ready_file,
+        sets=sets,
+    )
+
+
+@validator_app.command("run")
+def validator_run(
+    subnet: str = _SUBNET,
+    variant: str = _VARIANT,
+    config: Path = _CONFIG,
+    netuid: int = _NETUID,
+    wallet_name: str = _WNAME,
+    wallet_hotkey: str = _WHOTKEY,
+    wallet_path: Path = _WPATH,
+    chain_endpoint: str = _ENDPOINT,
+    host: str = _HOST,
+    port: int = _PORT,
+    external_ip: str = _EXT_IP,
+    external_port: int = _EXT_PORT,
+    state_dir: Path = _STATE,
+    device: str = _DEVICE,
+    metrics_port: int = _METRICS,
+    ready_file: Path = _READY,
+    sets: list[str] = _SET,
+) -> None:
+    """Validate the subnet's miners and set weights until SIGTERM/SIGINT."""
+    _run(
+        "validator",
+        subnet,
+        variant,
+        config,
+        netuid=netuid,
+        wallet_name=wallet_name,
+        wallet_hotkey=wallet_hotkey,
+        wallet_path=wallet_path,
+        chain_endpoint=chain_endpoint,
+        host=host,
+        port=port,
+        external_ip=external_ip,
+        external_port=external_port,
+        state_dir=state_dir,
+        device=device,
+        metrics_port=metrics_port,
+        ready_file=ready_file,
+        sets=sets,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(miner_app, name="miner")
+    app.add_typer(validator_app, name="validator")

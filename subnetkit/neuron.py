@@ -1,0 +1,197 @@
+"""What every neuron process shares, chain-agnostic: identity, state dir, metrics, readiness.
+
+:class:`NeuronBase` is a :class:`~subnetkit.lifecycle.Lifecycle` holding the resolved
+:class:`~subnetkit.settings.NeuronSettings`, the hotkey that signs for the neuron (loaded from
+the wallet unless given), a per-neuron Prometheus :class:`CollectorRegistry` (the global one
+raises on the second neuron in a process) served over HTTP when ``metrics.port`` is set, and the
+neuron's own state directory ``<state_dir>/<wallet>/<hotkey>/netuid<N>/<role>``. The chain-aware
+parts (registration check, metagraph sync, serving on chain) live in ``miner.neuron`` and
+``validator.neuron``, which import the chain; this module must not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import tempfile
+import threading
+from collections.abc import Coroutine
+from pathlib import Path
+from typing import Any, ClassVar
+
+from prometheus_client import CollectorRegistry, start_http_server
+
+from subnetkit.errors import ConfigError
+from subnetkit.keys import Signer
+from subnetkit.lifecycle import Lifecycle
+from subnetkit.settings import NeuronSettings
+
+log = logging.getLogger(__name__)
+
+
+def register_command(settings: NeuronSettings) -> str:
+    """The command that registers this neuron's hotkey (printed when it is not registered)."""
+    return (
+        f"subnetkit register --netuid {settings.netuid} --wallet-name {settings.wallet.name} "
+        f"--wallet-hotkey {settings.wallet.hotkey} --chain-endpoint {settings.chain.endpoint}"
+    )
+
+
+def neuron_state_dir(settings: NeuronSettings, role: str) -> Path:
+    """Where a neuron keeps its durable files; separate per wallet, hotkey, subnet and role, so
+    two neurons never share (and clobber) a score file."""
+    return (
+        settings.state_dir
+        / settings.wallet.name
+        / settings.wallet.hotkey
+        / f"netuid{settings.netuid}"
+        / role
+    )
+
+
+def write_ready_file(path: Path | str, doc: dict[str, Any]) -> None:
+    """Write ``doc`` as JSON atomically: a harness polling for the file never reads half of it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            json.dump(doc, handle)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class MetricsEndpoint:
+    """``prometheus_client``'s HTTP server for one registry, stoppable (tests start many)."""
+
+    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+        self.registry = registry
+        self.host = host
+        self._want_port = port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("metrics endpoint is not started")
+        return int(self._server.server_port)
+
+    def start(self) -> None:
+        try:
+            self._server, self._thread = start_http_server(
+                self._want_port, addr=self.host, registry=self.registry
+            )
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve metrics on {self.host}:{self._want_port}: {exc.strerror}; "
+                "pick another --metrics-port (0 picks a free one)"
+            ) from None
+        log.info("metrics on http://%s:%d/metrics", self.host, self.port)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+
+class NeuronBase(Lifecycle):
+    """Settings, hotkey, state dir and metrics endpoint of one neuron (see module docstring).
+
+    Subclasses set ``role`` and call ``await super().start()`` first in their ``start`` and
+    ``await super().close()`` last in their ``close``.
+    """
+
+    role: ClassVar[str] = "neuron"
+
+    def __init__(
+        self,
+        settings: NeuronSettings,
+        *,
+        signer: Signer | None = None,
+        registry: CollectorRegistry | None = None,
+        state_dir: Path | None = None,
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.signer = signer if signer is not None else load_signer(settings)
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.state_dir = (
+            state_dir if state_dir is not None else neuron_state_dir(settings, self.role)
+        )
+        self.metrics_endpoint: MetricsEndpoint | None = None
+
+    @property
+    def hotkey(self) -> str:
+        return self.signer.ss58
+
+    @property
+    def netuid(self) -> int:
+        return self.settings.netuid
+
+    async def start(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        metrics = self.settings.metrics
+        if metrics.port is not None:
+            endpoint = MetricsEndpoint(self.registry, metrics.host, metrics.port)
+            endpoint.start()
+            self.metrics_endpoint = endpoint
+        await super().start()
+
+    async def close(self) -> None:
+        if self.metrics_endpoint is not None:
+            self.metrics_endpoint.stop()
+            self.metrics_endpoint = None
+
+    def spawn_until_stopped(
+        self, coro: Coroutine[Any, Any, None], *, name: str
+    ) -> asyncio.Task[None]:
+        """Run a never-ending service loop (block following, ...) until the neuron stops.
+
+        Plain :meth:`spawn` would make shutdown wait its whole grace period for a loop that
+        never returns; this cancels the loop as soon as a stop is requested.
+        """
+
+        async def until_stopped() -> None:
+            work = asyncio.ensure_future(coro)
+            stop = asyncio.ensure_future(self.wait_stopped())
+            try:
+                await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                stop.cancel()
+                if not work.done():
+                    work.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await work
+            if not work.cancelled():
+                work.result()
+
+        return self.spawn(until_stopped(), name=name)
+
+    def ready_info(self) -> dict[str, Any]:
+        """What ``--ready-file`` receives once the neuron is up."""
+        return {"pid": os.getpid(), "hotkey": self.hotkey, "port": None}
+
+
+def load_signer(settings: NeuronSettings) -> Signer:
+    """The neuron's hotkey from its wallet (btcli layout under ``wallet.path``)."""
+    from subnetkit.wallet import load_hotkey
+
+    wallet = settings.wallet
+    return load_hotkey(wallet.name, wallet.hotkey, path=wallet.path)
+
+
+__all__ = [
+    "MetricsEndpoint",
+    "NeuronBase",
+    "load_signer",
+    "neuron_state_dir",
+    "register_command",
+    "write_ready_file",
+]

@@ -1,0 +1,48 @@
+"""The embedding validator: ask for embeddings of corpus texts, score them against the reference.
+
+Each round draws ``texts_per_task`` texts (:func:`subnets.embedding.tasks.make_task`, fresh
+seed per round), sends them to the sampled miners, decodes each packed answer
+(:meth:`EmbeddingAnswer.from_response`, malformed answers score 0) and scores the whole round in
+one batched call of :class:`~subnets.embedding.scorer.EmbeddingScorer` on the scoring device:
+cosine agreement with all-MiniLM-L6-v2, with a latency bonus scaled by quality.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from subnets.embedding import embedding_pb2
+from subnets.embedding.codec import encode_request
+from subnets.embedding.scorer import Embedder, EmbeddingAnswer, EmbeddingScorer
+from subnets.embedding.tasks import EmbeddingTask, make_task
+from validator.client import QueryResult
+from validator.neuron import Validator
+
+
+class EmbeddingValidator(Validator):
+    method = embedding_pb2.DESCRIPTOR.services_by_name["Embedding"].methods_by_name["Embed"]
+
+    def __init__(self, texts_per_task: int = 8, *, reference: Embedder | None = None) -> None:
+        self.texts_per_task = texts_per_task
+        self.reference = reference
+
+    @classmethod
+    def from_settings(cls, settings: Any, variant: str | None = None) -> EmbeddingValidator:
+        return cls()
+
+    def make_task(self, seed: int) -> EmbeddingTask:
+        return make_task(seed, self.texts_per_task)
+
+    def build_request(self, task: EmbeddingTask) -> embedding_pb2.EmbedRequest:
+        return encode_request(task.texts)
+
+    def to_answer(self, task: EmbeddingTask, result: QueryResult) -> EmbeddingAnswer:
+        # Raises WireError for a reply of the wrong shape: the neuron scores that miner 0.
+        response: embedding_pb2.EmbedResponse = result.response  # type: ignore[assignment]
+        return EmbeddingAnswer.from_response(response, task, result.latency_s)
+
+    def make_scorer(self, settings: Any) -> EmbeddingScorer:
+        return EmbeddingScorer(self.reference, latency_budget_s=settings.validator.timeout)
+
+
+__all__ = ["EmbeddingValidator"]

@@ -1,0 +1,320 @@
+"""``Validator`` (what a subnet defines) and ``ValidatorNeuron`` (the loop that runs it).
+
+A subnet's validator says four things: which RPC to call (``method``), what to ask this round
+(:meth:`Validator.make_task` + :meth:`Validator.build_request`), how to turn one miner's reply
+into something its scorer reads (:meth:`Validator.to_answer`), and the PyTorch scorer itself
+(:meth:`Validator.make_scorer`). Everything else is the neuron's:
+
+1. start-up: connect, check registration, load the metagraph, follow blocks (metagraph
+   refreshed on subnet events and each epoch, never polled), resume scores and pending commits
+   from the state directory;
+2. one round per new block: pick up to ``validator.sample_size`` serving miners (not itself),
+   query them concurrently with the signed fan-out client, score the answers on the scoring
+   runtime's worker thread (time logged and exported), and fold the scores into the hotkey-keyed
+   moving averages of exactly the miners queried (unqueried decay only if configured);
+3. weights every ``validator.weights_interval_blocks`` blocks through
+   :class:`validator.weights.WeightSetter` (rate limit, permit, commit-reveal with persisted salts);
+4. a replaced or deregistered hotkey's score is dropped on the refresh that shows it.
+
+Scores are saved after every round (atomic JSON), so a restarted validator resumes where it was.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import secrets
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from google.protobuf.descriptor import MethodDescriptor
+from google.protobuf.message import Message
+from prometheus_client import Counter, Gauge, Histogram
+
+from chain.client import ChainClient
+from chain.metagraph import Metagraph, MetagraphDiff
+from chain.sync import MetagraphSync
+from subnetkit.errors import NotRegisteredError, SubnetkitError
+from subnetkit.neuron import NeuronBase, register_command
+from validator.client import MinerClient, QueryResult, Target
+from validator.scores import SCORES_FILE, ScoreStore
+from validator.scoring import RoundScores, Scorer, ScoringError, ScoringRuntime
+from validator.state import CommitStore
+from validator.weights import WeightAction, WeightSetter
+
+log = logging.getLogger(__name__)
+
+COMMITS_FILE = "commits.json"
+
+
+class Validator:
+    """Base class for a subnet's validator logic. Subclass it; see the module docstring."""
+
+    #: the unary RPC every round calls, e.g. ``echo_pb2.DESCRIPTOR.services_by_name["Echo"]
+    #: .methods_by_name["Echo"]``
+    method: ClassVar[MethodDescriptor]
+    #: goes into ``version_key`` of weight submissions (the subnet's spec version)
+    version_key: ClassVar[int] = 0
+
+    @classmethod
+    def from_settings(cls, settings: Any, variant: str | None = None) -> Validator:
+        """Build from the neuron's settings (override to read e.g. ``settings.validator``)."""
+        return cls()
+
+    def make_task(self, seed: int) -> Any:
+        """This round's task, drawn from ``seed`` (fresh random per round)."""
+        raise NotImplementedError
+
+    def build_request(self, task: Any) -> Message:
+        """The request message sent to every queried miner."""
+        raise NotImplementedError
+
+    def to_answer(self, task: Any, result: QueryResult) -> Any | None:
+        """One successful reply as the scorer's input; None scores the miner 0."""
+        return result.response
+
+    def make_scorer(self, settings: Any) -> Scorer:
+        """The scorer (an ``nn.Module`` or callable over a ``ScoringBatch``)."""
+        raise NotImplementedError
+
+
+class ValidatorMetrics:
+    """Per-neuron Prometheus metrics of the validator loop."""
+
+    def __init__(self, registry: Any) -> None:
+        self.rounds = Counter(
+            "subnetkit_validator_rounds", "Validator rounds completed", registry=registry
+        )
+        self.scoring_seconds = Histogram(
+            "subnetkit_validator_scoring_seconds",
+            "Seconds the scorer spent on one round (worker thread)",
+            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=registry,
+        )
+        self.answered = Gauge(
+            "subnetkit_validator_answered", "Miners that answered the last round", registry=registry
+        )
+        self.queried = Gauge(
+            "subnetkit_validator_queried", "Miners queried in the last round", registry=registry
+        )
+        self.weights = Counter(
+            "subnetkit_validator_weight_actions",
+            "Weight actions by kind (set, committed, revealed, waiting, refused)",
+            ["kind"],
+            registry=registry,
+        )
+
+
+class ValidatorNeuron(NeuronBase):
+    """Runs ``validator`` for ``settings.netuid`` (see the module docstring).
+
+    ``chain`` may be a connected client to share; ``rng`` makes miner sampling reproducible;
+    ``round_blocks`` is how many new blocks separate two rounds (1: a round per block).
+    """
+
+    role = "validator"
+
+    def __init__(
+        self,
+        validator: Validator,
+        settings: Any,
+        *,
+        chain: ChainClient | None = None,
+        rng: random.Random | None = None,
+        round_blocks: int = 1,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(settings, **kwargs)
+        self.validator = validator
+        self._own_chain = chain is None
+        self.chain = chain or ChainClient(settings.chain.endpoint, timeout=settings.chain.timeout)
+        self.sync = MetagraphSync(self.chain, settings.netuid)
+        self.rng = rng or random.Random(secrets.randbits(64))
+        self.round_blocks = max(1, round_blocks)
+        cfg = settings.validator
+        self.scores = ScoreStore.load(
+            self.state_dir / SCORES_FILE,
+            alpha=cfg.moving_average_alpha,
+            decay_unqueried=cfg.moving_average_alpha if cfg.decay_unqueried else None,
+        )
+        self.commits = CommitStore(self.state_dir / COMMITS_FILE)
+        self.weights = WeightSetter(
+            self.chain,
+            self.signer,
+            settings.netuid,
+            self.commits,
+            interval_blocks=cfg.weights_interval_blocks,
+            version_key=validator.version_key,
+        )
+        self.metrics = ValidatorMetrics(self.registry)
+        self.client: MinerClient | None = None
+        self.runtime: ScoringRuntime | None = None
+        self.uid: int | None = None
+        self.round_block = 0  # the head block of the last finished round
+        self._round_done = asyncio.Condition()
+        self.last_round: RoundScores | None = None
+        self.last_actions: list[WeightAction] = []
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        await super().start()
+        try:
+            await self._start_on_chain()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def _start_on_chain(self) -> None:
+        settings = self.settings
+        self.chain.connect()
+        uid = await self.chain.uid_for_hotkey(settings.netuid, self.hotkey)
+        if uid is None:
+            raise NotRegisteredError(
+                f"hotkey {self.hotkey} is not registered on subnet {settings.netuid}; "
+                f"register it with: {register_command(settings)}"
+            )
+        self.uid = uid
+        self.sync.subscribe(self._on_metagraph)
+        await self.sync.refresh()
+        dropped = self.scores.retain(self.sync.metagraph.hotkeys)
+        if dropped:
+            log.info("dropped %d scores of hotkeys no longer on subnet", len(dropped))
+        self.client = MinerClient(self.signer)
+        self.runtime = ScoringRuntime(
+            self.validator.make_scorer(settings),
+            device=settings.device,
+            cpu_threads=1 if settings.torch_device == "cpu" else None,
+        )
+        await self.runtime.prepare()
+        self.spawn_until_stopped(self.sync.run(), name=f"validator-{uid}-sync")
+        log.info(
+            "validator uid %d (%s) on subnet %d: %d miners scored so far",
+            uid,
+            self.hotkey,
+            settings.netuid,
+            len(self.scores),
+        )
+
+    async def close(self) -> None:
+        if self.client is not None:
+            await self.client.close()
+        if self.runtime is not None:
+            self.runtime.close()
+        if self._own_chain:
+            await self.chain.close()
+        await super().close()
+
+    async def run(self) -> None:
+        """One round per ``round_blocks`` new blocks, until stopped."""
+        seen = self.sync.head
+        while not self.stopping:
+            head = await self.sync.wait_for_head(seen + self.round_blocks - 1)
+            seen = head
+            await self.round(head)
+
+    # -- one round -------------------------------------------------------------------------------
+    def pick_miners(self, metagraph: Metagraph) -> list[Target]:
+        """Up to ``sample_size`` serving neurons other than this validator, sampled at random."""
+        serving = [
+            axon for axon in metagraph.axons if axon.is_serving and axon.hotkey != self.hotkey
+        ]
+        size = min(self.settings.validator.sample_size, len(serving))
+        chosen = self.rng.sample(serving, size) if size < len(serving) else serving
+        return [Target(a.hotkey, a.ip, a.port) for a in chosen]
+
+    async def round(self, head: int) -> RoundScores | None:
+        """Query, score, update, maybe submit weights. Returns the round's scores (None: no
+        miner to query or the scorer failed)."""
+        metagraph = self.sync.metagraph
+        targets = self.pick_miners(metagraph)
+        result: RoundScores | None = None
+        if targets:
+            result = await self._query_and_score(targets)
+        try:
+            self.last_actions = await self.weights.step(self.sync.metagraph, head, self.scores)
+        except SubnetkitError as exc:
+            log.warning("weight step failed [%s]: %s", exc.code, exc.message)
+            self.last_actions = []
+        for action in self.last_actions:
+            self.metrics.weights.labels(action.kind).inc()
+        async with self._round_done:
+            self.round_block = max(self.round_block, head)
+            self._round_done.notify_all()
+        return result
+
+    async def _query_and_score(self, targets: Sequence[Target]) -> RoundScores | None:
+        assert self.client is not None and self.runtime is not None
+        task = self.validator.make_task(self.rng.getrandbits(63))
+        request = self.validator.build_request(task)
+        results = await self.client.query(
+            targets, self.validator.method, request, timeout=self.settings.validator.timeout
+        )
+        answers = [self._answer(task, r) for r in results]
+        try:
+            scored = await self.runtime.score(task, answers)
+        except ScoringError as exc:
+            log.error("scorer failed, round skipped (no score changed): %s", exc.message)
+            return None
+        hotkeys = [t.hotkey for t in targets]
+        self.scores.update_round(hotkeys, scored.scores)
+        await self.scores.asave()
+        answered = sum(a is not None for a in answers)
+        self.metrics.rounds.inc()
+        self.metrics.scoring_seconds.observe(scored.seconds)
+        self.metrics.answered.set(answered)
+        self.metrics.queried.set(len(targets))
+        self.last_round = scored
+        failures = {
+            r.target.hotkey[:8]: r.error.status.name for r in results if r.error is not None
+        }
+        log.info(
+            "round %d: %d/%d miners answered, scored on %s in %.1f ms%s",
+            self.scores.round,
+            answered,
+            len(targets),
+            scored.device,
+            scored.seconds * 1000,
+            f"; failed: {failures}" if failures else "",
+        )
+        return scored
+
+    def _answer(self, task: Any, result: QueryResult) -> Any | None:
+        if result.error is not None or result.response is None:
+            return None
+        try:
+            return self.validator.to_answer(task, result)
+        except SubnetkitError as exc:
+            log.info("answer of %s rejected: %s", result.target.hotkey, exc.message)
+            return None
+
+    async def wait_round(self, block: int, timeout: float | None = None) -> None:
+        """Wait until a round for head ``block`` (or later) has finished (tests, harnesses)."""
+        async with asyncio.timeout(timeout), self._round_done:
+            await self._round_done.wait_for(lambda: self.round_block >= block)
+
+    # -- metagraph changes -----------------------------------------------------------------------
+    async def _on_metagraph(self, old: Metagraph, new: Metagraph, change: MetagraphDiff) -> None:
+        forgotten = [old_hk for _, old_hk, _ in change.replaced] + list(change.deregistered)
+        dropped = [hk for hk in dict.fromkeys(forgotten) if self.scores.reset(hk)]
+        if dropped:
+            log.info("reset scores of %d replaced/deregistered hotkeys", len(dropped))
+            await self.scores.asave()
+        if self.hotkey in change.deregistered:
+            log.error(
+                "this validator's hotkey %s was deregistered from subnet %d; re-register: %s",
+                self.hotkey,
+                self.settings.netuid,
+                register_command(self.settings),
+            )
+        self.uid = new.uid_of(self.hotkey)
+
+    def ready_info(self) -> dict[str, Any]:
+        info = super().ready_info()
+        endpoint = self.metrics_endpoint
+        info["port"] = endpoint.port if endpoint is not None else None
+        info["uid"] = self.uid
+        return info
+
+
+__all__ = ["Validator", "ValidatorMetrics", "ValidatorNeuron"]

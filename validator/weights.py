@@ -1,0 +1,273 @@
+"""When and how a validator puts its scores on chain: set, or commit then reveal.
+
+:class:`WeightSetter` is called once per validator round with the current metagraph and head.
+It submits at most every ``interval_blocks`` blocks, and never blindly: before each submission
+it checks, from the metagraph, what the chain would check, and says why it is waiting —
+
+* rate limit: ``weights_rate_limit`` blocks since the last set (or commit); the log names the
+  block the limit lifts at, instead of the anchor's bare "perhaps it is too soon";
+* permit: a validator without a validator permit (and not the subnet owner) cannot weight
+  others; it logs the typed reason and tries again next interval;
+* nothing to say: no miner has a positive score yet, so no weights (a uniform vector would only
+  build bonds to miners nobody has checked).
+
+Weights go through the shared pipeline (``chain.weights.process_weights``), the same code the
+chain uses to check them. With commit-reveal on, the commit's salt and exact u16 weights are
+written to the :class:`~validator.state.CommitStore` *before* the commit is sent and revealed in
+the commit's reveal epoch, also after a restart. Every refusal from the chain is logged with its
+typed code and the chain's own message (which says what to do); none is swallowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from dataclasses import dataclass
+
+from chain.client import ChainClient
+from chain.metagraph import Metagraph
+from chain.runtime.schedule import epoch_index, first_block_of_epoch
+from chain.weights import WeightsError, process_weights
+from subnetkit.errors import ChainError, ChainUnavailableError
+from subnetkit.keys import Signer
+from validator.scores import ScoreStore
+from validator.state import CommitStore, PendingCommit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class WeightAction:
+    """What one call of :meth:`WeightSetter.step` did (for logs, metrics and tests)."""
+
+    kind: str  # set | committed | revealed | waiting | refused
+    block: int
+    reason: str = ""
+    code: str = ""
+
+
+class WeightSetter:
+    """Schedules weight submissions for one validator hotkey on one subnet."""
+
+    def __init__(
+        self,
+        chain: ChainClient,
+        signer: Signer,
+        netuid: int,
+        commits: CommitStore,
+        *,
+        interval_blocks: int,
+        version_key: int = 0,
+    ) -> None:
+        self.chain = chain
+        self.signer = signer
+        self.netuid = netuid
+        self.commits = commits
+        self.interval_blocks = max(1, interval_blocks)
+        self.version_key = version_key
+        self.last_submit_block = 0
+        self._next_try = 0
+        self._last_wait_reason = ""
+
+    # -- one step per round ----------------------------------------------------------------------
+    async def step(self, metagraph: Metagraph, head: int, scores: ScoreStore) -> list[WeightAction]:
+        """Reveal what is due, then submit new weights if the interval has passed."""
+        actions = await self.reveal_due(metagraph, head)
+        if head >= self._next_try and head - self.last_submit_block >= self.interval_blocks:
+            action = await self.submit(metagraph, head, scores)
+            actions.append(action)
+        return actions
+
+    def _wait(
+        self, head: int, reason: str, code: str, *, retry_at: int | None = None
+    ) -> WeightAction:
+        """Log a reason to hold back weights, once per distinct reason."""
+        if reason != self._last_wait_reason:
+            log.info("weights not submitted [%s]: %s", code, reason)
+            self._last_wait_reason = reason
+        if retry_at is not None:
+            self._next_try = retry_at
+        return WeightAction("waiting", head, reason, code)
+
+    async def submit(self, metagraph: Metagraph, head: int, scores: ScoreStore) -> WeightAction:
+        """Set (or commit) weights now if the chain would accept them; else say why not."""
+        hotkey = self.signer.ss58
+        uid = metagraph.uid_of(hotkey)
+        if uid is None:
+            return self._wait(
+                head,
+                f"hotkey {hotkey} is not registered on subnet {self.netuid}; register it again",
+                "not_registered",
+                retry_at=head + self.interval_blocks,
+            )
+        commit_reveal = bool(metagraph.hparams.get("commit_reveal_weights_enabled", 0))
+        limit = int(metagraph.hparams.get("weights_rate_limit", 0))
+        last = self._last_submission(metagraph, uid, commit_reveal)
+        inclusion = head + 1  # the earliest block a submission sent now can land in
+        if limit and last and inclusion - last < limit:
+            until = last + limit
+            what = "committed" if commit_reveal else "set"
+            return self._wait(
+                head,
+                f"rate limited until block {until} (weights last {what} at block {last}, "
+                f"weights_rate_limit={limit}); now at block {head}",
+                "rate_limited",
+                retry_at=until - 1,
+            )
+        is_owner = hotkey == metagraph.owner_hotkey
+        if not bool(metagraph.validator_permit[uid]) and not is_owner:
+            return self._wait(
+                head,
+                f"uid {uid} holds no validator permit on subnet {self.netuid} (permits go to the "
+                f"top {metagraph.hparams.get('max_allowed_validators', '?')} stakes at each "
+                f"epoch): add stake; retrying in {self.interval_blocks} blocks",
+                "no_validator_permit",
+                retry_at=head + self.interval_blocks,
+            )
+        uid_of = {hk: i for i, hk in enumerate(metagraph.hotkeys) if i != uid}
+        uids, raw = scores.weights_for(uid_of, metagraph.n)
+        if not any(w > 0 for w in raw):
+            return self._wait(
+                head,
+                "no miner has a positive score yet; weights wait for answered queries",
+                "no_scores",
+            )
+        try:
+            out_uids, values = process_weights(
+                uids,
+                raw,
+                metagraph.n,
+                min_allowed_weights=int(metagraph.hparams.get("min_allowed_weights", 0)),
+                max_weight_limit=int(metagraph.hparams.get("max_weights_limit", 65535)),
+            )
+        except WeightsError as exc:
+            log.warning("weights cannot be built [%s]: %s", exc.code, exc.message)
+            self._next_try = head + self.interval_blocks
+            return WeightAction("refused", head, exc.message, exc.code)
+        self._last_wait_reason = ""
+        if commit_reveal:
+            return await self._commit(metagraph, head, out_uids, values)
+        return await self._set(head, out_uids, values)
+
+    def _last_submission(self, metagraph: Metagraph, uid: int, commit_reveal: bool) -> int:
+        if commit_reveal:
+            pending = [c.commit_block for c in self.commits.pending(self.netuid)]
+            return max([self.last_submit_block, *pending])
+        return max(self.last_submit_block, int(metagraph.last_update[uid]))
+
+    def _refused(self, head: int, what: str, exc: ChainError) -> WeightAction:
+        retry = (
+            "retrying next round"
+            if isinstance(exc, ChainUnavailableError)
+            else (f"retrying in {self.interval_blocks} blocks")
+        )
+        log.warning("%s refused by the chain [%s]: %s; %s", what, exc.code, exc.message, retry)
+        self._next_try = head + (
+            1 if isinstance(exc, ChainUnavailableError) else self.interval_blocks
+        )
+        return WeightAction("refused", head, exc.message, exc.code)
+
+    async def _set(self, head: int, uids: list[int], values: list[int]) -> WeightAction:
+        try:
+            receipt = await self.chain.set_weights(
+                self.signer, self.netuid, uids, values, version_key=self.version_key
+            )
+        except ChainError as exc:
+            return self._refused(head, "set_weights", exc)
+        self.last_submit_block = int(receipt.block_number)
+        log.info(
+            "weights set on subnet %d at block %d for %d uids",
+            self.netuid,
+            self.last_submit_block,
+            len(uids),
+        )
+        return WeightAction("set", self.last_submit_block)
+
+    async def _commit(
+        self, metagraph: Metagraph, head: int, uids: list[int], values: list[int]
+    ) -> WeightAction:
+        tempo = metagraph.tempo
+        period = int(metagraph.hparams.get("reveal_period_epochs", 1))
+        inclusion = head + 1
+        reveal_at = first_block_of_epoch(
+            self.netuid, tempo, epoch_index(self.netuid, tempo, inclusion) + period
+        )
+        pending = PendingCommit.create(
+            hotkey=self.signer.ss58,
+            netuid=self.netuid,
+            uids=uids,
+            weights=values,
+            version_key=self.version_key,
+            commit_block=inclusion,
+            reveal_block=reveal_at,
+        )
+        await self.commits.aadd(pending)  # write-ahead: the salt survives a crash mid-commit
+        try:
+            receipt = await self.chain.commit_weights(
+                self.signer, self.netuid, uids, values, pending.salt, version_key=self.version_key
+            )
+        except ChainError as exc:
+            if not isinstance(exc, ChainUnavailableError):
+                await self.commits.aremove(pending.commit_hash)  # never reached the chain state
+            return self._refused(head, "commit_weights", exc)
+        block = int(receipt.block_number)
+        reveal_from = _event_field(receipt, "WeightsCommitted", "reveal_from_block")
+        if block != pending.commit_block or (reveal_from is not None and reveal_from != reveal_at):
+            pending = dataclasses.replace(
+                pending,
+                commit_block=block,
+                reveal_block=reveal_from if reveal_from is not None else pending.reveal_block,
+            )
+            await self.commits.aadd(pending)
+        self.last_submit_block = block
+        log.info(
+            "weights committed on subnet %d at block %d; reveal from block %d",
+            self.netuid,
+            block,
+            pending.reveal_block,
+        )
+        return WeightAction("committed", block)
+
+    async def reveal_due(self, metagraph: Metagraph, head: int) -> list[WeightAction]:
+        """Reveal every stored commit whose reveal window is open at the next block."""
+        actions: list[WeightAction] = []
+        for commit in self.commits.due(head + 1, self.netuid):
+            try:
+                receipt = await self.chain.reveal_weights(
+                    self.signer,
+                    self.netuid,
+                    commit.uids,
+                    commit.weights,
+                    commit.salt,
+                    version_key=commit.version_key,
+                )
+            except ChainError as exc:
+                if exc.code == "reveal_too_early":
+                    continue
+                if exc.code in ("commit_expired", "no_matching_commit", "commit_reveal_disabled"):
+                    await self.commits.aremove(commit.commit_hash)
+                log.warning("reveal_weights refused by the chain [%s]: %s", exc.code, exc.message)
+                actions.append(WeightAction("refused", head, exc.message, exc.code))
+                continue
+            await self.commits.aremove(commit.commit_hash)
+            block = int(receipt.block_number)
+            log.info(
+                "weights revealed on subnet %d at block %d (committed at %d)",
+                self.netuid,
+                block,
+                commit.commit_block,
+            )
+            actions.append(WeightAction("revealed", block))
+        return actions
+
+
+def _event_field(receipt: object, name: str, field: str) -> int | None:
+    for event in getattr(receipt, "events", ()):
+        if event.name == name:
+            value = json.loads(event.data_json).get(field)
+            return None if value is None else int(value)
+    return None
+
+
+__all__ = ["WeightAction", "WeightSetter"]
