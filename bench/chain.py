@@ -1,0 +1,474 @@
+"""Chain benchmark: signed-extrinsic ingest, metagraph query latency, block apply time.
+
+Run: ``.venv/bin/python bench/chain.py [--quick] [--json]``.
+
+A real :class:`chain.service.ChainService` runs in this process (manual blocks, temp SQLite in
+WAL mode, the service's defaults) and is driven over gRPC by :class:`chain.client.ChainClient`.
+Every figure is printed beside a baseline measured in the same run, as a ratio:
+
+* **ingest**: ``--extrinsics`` signed transfers from 64 genesis-funded accounts, signed
+  beforehand (client work, reported separately), then submitted in ``SubmitExtrinsics`` batches
+  of 1024 (the chain verifies every sr25519 signature, in a worker thread) and included by
+  producing blocks; the rate is extrinsics included per second from the first submit to the
+  commit of the last block. Baselines: (a) raw SQLite inserts of the same rows the chain wrote
+  for those blocks (extrinsic rows with receipts + changed state rows, one transaction per
+  block, same pragmas), (b) bare ``verify`` of the same signatures on one thread: the floor set
+  by signature checking alone. The target is >= 2,000/s.
+* **metagraph**: ``GetMetagraph`` (lite, no weights) end to end through the client, including
+  the decode into torch tensors, at n=256 and n=4096 (median of repeats). Baseline: a raw
+  ``SELECT`` of the same rows (the subnet's neuron records and hotkey stakes, latest version of
+  each key) from the chain's own SQLite file, without decoding.
+* **block apply**: a subnet at n=4096 with 64 validators (stake + permits from a first epoch)
+  that each set weights on all 4096 uids; then the epoch block is produced and timed (coinbase,
+  gathering the epoch inputs from state, Yuma, storing outputs and bonds, the SQLite commit).
+  Baseline: the bare ``chain.epoch.run_epoch`` call on the same inputs: what the block would
+  cost if the pipeline around the epoch were free. Also shown: the block that includes the 64
+  weight extrinsics, and a raw SQLite commit of the epoch block's state delta.
+
+How n=4096 is built: honestly, with signed extrinsics: Alice (sudo) raises ``max_allowed_uids``
+to 4096 and ``max_registrations_per_block`` above it, then signs 4095 ``burned_register``
+extrinsics with consecutive nonces, submitted in batches and included in one block. Tempo is set
+so that epochs run only where the bench wants them (tempo = target block + netuid, as the chain
+runs an epoch at block b when (b + netuid + 1) % (tempo + 1) == 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import json
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from chain.client import ChainClient
+from chain.extrinsic import build, signing_payload
+from chain.genesis import TAO, dev_genesis
+from chain.service import ChainService
+from chain.store import SCHEMA
+from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.keys import Signer, dev_signer, verify
+
+BATCH = 1024
+SIGNERS = 64
+VALIDATORS = 64
+
+
+def ms(seconds: float) -> float:
+    return round(seconds * 1000, 3)
+
+
+# -- helpers ------------------------------------------------------------------------------------
+async def submit_all(client: ChainClient, exts: Sequence[pb.Extrinsic]) -> None:
+    """Submit pre-signed extrinsics in batches; any pool refusal is a bench bug, so raise."""
+    for start in range(0, len(exts), BATCH):
+        results = await client.submit_batch(exts[start : start + BATCH], wait=False)
+        bad = [r for r in results if r.error_code]
+        if bad:
+            raise RuntimeError(
+                f"{len(bad)} refused, first: {bad[0].error_code} {bad[0].error_message}"
+            )
+
+
+async def include_all(service: ChainService, count: int) -> list[pb.Block]:
+    """Produce blocks until ``count`` extrinsics are included (none may go missing)."""
+    blocks = []
+    included = 0
+    while included < count:
+        block = await service.produce_block()
+        if not block.extrinsic_hashes and len(service.node.pool) == 0:
+            raise RuntimeError(f"pool drained with {count - included} extrinsics missing")
+        included += len(block.extrinsic_hashes)
+        blocks.append(block)
+    return blocks
+
+
+def sign_many(
+    signer: Signer, first_nonce: int, calls: Sequence[pb.Call], genesis: bytes
+) -> list[pb.Extrinsic]:
+    return [build(signer, first_nonce + i, call, genesis) for i, call in enumerate(calls)]
+
+
+async def run_call(
+    service: ChainService, client: ChainClient, signer: Signer, call: pb.Call
+) -> pb.Receipt:
+    """Submit one call and include it in exactly one new block (manual mode, no automine, so
+    block numbers stay where the bench puts them); raise its typed error if it failed."""
+    ext = await client.sign(signer, call)
+    await submit_all(client, [ext])
+    block = await service.produce_block()
+    receipt = await client.receipt(block.extrinsic_hashes[-1])
+    assert receipt is not None
+    return client.check(receipt)
+
+
+async def sudo(
+    service: ChainService, client: ChainClient, alice: Signer, netuid: int, **values: int
+) -> None:
+    for name, value in values.items():
+        call = pb.Call(
+            set_hyperparameter=pb.SetHyperparameter(netuid=netuid, name=name, value=value)
+        )
+        await run_call(service, client, alice, call)
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db
+
+
+# -- ingest ---------------------------------------------------------------------------------------
+def raw_insert_baseline(chain_db: Path, first: int, last: int, scratch: Path) -> float:
+    """Insert the rows the chain wrote for blocks first..last into a fresh DB; seconds."""
+    src = sqlite3.connect(f"file:{chain_db}?mode=ro", uri=True)
+    per_block: dict[int, tuple[list[Any], list[Any], list[Any]]] = {}
+    for number, hash_, block in src.execute(
+        "SELECT number, hash, block FROM blocks WHERE number BETWEEN ? AND ?", (first, last)
+    ):
+        per_block[number] = ([(number, hash_, block)], [], [])
+    for row in src.execute(
+        "SELECT block, idx, hash, data, receipt FROM extrinsics WHERE block BETWEEN ? AND ?",
+        (first, last),
+    ):
+        per_block[row[0]][1].append(row)
+    for key, number, value in src.execute(
+        "SELECT key, block, value FROM state WHERE block BETWEEN ? AND ?", (first, last)
+    ):
+        per_block[number][2].append((key, number, value))
+    src.close()
+    db = _connect(scratch)
+    db.executescript(SCHEMA)
+    start = time.perf_counter()
+    for blocks, exts, states in per_block.values():
+        db.execute("BEGIN IMMEDIATE")
+        db.executemany("INSERT INTO blocks (number, hash, block) VALUES (?, ?, ?)", blocks)
+        db.executemany(
+            "INSERT INTO extrinsics (block, idx, hash, data, receipt) VALUES (?, ?, ?, ?, ?)", exts
+        )
+        db.executemany("INSERT OR REPLACE INTO state (key, block, value) VALUES (?, ?, ?)", states)
+        db.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    db.close()
+    return elapsed
+
+
+def verify_baseline(exts: Sequence[pb.Extrinsic], genesis: bytes) -> float:
+    start = time.perf_counter()
+    for ext in exts:
+        payload = signing_payload(genesis, ext.signer, ext.crypto, ext.nonce, ext.call)
+        if not verify(ext.signer, payload, ext.signature, ext.crypto):
+            raise RuntimeError("bench signature did not verify")
+    return time.perf_counter() - start
+
+
+async def bench_ingest(
+    service: ChainService, client: ChainClient, signers: list[Signer], count: int, scratch: Path
+) -> dict[str, Any]:
+    genesis = await client.genesis_hash()
+    dest = Signer.generate().ss58
+    per = count // len(signers)
+    t_sign = time.perf_counter()
+    exts: list[pb.Extrinsic] = []
+    for signer in signers:
+        call = pb.Call(transfer=pb.Transfer(dest=dest, amount=1))
+        exts.extend(sign_many(signer, 0, [call] * per, genesis))
+    sign_s = time.perf_counter() - t_sign
+    random.Random(7).shuffle(exts)  # arrival order across signers, nonces out of order too
+    total = len(exts)
+
+    first_block = int(service.head.number) + 1
+    start = time.perf_counter()
+    await submit_all(client, exts)
+    submitted = time.perf_counter()
+    blocks = await include_all(service, total)
+    elapsed = time.perf_counter() - start
+    last_block = int(blocks[-1].header.number)
+    receipts = await client.receipt(blocks[-1].extrinsic_hashes[-1])
+    assert receipts is not None and receipts.success, "last transfer did not succeed"
+    assert await client.balance(dest) == total, "not every transfer was applied"
+
+    db_path = service.node.store.path
+    sql_s = await asyncio.to_thread(raw_insert_baseline, db_path, first_block, last_block, scratch)
+    verify_s = await asyncio.to_thread(verify_baseline, exts, genesis)
+    return {
+        "extrinsics": total,
+        "blocks": len(blocks),
+        "included_per_s": round(total / elapsed, 1),
+        "submit_s": round(submitted - start, 3),
+        "blocks_s": round(elapsed - (submitted - start), 3),
+        "client_sign_per_s": round(total / sign_s, 1),
+        "baseline_sqlite_rows_per_s": round(total / sql_s, 1),
+        "baseline_verify_per_s": round(total / verify_s, 1),
+        "ratio_vs_sqlite": round(elapsed / sql_s, 2),
+        "ratio_vs_verify": round(elapsed / verify_s, 2),
+        "target_met": total / elapsed >= 2000,
+    }
+
+
+# -- building subnets -----------------------------------------------------------------------------
+async def build_subnet(
+    service: ChainService, client: ChainClient, alice: Signer, n: int
+) -> tuple[int, list[Signer]]:
+    """A subnet with ``n`` uids (owner hotkey + n-1 registrations by Alice); returns hotkeys."""
+    owner_hotkey = Signer.generate()
+    receipt = await run_call(
+        service, client, alice, pb.Call(create_subnet=pb.CreateSubnet(hotkey=owner_hotkey.ss58))
+    )
+    created = next(e for e in receipt.events if e.name == "SubnetCreated")
+    netuid = int(json.loads(created.data_json)["netuid"])
+    await sudo(
+        service,
+        client,
+        alice,
+        netuid,
+        tempo=50_000,  # no epoch until the bench asks for one
+        max_allowed_uids=max(n, 1),
+        max_registrations_per_block=n + 1,
+        commit_reveal_weights_enabled=0,
+        weights_rate_limit=0,
+    )
+    hotkeys = [Signer.generate() for _ in range(n - 1)]
+    genesis = await client.genesis_hash()
+    calls = [
+        pb.Call(burned_register=pb.BurnedRegister(netuid=netuid, hotkey=h.ss58)) for h in hotkeys
+    ]
+    nonce = await client.nonce(alice.ss58)
+    for start in range(0, len(calls), 4000):  # the pool holds 4096 future nonces per signer
+        chunk = calls[start : start + 4000]
+        await submit_all(client, sign_many(alice, nonce + start, chunk, genesis))
+        await include_all(service, len(chunk))
+    client.forget_nonce(alice.ss58)
+    info = await client.subnet_info(netuid)
+    assert info.n == n, f"built n={info.n}, wanted {n}"
+    return netuid, [owner_hotkey, *hotkeys]
+
+
+async def epoch_at_next_block(
+    service: ChainService, client: ChainClient, alice: Signer, netuid: int
+) -> None:
+    """Set tempo so that the block after the one holding this extrinsic runs the epoch."""
+    head = int(service.head.number)
+    await sudo(service, client, alice, netuid, tempo=head + 2 + netuid)
+
+
+# -- metagraph ------------------------------------------------------------------------------------
+def raw_select_baseline(chain_db: Path, netuid: int, reps: int) -> float:
+    db = sqlite3.connect(f"file:{chain_db}?mode=ro", uri=True)
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        for table in ("neuron", "hstake"):
+            lo, hi = f"{table}/{netuid}/", f"{table}/{netuid}0"  # '0' sorts right after '/'
+            rows = db.execute(
+                "SELECT key, value, MAX(block) FROM state WHERE key >= ? AND key < ? GROUP BY key",
+                (lo, hi),
+            ).fetchall()
+            assert rows or table == "hstake"
+        times.append(time.perf_counter() - start)
+    db.close()
+    return statistics.median(times)
+
+
+async def bench_metagraph(
+    service: ChainService, client: ChainClient, netuid: int, n: int, reps: int
+) -> dict[str, Any]:
+    mg = await client.metagraph(netuid)  # warm (torch import, channel)
+    assert mg.n == n
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        await client.metagraph(netuid)
+        times.append(time.perf_counter() - start)
+    rpc = statistics.median(times)
+    base = await asyncio.to_thread(raw_select_baseline, service.node.store.path, netuid, reps)
+    return {
+        "n": n,
+        "median_ms": ms(rpc),
+        "p90_ms": ms(sorted(times)[int(0.9 * (len(times) - 1))]),
+        "baseline_raw_select_ms": ms(base),
+        "ratio": round(rpc / base, 2),
+    }
+
+
+# -- block apply ----------------------------------------------------------------------------------
+def bare_epoch(service: ChainService, netuid: int, block: int) -> tuple[float, float]:
+    """(seconds to gather inputs from state, seconds in run_epoch) for ``block``'s epoch."""
+    from chain.epoch import run_epoch
+    from chain.runtime.context import Ctx, EventSink
+    from chain.runtime.epoch_io import epoch_inputs
+
+    ctx = Ctx(service.node.state, block, EventSink())
+    sn = ctx.subnet(netuid)
+    t0 = time.perf_counter()
+    inputs, hp = epoch_inputs(ctx, sn, sn.pending_server + sn.pending_validator)
+    t1 = time.perf_counter()
+    run_epoch(inputs, hp, device="cpu")
+    return t1 - t0, time.perf_counter() - t1
+
+
+def sqlite_delta_baseline(chain_db: Path, block: int, scratch: Path) -> tuple[float, int]:
+    src = sqlite3.connect(f"file:{chain_db}?mode=ro", uri=True)
+    rows = src.execute("SELECT key, block, value FROM state WHERE block = ?", (block,)).fetchall()
+    src.close()
+    db = _connect(scratch)
+    db.executescript(SCHEMA)
+    start = time.perf_counter()
+    db.execute("BEGIN IMMEDIATE")
+    db.executemany("INSERT OR REPLACE INTO state (key, block, value) VALUES (?, ?, ?)", rows)
+    db.execute("COMMIT")
+    elapsed = time.perf_counter() - start
+    db.close()
+    return elapsed, len(rows)
+
+
+async def bench_block_apply(
+    service: ChainService,
+    client: ChainClient,
+    alice: Signer,
+    netuid: int,
+    hotkeys: list[Signer],
+    scratch: Path,
+) -> dict[str, Any]:
+    n = len(hotkeys)
+    validators = hotkeys[1 : VALIDATORS + 1]
+    genesis = await client.genesis_hash()
+    nonce = await client.nonce(alice.ss58)
+    stakes = [
+        pb.Call(add_stake=pb.AddStake(netuid=netuid, hotkey=v.ss58, amount=(100 + i) * TAO))
+        for i, v in enumerate(validators)
+    ]
+    await submit_all(client, sign_many(alice, nonce, stakes, genesis))
+    await include_all(service, len(stakes))
+    client.forget_nonce(alice.ss58)
+    # First epoch: hands out validator permits by stake.
+    await epoch_at_next_block(service, client, alice, netuid)
+    t0 = time.perf_counter()
+    await service.produce_block()
+    first_epoch_s = time.perf_counter() - t0
+    mg = await client.metagraph(netuid)
+    permits = mg.validator_permit.tolist()
+    assert all(permits[uid] for uid in range(1, VALIDATORS + 1)), "validators lack permits"
+
+    rng = random.Random(11)
+    uids = list(range(n))
+    weight_exts = [
+        build(
+            v,
+            0,
+            pb.Call(
+                set_weights=pb.SetWeights(
+                    netuid=netuid, uids=uids, weights=[rng.randint(1, 65535) for _ in uids]
+                )
+            ),
+            genesis,
+        )
+        for v in validators
+    ]
+    await submit_all(client, weight_exts)
+    t0 = time.perf_counter()
+    block = await service.produce_block()
+    weights_block_s = time.perf_counter() - t0
+    assert len(block.extrinsic_hashes) == VALIDATORS
+    receipt = await client.receipt(block.extrinsic_hashes[0])
+    assert receipt is not None and receipt.success, receipt
+
+    await epoch_at_next_block(service, client, alice, netuid)
+    epoch_block = int(service.head.number) + 1
+    gather_s, epoch_s = await asyncio.to_thread(bare_epoch, service, netuid, epoch_block)
+    t0 = time.perf_counter()
+    block = await service.produce_block()
+    apply_s = time.perf_counter() - t0
+    assert any(e.name == "EpochRun" for e in block.events), "the timed block ran no epoch"
+    delta_s, delta_rows = await asyncio.to_thread(
+        sqlite_delta_baseline, service.node.store.path, epoch_block, scratch
+    )
+    return {
+        "n": n,
+        "validators": VALIDATORS,
+        "epoch_block_ms": ms(apply_s),
+        "baseline_bare_epoch_ms": ms(epoch_s),
+        "ratio_vs_bare_epoch": round(apply_s / epoch_s, 2),
+        "gather_inputs_ms": ms(gather_s),
+        "baseline_sqlite_delta_commit_ms": ms(delta_s),
+        "state_delta_rows": delta_rows,
+        "weights_block_ms": ms(weights_block_s),
+        "first_epoch_block_ms": ms(first_epoch_s),
+    }
+
+
+# -- main -----------------------------------------------------------------------------------------
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    big = 1024 if args.quick else 4096
+    reps = 5 if args.quick else 20
+    signers = [Signer.generate() for _ in range(SIGNERS)]
+    alice = dev_signer("alice")
+    base = dev_genesis()
+    genesis = dataclasses.replace(
+        base, balances={**base.balances, **{s.ss58: 1000 * TAO for s in signers}}
+    )
+    figures: dict[str, Any] = {"quick": args.quick}
+    with tempfile.TemporaryDirectory(prefix="bench-chain-") as tmp:
+        root = Path(tmp)
+        service = ChainService(root / "chain", manual=True, genesis=genesis)
+        async with service, ChainClient(service.address, timeout=120) as client:
+            figures["ingest"] = await bench_ingest(
+                service, client, signers, args.extrinsics, root / "ingest.sqlite"
+            )
+            report("ingest", figures["ingest"])
+            small, _ = await build_subnet(service, client, alice, 256)
+            t0 = time.perf_counter()
+            large, hotkeys = await build_subnet(service, client, alice, big)
+            figures["build_large_subnet_s"] = round(time.perf_counter() - t0, 2)
+            figures["metagraph"] = [
+                await bench_metagraph(service, client, small, 256, reps),
+                await bench_metagraph(service, client, large, big, reps),
+            ]
+            for entry in figures["metagraph"]:
+                report(f"metagraph n={entry['n']}", entry)
+            figures["block_apply"] = await bench_block_apply(
+                service, client, alice, large, hotkeys, root / "delta.sqlite"
+            )
+            report("block apply", figures["block_apply"])
+    return figures
+
+
+def report(name: str, doc: dict[str, Any]) -> None:
+    print(f"{name}:")
+    for key, value in doc.items():
+        print(f"  {key:32s} {value}")
+    sys.stdout.flush()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="n=1024, fewer repeats (~20 s)")
+    parser.add_argument("--json", action="store_true", help="last stdout line: JSON figures")
+    parser.add_argument("--extrinsics", type=int, default=0, help="ingest size (default 8192)")
+    args = parser.parse_args(argv)
+    if not args.extrinsics:
+        args.extrinsics = 2048 if args.quick else 8192
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    figures = asyncio.run(main_async(args))
+    if args.json:
+        print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    with contextlib.suppress(KeyboardInterrupt):
+        main()
