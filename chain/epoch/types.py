@@ -93,6 +93,11 @@ class EpochInputs:
     permits going INTO this epoch (the previous epoch's ``new_validator_permit``).
     ``commit_block[i]`` is uid i's earliest unexpired weight commit (-1 = none) when
     commit-reveal is on, else ``None``.
+
+    Only rows of uids with an input or a new permit are read from ``weights`` and ``bonds``:
+    other rows count as empty (the chain never stores bonds for them and empties their weights
+    in §2.5), which is what keeps the epoch from touching all ``n × n`` entries. Values are not
+    range-checked here for the same reason; the chain validates them when they are written.
     """
 
     stake: Tensor
