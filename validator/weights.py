@@ -74,9 +74,15 @@ class WeightSetter:
     async def step(self, metagraph: Metagraph, head: int, scores: ScoreStore) -> list[WeightAction]:
         """Reveal what is due, then submit new weights if the interval has passed."""
         actions = await self.reveal_due(metagraph, head)
-        if head >= self._next_try and head - self.last_submit_block >= self.interval_blocks:
-            action = await self.submit(metagraph, head, scores)
-            actions.append(action)
+        if head < self._next_try and self._last_wait_code:
+            # Still held back for the reason already logged: report it, do not log it again.
+            actions.append(
+                WeightAction("waiting", head, self._last_wait_reason, self._last_wait_code)
+            )
+        elif not self.last_submit_block or head - self.last_submit_block >= self.interval_blocks:
+            # First chance after start-up, or the interval has passed (the rate-limit preflight
+            # in submit() keeps a restarted validator from submitting too soon).
+            actions.append(await self.submit(metagraph, head, scores))
         return actions
 
     def _wait(
@@ -85,7 +91,7 @@ class WeightSetter:
         """Log a reason to hold back weights, once per distinct reason."""
         if reason != self._last_wait_reason:
             log.info("weights not submitted [%s]: %s", code, reason)
-            self._last_wait_reason = reason
+        self._last_wait_reason, self._last_wait_code = reason, code
         if retry_at is not None:
             self._next_try = retry_at
         return WeightAction("waiting", head, reason, code)
@@ -146,6 +152,7 @@ class WeightSetter:
             self._next_try = head + self.interval_blocks
             return WeightAction("refused", head, exc.message, exc.code)
         self._last_wait_reason = ""
+        self._last_wait_code = ""
         if commit_reveal:
             return await self._commit(metagraph, head, out_uids, values)
         return await self._set(head, out_uids, values)

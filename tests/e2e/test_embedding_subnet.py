@@ -27,7 +27,7 @@ from subnets.embedding.validator import EmbeddingValidator
 from tests.helpers.chain import TAO, ChainHarness
 from tests.neurons.support import drive, running_miners, running_validator, settings_for
 
-pytestmark = pytest.mark.timeout(180)
+pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]
 
 TEMPO = 5
 EPOCHS_WITH_WEIGHTS = 3

@@ -1,0 +1,130 @@
+"""``subnetkit miner run`` as a real process against a chain served by the test.
+
+The chain runs in this process (manual blocks + automine, 127.0.0.1:0); the miner is a child
+process started through the console entry point with a real wallet on disk. Claims: the ready
+file appears with the serving port, that endpoint is on chain, the miner answers signed echo
+queries, SIGTERM exits 0; an unregistered hotkey prints one line and exits non-zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from subnetkit import wallet
+from subnetkit.errors import NotRegisteredError
+from subnetkit.keys import Signer
+from subnets.echo import echo_pb2
+from tests.helpers.chain import TAO, ChainHarness
+from validator.client import MinerClient, Target
+
+pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
+
+ENTRY = "import sys; from subnetkit.cli import main; sys.exit(main())"
+ECHO = echo_pb2.DESCRIPTOR.services_by_name["Echo"].methods_by_name["Echo"]
+
+
+def _miner_cmd(h: ChainHarness, netuid: int, wallets: Path, tmp: Path, *extra: str) -> list[str]:
+    return [
+        sys.executable,
+        "-c",
+        ENTRY,
+        "miner",
+        "run",
+        "--subnet",
+        "echo",
+        "--netuid",
+        str(netuid),
+        "--wallet-name",
+        "op",
+        "--wallet-hotkey",
+        "m1",
+        "--wallet-path",
+        str(wallets),
+        "--chain-endpoint",
+        h.service.address,
+        "--port",
+        "0",
+        "--state-dir",
+        str(tmp / "state"),
+        *extra,
+    ]
+
+
+async def _wait_ready(proc: asyncio.subprocess.Process, ready: Path, timeout: float) -> dict:
+    async with asyncio.timeout(timeout):
+        while not await asyncio.to_thread(ready.exists):
+            if proc.returncode is not None:
+                raise AssertionError(f"miner exited {proc.returncode} before it was ready")
+            await asyncio.sleep(0.05)
+    return json.loads(await asyncio.to_thread(ready.read_text))
+
+
+async def test_miner_process_serves_on_chain_and_exits_0_on_sigterm(
+    chain: ChainHarness, tmp_path: Path
+) -> None:
+    h = chain
+    wallets = tmp_path / "wallets"
+    info = await asyncio.to_thread(wallet.create_wallet, "op", "m1", path=wallets)
+    hotkey = info.hotkeys["m1"]
+    netuid, _ = await h.subnet()
+    await h.client.burned_register(h.bob, netuid, hotkey)
+    validator = Signer.generate()
+    await h.client.burned_register(h.charlie, netuid, validator.ss58)
+    await h.client.add_stake(h.charlie, netuid, validator.ss58, 10 * TAO)
+    await h.produce_until_epoch(netuid)  # the validator gets its permit
+
+    ready = tmp_path / "ready.json"
+    log = (tmp_path / "miner.log").open("wb")
+    cmd = _miner_cmd(h, netuid, wallets, tmp_path, "--ready-file", str(ready))
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=log)
+    try:
+        doc = await _wait_ready(proc, ready, 60)
+        assert doc["pid"] == proc.pid and doc["hotkey"] == hotkey and doc["port"] > 0
+        mg = await h.client.metagraph(netuid)
+        axon = mg.axons[mg.uid_of(hotkey)]
+        assert (axon.ip, axon.port) == ("127.0.0.1", doc["port"])
+        async with MinerClient(validator) as client:
+            result = await client.query_one(
+                Target(hotkey, "127.0.0.1", doc["port"]),
+                ECHO,
+                echo_pb2.EchoRequest(text="over a real process"),
+                timeout=10,
+            )
+        assert result.ok, result.error
+        assert result.response.text == "over a real process"  # type: ignore[union-attr]
+        proc.send_signal(signal.SIGTERM)
+        async with asyncio.timeout(20):
+            assert await proc.wait() == 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+        log.close()
+
+
+async def test_unregistered_miner_prints_one_line_and_exits_nonzero(
+    chain: ChainHarness, tmp_path: Path
+) -> None:
+    h = chain
+    wallets = tmp_path / "wallets"
+    await asyncio.to_thread(wallet.create_wallet, "op", "m1", path=wallets)
+    netuid, _ = await h.subnet()
+    proc = await asyncio.create_subprocess_exec(
+        *_miner_cmd(h, netuid, wallets, tmp_path),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    async with asyncio.timeout(60):
+        out, err = await proc.communicate()
+    assert proc.returncode == NotRegisteredError.exit_code
+    lines = [line for line in err.decode().splitlines() if line.strip()]
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("error[not_registered]: ")
+    assert f"subnetkit register --netuid {netuid} --wallet-name op --wallet-hotkey m1" in lines[0]
+    assert out == b""
