@@ -195,17 +195,18 @@ def check_endpoint(endpoint: str) -> str:
     return endpoint
 
 
-def parse_tao(text: str, what: str = "--amount") -> int:
-    """``"1.5"`` TAO -> 1_500_000_000 rao, exactly (no float rounding); at most 9 decimals."""
+def parse_tao(text: str, what: str = "--amount", unit: str = "TAO") -> int:
+    """``"1.5"`` TAO -> 1_500_000_000 rao, exactly (no float rounding); at most 9 decimals.
+    Alpha amounts use the same 1e9 base unit (``unit`` only changes the messages)."""
     try:
         value = Decimal(text.strip())
     except InvalidOperation:
-        raise ConfigError(f"{what} {text!r} is not a number of TAO (e.g. 1.5)") from None
+        raise ConfigError(f"{what} {text!r} is not a number of {unit} (e.g. 1.5)") from None
     if not value.is_finite() or value <= 0:
-        raise ConfigError(f"{what} {text!r} must be a positive number of TAO")
+        raise ConfigError(f"{what} {text!r} must be a positive number of {unit}")
     rao = value * RAO_PER_TAO
     if rao != rao.to_integral_value():
-        raise ConfigError(f"{what} {text!r} has more than 9 decimals (1 rao = 1e-9 TAO)")
+        raise ConfigError(f"{what} {text!r} has more than 9 decimals (the smallest unit is 1e-9)")
     if rao > U64_MAX:
         raise ConfigError(f"{what} {text!r} is larger than the chain can hold")
     return int(rao)
@@ -573,7 +574,7 @@ def stake_remove(
     conn = Connection(endpoint, timeout, fmt)
     if (amount is None) == (not unstake_all):
         raise ConfigError("give exactly one of --amount ALPHA or --all")
-    units = None if amount is None else parse_tao(amount, "--amount (alpha)")
+    units = None if amount is None else parse_tao(amount, unit="alpha")
     keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
     target = _check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
     coldkey = keys.coldkey()
