@@ -93,7 +93,12 @@ def store_outputs(ctx: Ctx, sn: Subnet, out: EpochOutputs, pay: list[int]) -> No
     u16 = {k: v.tolist() for k, v in out.u16().items()}
     active = out.active.tolist()
     permits = out.new_validator_permit.tolist()
-    bonds = out.bonds.tolist()
+    # Only uids with a new permit keep a bond row (§2.12); read those rows without ever building
+    # the dense n x n matrix, which at n = 4096 would cost more than the epoch itself.
+    bond_rows: dict[int, list[tuple[int, int]]] = {}
+    for uid, row in out.stored_bond_rows():
+        cols = torch.nonzero(row > 0).flatten()
+        bond_rows[uid] = list(zip(cols.tolist(), row[cols].tolist(), strict=True))
     for uid in range(sn.n):
         nrn = ctx.neuron(sn.netuid, uid)
         ctx.set_neuron(
@@ -112,7 +117,7 @@ def store_outputs(ctx: Ctx, sn: Subnet, out: EpochOutputs, pay: list[int]) -> No
                 emission=int(pay[uid]),
             ),
         )
-        row = tuple((j, int(v)) for j, v in enumerate(bonds[uid]) if v > 0)
+        row = tuple((int(j), int(v)) for j, v in bond_rows.get(uid, ()))
         if row:
             ctx.state.put("bonds", (sn.netuid, uid), row)
         else:
