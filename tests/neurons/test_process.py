@@ -16,11 +16,14 @@ from pathlib import Path
 
 import pytest
 
+from miner.neuron import MinerNeuron
 from subnetkit import wallet
 from subnetkit.errors import NotRegisteredError
 from subnetkit.keys import Signer
 from subnets.echo import echo_pb2
+from subnets.echo.miner import EchoMiner
 from tests.helpers.chain import TAO, ChainHarness
+from tests.neurons.support import settings_for
 from validator.client import MinerClient, Target
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
@@ -128,3 +131,46 @@ async def test_unregistered_miner_prints_one_line_and_exits_nonzero(
     assert lines[0].startswith("error[not_registered]: ")
     assert f"subnetkit register --netuid {netuid} --wallet-name op --wallet-hotkey m1" in lines[0]
     assert out == b""
+
+
+async def test_validator_process_scores_a_miner_and_sets_weights(
+    chain: ChainHarness, tmp_path: Path
+) -> None:
+    h = chain
+    wallets = tmp_path / "wallets"
+    info = await asyncio.to_thread(wallet.create_wallet, "op", "v1", path=wallets)
+    vkey = info.hotkeys["v1"]
+    netuid, _ = await h.subnet(tempo=5)
+    [miner_key] = await h.register(netuid, 1)
+    await h.client.burned_register(h.charlie, netuid, vkey)
+    await h.client.add_stake(h.charlie, netuid, vkey, 10 * TAO)
+    await h.produce_until_epoch(netuid)
+    settings = settings_for(h, netuid, tmp_path / "miner-state")
+    ready = tmp_path / "validator.json"
+    cmd = _miner_cmd(h, netuid, wallets, tmp_path, "--ready-file", str(ready))
+    cmd[cmd.index("miner")] = "validator"
+    cmd[cmd.index("m1")] = "v1"
+    cmd += ["--metrics-port", "0", "--set", "validator.weights_interval_blocks=1"]
+    log = (tmp_path / "validator.log").open("wb")
+    async with MinerNeuron(EchoMiner(), settings, signer=miner_key, chain=h.client):
+        proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=log)
+        try:
+            doc = await _wait_ready(proc, ready, 60)
+            assert doc["hotkey"] == vkey and doc["port"] > 0  # the metrics port
+            await h.produce(1)  # one round: query, score, set weights
+            async with asyncio.timeout(30):
+                while True:
+                    mg = await h.client.metagraph(netuid, with_weights=True)
+                    row = mg.weights_u16[mg.uid_of(vkey)].tolist()
+                    if any(row):
+                        break
+                    await asyncio.sleep(0.05)  # waiting for the child process, not for blocks
+            assert row[mg.uid_of(miner_key.ss58)] == 65535  # all weight on the only miner
+            proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(20):
+                assert await proc.wait() == 0
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            log.close()
