@@ -95,6 +95,8 @@ async def _up(cfg: object, fmt: str) -> dict[str, object]:
     logging.getLogger("subnetkit.wallet").setLevel(logging.WARNING)
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
+    if not out.is_terminal:  # a pipe or file: no 80-column squeeze of the final table
+        out = Console(highlight=False, width=160)
     live_wanted = fmt == "text" and out.is_terminal
     live: Live | None = None
 

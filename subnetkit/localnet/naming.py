@@ -9,7 +9,6 @@ data dir, so they must stay valid wallet names (letters, digits, ``-``, ``_``, `
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -33,23 +32,16 @@ class NeuronPlan:
 
 
 def subnet_variants(subnet: str) -> tuple[str, ...]:
-    """The miner variants of ``subnet`` (a built-in name or ``pkg.module:Class``), if any.
+    """The miner variants of ``subnet`` (a built-in name, a module, or ``pkg.module:Attr``).
 
-    Looks at the subnet package's ``SUBNET`` spec lazily (the package may import torch), falling
-    back to :data:`KNOWN_VARIANTS`; an import-string subnet has no variants we could know.
+    Reads the subnet's ``SUBNET`` spec (a ConfigError names a subnet that cannot be found, before
+    anything starts); falls back to :data:`KNOWN_VARIANTS` for a spec that declares none.
     """
-    if ":" in subnet or "." in subnet:
-        return ()
-    try:
-        module = importlib.import_module(f"subnets.{subnet}")
-    except ImportError:
-        return KNOWN_VARIANTS.get(subnet, ())
-    spec = getattr(module, "SUBNET", None)
-    declared = getattr(spec, "variants", None)
-    if declared:
-        names = tuple(declared.keys()) if isinstance(declared, dict) else tuple(declared)
-        return tuple(str(v) for v in names if _VARIANT_RE.match(str(v)))
-    return KNOWN_VARIANTS.get(subnet, ())
+    from subnetkit.subnet_spec import resolve_subnet
+
+    spec = resolve_subnet(subnet)
+    declared = tuple(str(v) for v in spec.variants if _VARIANT_RE.match(str(v)))
+    return declared or KNOWN_VARIANTS.get(spec.name, ())
 
 
 def plan_neurons(miners: int, validators: int, variants: tuple[str, ...] = ()) -> list[NeuronPlan]:

@@ -9,8 +9,8 @@ the data dir, one wallet per neuron named after it, so each neuron process loads
 
 Each step goes to the chain as one batch of pre-signed extrinsics, so a step costs one block
 however many neurons there are, and registration order (hence uids) is the plan's order.
-Validators are staked so they hold the subnet's stake and win validator permits at the next
-epoch; miners hold none.
+Validators are staked (together half the pool's alpha, in equal slices) so they win validator
+permits at the next epoch and hold comparable weight in consensus; miners start with none.
 """
 
 from __future__ import annotations
@@ -32,8 +32,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TAO = 1_000_000_000
-#: TAO each validator stakes on its own hotkey
-VALIDATOR_STAKE_TAO = 1_000
+#: the chain's minimum stake (subtensor's DefaultMinStake)
+MIN_STAKE_RAO = 2_000_000
 #: TAO sent from Alice to each coldkey beyond the five funded dev accounts
 EXTRA_FUNDS_TAO = 10_000
 OWNER_WALLET = "owner"
@@ -123,6 +123,19 @@ def _event_field(receipt: pb.Receipt, names: tuple[str, ...], key: str) -> int:
     raise LocalnetError(f"chain receipt has no {'/'.join(names)} event")
 
 
+def validator_stakes(tao_in: int, alpha_in: int, count: int, share: float = 0.5) -> list[int]:
+    """TAO (rao) for each of ``count`` validators to buy an equal slice of ``share`` of the
+    pool's alpha, staked in this order. On a constant-product pool equal TAO would not do: the
+    first buyer gets most of a small dev pool and later ones almost nothing."""
+    each = int(alpha_in * share) // max(count, 1)
+    amounts = []
+    for _ in range(count):
+        tao = -(-tao_in * each // (alpha_in - each))  # ceil: never get less than ``each``
+        amounts.append(max(tao, MIN_STAKE_RAO))
+        tao_in, alpha_in = tao_in + tao, alpha_in - each
+    return amounts
+
+
 async def provision(
     client: ChainClient,
     plans: Sequence[NeuronPlan],
@@ -131,7 +144,6 @@ async def provision(
     tempo: int | None = None,
     commit_reveal: bool | None = None,
     hyperparams: dict[str, int] | None = None,
-    validator_stake_tao: int = VALIDATOR_STAKE_TAO,
 ) -> Network:
     """Create the subnet as Alice and register, fund and stake every planned neuron.
 
@@ -198,24 +210,22 @@ async def provision(
         for k, r in zip(keys, receipts, strict=True)
     ]
 
+    validators = [k for k in registered if k.plan.role == "validator"]
+    pool = (await client.subnet_info(netuid)).pool
+    amounts = validator_stakes(int(pool.tao_in), int(pool.alpha_in), len(validators))
     await _submit_batch(
         client,
         [
             (
                 k.coldkey,
-                pb.Call(
-                    add_stake=pb.AddStake(
-                        netuid=netuid, hotkey=k.hotkey.ss58, amount=validator_stake_tao * TAO
-                    )
-                ),
+                pb.Call(add_stake=pb.AddStake(netuid=netuid, hotkey=k.hotkey.ss58, amount=tao)),
             )
-            for k in registered
-            if k.plan.role == "validator"
+            for k, tao in zip(validators, amounts, strict=True)
         ],
         "staking validators",
     )
     final = await client.hyperparameters(netuid)
-    log.info("subnet %d ready with %d neurons", netuid, len(registered))
+    log.debug("subnet %d ready with %d neurons", netuid, len(registered))
     return Network(
         netuid=netuid,
         owner_hotkey=owner_hot.ss58,

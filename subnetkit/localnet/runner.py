@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import shutil
 import signal
 import sys
@@ -44,6 +45,8 @@ CHAIN = "chain"
 #: epochs every few seconds at the default 250 ms blocks (tempo + 1 blocks per epoch)
 DEFAULT_TEMPO = 20
 DEFAULT_BLOCK_TIME = 0.25
+#: the dev chain's weights_rate_limit (blocks between two weight submissions of one validator)
+WEIGHTS_RATE_LIMIT_DEV = 5
 
 
 @dataclass(frozen=True)
@@ -97,6 +100,14 @@ def cli_command() -> list[str]:
     return [sys.executable, "-c", "import sys; from subnetkit.cli import main; sys.exit(main())"]
 
 
+def child_pythonpath() -> str:
+    """The working directory first, then any inherited PYTHONPATH: a subnet package next to
+    where ``localnet up`` runs (``--subnet my_subnet:SUBNET``) imports in every neuron, as
+    ``python -m`` would find it."""
+    inherited = os.environ.get("PYTHONPATH", "")
+    return os.pathsep.join(p for p in (os.getcwd(), inherited) if p)
+
+
 def _block_time_arg(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
@@ -147,7 +158,10 @@ def neuron_argv(
             argv += ["--variant", keys.plan.variant]
         sets = cfg.miner_sets
     else:
-        sets = cfg.validator_sets
+        # weights often enough that every epoch sees fresh ones (the default 100 blocks is
+        # several dev epochs); a --validator-set of the same key comes later and wins
+        interval = max(WEIGHTS_RATE_LIMIT_DEV + 1, cfg.tempo // 2)
+        sets = (f"validator.weights_interval_blocks={interval}", *cfg.validator_sets)
     for item in sets:
         argv += ["--set", item]
     return argv
@@ -180,6 +194,7 @@ class Localnet:
     _owned_dir: bool = field(init=False, default=False)
     _stop: asyncio.Event = field(init=False, default_factory=asyncio.Event)
     stop_reason: str | None = field(init=False, default=None)
+    variants: tuple[str, ...] = field(init=False, default=())
 
     def request_stop(self, reason: str = "stop requested") -> None:
         """Stop at the next await (safe from a signal handler)."""
@@ -192,6 +207,9 @@ class Localnet:
         summary (``interrupted`` true when stopped early). Raises :class:`LocalnetError` (or a
         typed chain/config error) when something fails; no child survives either way."""
         self.cfg.check()
+        if os.getcwd() not in sys.path:  # as child_pythonpath() does for the neurons
+            sys.path.insert(0, os.getcwd())
+        self.variants = subnet_variants(self.cfg.subnet)  # an unknown subnet fails here, early
         self.data_dir, self._owned_dir = _prepare_data_dir(self.cfg.data_dir)
         self.supervisor = Supervisor(self.data_dir, grace=self.cfg.grace)
         failed = True
@@ -239,7 +257,7 @@ class Localnet:
         self.chain_address = f"127.0.0.1:{int(ready['port'])}"
         self.events.progress(f"chain up at {self.chain_address} (pid {chain.pid})")
         async with ChainClient(self.chain_address, timeout=30.0) as client:
-            plans = plan_neurons(cfg.miners, cfg.validators, subnet_variants(cfg.subnet))
+            plans = plan_neurons(cfg.miners, cfg.validators, self.variants)
             net = await provision(
                 client,
                 plans,
@@ -247,16 +265,19 @@ class Localnet:
                 tempo=cfg.tempo,
                 commit_reveal=cfg.commit_reveal,
             )
-            self.events.progress(
-                f"subnet {net.netuid} created (tempo {cfg.tempo}, commit-reveal "
-                f"{'on' if net.commit_reveal else 'off'}); {len(net.neurons)} neuron(s) "
-                "registered, validators staked"
-            )
-            children = await self._start_neurons(net)
-            if children:
-                self.events.progress(f"waiting for {len(children)} neuron(s) to serve")
-                await self.supervisor.wait_all_ready(children, cfg.neuron_ready_timeout)
-                self._check_ready_hotkeys(net, children)
+        # The client is closed before forking the neurons: a fork while its gRPC threads are
+        # busy makes gRPC print a warning per child (the children exec at once; no harm done).
+        self.events.progress(
+            f"subnet {net.netuid} created (tempo {cfg.tempo}, commit-reveal "
+            f"{'on' if net.commit_reveal else 'off'}); {len(net.neurons)} neuron(s) "
+            "registered, validators staked"
+        )
+        children = await self._start_neurons(net)
+        if children:
+            self.events.progress(f"waiting for {len(children)} neuron(s) to serve")
+            await self.supervisor.wait_all_ready(children, cfg.neuron_ready_timeout)
+            self._check_ready_hotkeys(net, children)
+        async with ChainClient(self.chain_address, timeout=30.0) as client:
             tracker = EpochTracker(net, cfg.subnet, cfg.epochs)
             tracker.block = tracker.first_block = int((await client.head()).number)
             await tracker.refresh(client, counted=False)
@@ -266,10 +287,11 @@ class Localnet:
             return tracker.summary()
 
     async def _start_neurons(self, net: Network) -> list[Child]:
+        env = {"PYTHONPATH": child_pythonpath()}
         children = []
         for keys in net.neurons:
             argv = neuron_argv(self.cfg, net, keys, self.chain_address, self.data_dir)
-            children.append(await self.supervisor.spawn(keys.name, argv))
+            children.append(await self.supervisor.spawn(keys.name, argv, env=env))
         return children
 
     @staticmethod

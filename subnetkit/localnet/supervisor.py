@@ -197,9 +197,12 @@ class Supervisor:
 
     async def wait_all_ready(self, children: Sequence[Child], timeout: float) -> None:
         """Wait for several children at once; the first failure cancels the rest."""
-        async with asyncio.TaskGroup() as group:
-            for child in children:
-                group.create_task(self.wait_ready(child, timeout))
+        waits = [asyncio.ensure_future(self.wait_ready(c, timeout)) for c in children]
+        try:
+            await asyncio.gather(*waits)
+        finally:
+            for task in waits:
+                task.cancel()
 
     # -- watching ----------------------------------------------------------------------------------
     async def watch(self) -> None:

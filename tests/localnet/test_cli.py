@@ -98,8 +98,110 @@ async def test_bad_flags_are_one_line_config_errors() -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-async def test_signal_stops_every_child_and_exits_cleanly(tmp_path: Path, sig: int) -> None:
+async def test_echo_network_pays_its_miners_and_validator(tmp_path: Path) -> None:
+    data = tmp_path / "net"
+    rc, out, err = await _run(
+        "--subnet",
+        "echo",
+        "--miners",
+        "2",
+        "--validators",
+        "1",
+        "--epochs",
+        "2",
+        "--tempo",
+        "10",
+        "--format",
+        "json",
+        "--data-dir",
+        str(data),
+        timeout=110,
+    )
+    assert rc == 0, err
+    summary = json.loads(out)
+    assert summary["epochs"] == 2 and summary["commit_reveal"] is True
+    neurons = {n["name"]: n for n in summary["neurons"]}
+    assert [(n["name"], n["uid"]) for n in summary["neurons"]] == [
+        ("validator-0", 1),
+        ("miner-0", 2),
+        ("miner-1", 3),
+    ]
+    # commit-reveal: weights committed in the first counted epoch count in the second
+    for name in ("miner-0", "miner-1"):
+        assert neurons[name]["incentive"] > 0.3 and neurons[name]["emission"] > 0, neurons[name]
+    assert neurons["validator-0"]["dividends"] > 0.99 and neurons["validator-0"]["validator_permit"]
+    assert summary["owner_emission"] > 0
+    pids = json.loads((data / "run" / "pids.json").read_text())
+    assert set(pids) == {"chain", "validator-0", "miner-0", "miner-1"}
+    assert not any(_pid_exists(p["pid"]) for p in pids.values())
+
+
+@pytest.mark.slow
+async def test_a_neuron_that_dies_stops_the_network_with_its_last_lines(tmp_path: Path) -> None:
+    data = tmp_path / "net"
+    rc, out, err = await _run(
+        "--subnet",
+        "echo",
+        "--miners",
+        "1",
+        "--validators",
+        "0",
+        "--epochs",
+        "1",
+        "--miner-set",
+        "miner.max_concurrency=0",
+        "--data-dir",
+        str(data),
+        timeout=60,
+    )
+    assert rc == 8 and out == ""
+    assert "error[child_died]: miner-0 exited with code 2" in err
+    assert "max_concurrency" in err  # the miner's own one-line error, shown to the user
+    pids = json.loads((data / "run" / "pids.json").read_text())
+    assert not any(_pid_exists(p["pid"]) for p in pids.values())
+    assert (data / "logs" / "miner-0.log").exists()  # kept for reading
+
+
+@pytest.mark.slow
+async def test_sigint_stops_every_neuron_and_the_chain(tmp_path: Path) -> None:
+    data = tmp_path / "net"
+    proc = await asyncio.create_subprocess_exec(
+        str(CLI),
+        "localnet",
+        "up",
+        "--subnet",
+        "echo",
+        "--miners",
+        "2",
+        "--validators",
+        "1",
+        "--data-dir",
+        str(data),
+        "--format",
+        "json",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    names = {"chain", "validator-0", "miner-0", "miner-1"}
+    try:
+        pids = await _wait_pids(data / "run" / "pids.json", names, timeout=90)
+        assert all(_pid_exists(p["pid"]) for p in pids.values())
+        proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(60):
+            out, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert json.loads(out)["interrupted"] is True
+    survivors = [n for n, p in pids.items() if _pid_exists(p["pid"])]
+    assert survivors == []
+    assert "Traceback" not in err.decode()
+
+
+@pytest.mark.slow
+async def test_sigterm_while_running_exits_cleanly(tmp_path: Path) -> None:
     data = tmp_path / "net"
     proc = await asyncio.create_subprocess_exec(
         str(CLI),
@@ -119,17 +221,14 @@ async def test_signal_stops_every_child_and_exits_cleanly(tmp_path: Path, sig: i
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        pids = await _wait_pids(data / "run" / "pids.json", {"chain"}, timeout=60)
-        chain_pid = pids["chain"]["pid"]
-        assert _pid_exists(chain_pid)
-        # wait until the network is up (the epoch loop runs), then interrupt it
-        async with asyncio.timeout(30):
+        async with asyncio.timeout(60):
             while True:
                 line = (await proc.stderr.readline()).decode()  # type: ignore[union-attr]
                 assert line, "localnet exited before it was up"
                 if "all neurons up" in line:
                     break
-        proc.send_signal(sig)
+        chain_pid = json.loads((data / "run" / "pids.json").read_text())["chain"]["pid"]
+        proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
             out, err = await proc.communicate()
     finally:
@@ -137,6 +236,5 @@ async def test_signal_stops_every_child_and_exits_cleanly(tmp_path: Path, sig: i
             proc.kill()
             await proc.wait()
     assert proc.returncode == 0, err.decode()
-    summary = json.loads(out)
-    assert summary["interrupted"] is True
+    assert json.loads(out)["interrupted"] is True
     assert not _pid_exists(chain_pid)

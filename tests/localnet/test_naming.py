@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from subnetkit.errors import ConfigError
 from subnetkit.localnet.naming import plan_neurons, subnet_variants
 
 
@@ -23,7 +24,13 @@ def test_embedding_miners_cycle_variants_and_get_numbered_after_the_first_round(
 def test_subnet_without_variants_numbers_its_miners() -> None:
     assert [p.name for p in plan_neurons(2, 1)] == ["validator-0", "miner-0", "miner-1"]
     assert subnet_variants("echo") == ()
-    assert subnet_variants("pkg.module:Class") == ()
+
+
+def test_an_unknown_subnet_is_a_config_error_before_anything_starts() -> None:
+    with pytest.raises(ConfigError, match=r"cannot import 'no_such_pkg\.module'"):
+        subnet_variants("no_such_pkg.module:Class")
+    with pytest.raises(ConfigError, match="unknown subnet 'nope'"):
+        subnet_variants("nope")
 
 
 def test_embedding_variants_are_known() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from subnetkit.localnet.naming import plan_neurons
-from subnetkit.localnet.provision import EXTRA_FUNDS_TAO, TAO, provision
+from subnetkit.localnet.provision import EXTRA_FUNDS_TAO, TAO, provision, validator_stakes
 from subnetkit.wallet import load_hotkey
 from tests.helpers.chain import running_chain
 
@@ -30,6 +30,12 @@ async def test_provision_registers_every_planned_neuron_in_order(tmp_path: Path)
             assert load_hotkey(n.name, path=wallets).ss58 == n.hotkey.ss58
             stake = await chain.client.stake(net.netuid, n.hotkey.ss58)
             assert (stake > 0) == (n.plan.role == "validator")
+        stakes = [
+            await chain.client.stake(net.netuid, n.hotkey.ss58)
+            for n in net.neurons
+            if n.plan.role == "validator"
+        ]
+        assert max(stakes) < 1.1 * min(stakes)  # comparable weight in consensus
         extra = [n for n in net.neurons if n.coldkey_uri.startswith("//localnet//")]
         assert len(extra) == 2
         for n in extra:
@@ -42,3 +48,15 @@ async def test_provision_keeps_commit_reveal_on_by_default(tmp_path: Path) -> No
         net = await provision(chain.client, plan_neurons(1, 1), tmp_path / "w")
         assert net.commit_reveal
         assert [n.name for n in net.neurons] == ["validator-0", "miner-0"]
+
+
+def test_validator_stakes_buy_equal_alpha_on_a_constant_product_pool() -> None:
+    tao_in, alpha_in = 100 * TAO, 100 * TAO
+    amounts = validator_stakes(tao_in, alpha_in, 3)
+    bought = []
+    for tao in amounts:  # the chain's swap: alpha_in * t // (tao_in + t)
+        alpha = alpha_in * tao // (tao_in + tao)
+        bought.append(alpha)
+        tao_in, alpha_in = tao_in + tao, alpha_in - alpha
+    assert amounts[0] < amounts[1] < amounts[2]  # the price rises as they buy
+    assert all(abs(a - 50 * TAO // 3) <= 1 for a in bought)
