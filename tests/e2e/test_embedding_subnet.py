@@ -66,8 +66,10 @@ async def test_three_miners_two_validators_three_epochs(
         for _ in range(EPOCHS_WITH_WEIGHTS):
             ahead = int((await h.client.subnet_info(netuid)).blocks_until_next_epoch)
             await drive(h, validators, ahead)
-        for v in validators:
-            assert v.metrics.rounds._value.get() > 0  # type: ignore[attr-defined]
+        for v in validators:  # scoring time is exported per round
+            rounds = v.registry.get_sample_value("subnetkit_validator_rounds_total")
+            scored = v.registry.get_sample_value("subnetkit_validator_scoring_seconds_count")
+            assert rounds is not None and rounds == scored and rounds >= 3 * TEMPO
             assert v.last_round is not None and v.last_round.seconds > 0
 
     mg = await h.client.metagraph(netuid)
