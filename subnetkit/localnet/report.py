@@ -77,7 +77,13 @@ class NeuronRow:
 
 @dataclass
 class EpochTracker:
-    """Accumulates what each counted epoch paid; the summary is built from it."""
+    """Accumulates what each counted epoch paid; the summary is built from it.
+
+    Counting starts once every neuron serves and every validator holds a permit (permits are
+    handed out at epochs, by stake); the epochs before that are a warm-up, shown but not
+    counted. With commit-reveal on, weights committed in counted epoch 1 are revealed and
+    rewarded in epoch 2.
+    """
 
     network: Network
     subnet: str
@@ -97,8 +103,6 @@ class EpochTracker:
         uids = range(int(info.n))
         neurons = await asyncio.gather(*(client.neuron(net.netuid, uid=u) for u in uids))
         self.owner_stake = await client.stake(net.netuid, net.owner_hotkey)
-        if self.owner_stake_start is None:
-            self.owner_stake_start = self.owner_stake
         by_uid = net.by_uid()
         rows = []
         for nrn in neurons:
@@ -133,8 +137,24 @@ class EpochTracker:
         return rows
 
     @property
+    def warming_up(self) -> bool:
+        """True until counting starts (see :meth:`validators_permitted`)."""
+        return self.owner_stake_start is None
+
+    def validators_permitted(self) -> bool:
+        """Whether every validator holds a permit (as of the last refresh). Epochs are counted
+        only from then on: before it no weights can land, so those epochs say nothing."""
+        return all(r.validator_permit for r in self.rows if r.role == "validator")
+
+    def start_counting(self) -> None:
+        self.owner_stake_start = self.owner_stake
+        self.first_block = self.block
+
+    @property
     def owner_emission_rao(self) -> int:
-        return self.owner_stake - (self.owner_stake_start or 0)
+        if self.owner_stake_start is None:
+            return 0
+        return self.owner_stake - self.owner_stake_start
 
     def summary(self, *, interrupted: bool = False) -> dict[str, Any]:
         """The run as one JSON-able object (the ``--format json`` output)."""

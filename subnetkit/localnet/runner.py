@@ -308,13 +308,24 @@ class Localnet:
     async def _follow_epochs(self, client: ChainClient, tracker: EpochTracker) -> None:
         """Count the subnet's epochs on the block stream; refresh the rows after each."""
         netuid = tracker.network.netuid
+        if tracker.validators_permitted():
+            tracker.start_counting()
+        else:
+            self.events.progress("warming up: validators get their permits at the next epoch")
         async for block in client.stream_blocks(from_block=tracker.block + 1):
             tracker.block = int(block.header.number)
             for ev in block.events:
-                if ev.name == "EpochRun" and json.loads(ev.data_json).get("netuid") == netuid:
-                    tracker.epochs += 1
-                    await tracker.refresh(client, counted=True)
-                    self.events.epoch(tracker)
+                if ev.name != "EpochRun" or json.loads(ev.data_json).get("netuid") != netuid:
+                    continue
+                if tracker.warming_up:
+                    await tracker.refresh(client, counted=False)
+                    if tracker.validators_permitted():
+                        tracker.start_counting()
+                        self.events.progress(f"validators permitted at block {tracker.block}")
+                    continue
+                tracker.epochs += 1
+                await tracker.refresh(client, counted=True)
+                self.events.epoch(tracker)
             if tracker.target_epochs is not None and tracker.epochs >= tracker.target_epochs:
                 return
 
