@@ -10,6 +10,7 @@ hashes to the same state root on any machine.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -76,9 +77,42 @@ class Neuron:
 RECORD_TYPES: dict[str, type] = {"Account": Account, "Subnet": Subnet, "Neuron": Neuron}
 
 
+#: exact types the JSON encoder writes as they are (no floats: they are not canonical)
+_SCALARS = frozenset({int, str, bool, type(None)})
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+#: the one encoder ``json.dumps(..., separators=(",", ":"), sort_keys=True)`` would build per call
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
+def _field_names(cls: type) -> tuple[str, ...]:
+    names = _FIELD_NAMES.get(cls)
+    if names is None:
+        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
+    return names
+
+
+def _is_flat(seq: tuple[Any, ...] | list[Any]) -> bool:
+    """Whether ``seq`` holds only scalars, or only tuples of scalars (sparse weight and bond
+    rows, commits): then the encoder can take it as it is, because it writes a tuple exactly
+    like the list :func:`_plain` would build. The type checks run in C (``set(map(type, ...))``),
+    which is what makes a 4096-entry row cheap; anything else takes the general walk."""
+    kinds = set(map(type, seq))
+    if kinds <= _SCALARS:
+        return True
+    return kinds == {tuple} and set(map(type, itertools.chain.from_iterable(seq))) <= _SCALARS
+
+
 def _plain(value: Any) -> Any:
+    cls = type(value)
+    if cls in _SCALARS:
+        return value
+    if (cls is tuple or cls is list) and _is_flat(value):
+        return value
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [_plain(getattr(value, f.name)) for f in dataclasses.fields(value)]
+        items = [getattr(value, name) for name in _field_names(cls)]
+        if set(map(type, items)) <= _SCALARS:
+            return items
+        return [_plain(v) for v in items]
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
@@ -96,7 +130,7 @@ def _freeze(value: Any) -> Any:
 
 def encode(value: Any) -> bytes:
     """Canonical bytes of a record or plain value (what the state root commits to)."""
-    return json.dumps(_plain(value), separators=(",", ":"), sort_keys=True).encode()
+    return _ENCODER.encode(_plain(value)).encode()
 
 
 def decode(record_type: type | None, data: bytes) -> Any:
