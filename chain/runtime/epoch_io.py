@@ -7,12 +7,15 @@ mask of the entries actually present.
 
 from __future__ import annotations
 
+import itertools
+import mmap
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
+import numpy as np
 import torch
 
-from chain.records import Subnet
+from chain.records import SparseRow, Subnet
 from chain.runtime.context import Ctx
 from chain.runtime.emission import commit_blocks
 
@@ -43,17 +46,55 @@ def hyperparams_for(ctx: Ctx, sn: Subnet) -> EpochHyperparams:
     )
 
 
+def _zero_matrix(n: int, dtype: torch.dtype) -> torch.Tensor:
+    """An ``n × n`` zero matrix in fresh private anonymous memory from the OS.
+
+    The kernel hands out such pages already zeroed and maps each one only when it is first
+    written, so the matrix costs the rows actually filled in (validators' rows), not n² entries:
+    ``torch.zeros`` at n = 4096 writes 134 MB per int64 matrix (~30 ms each, three per epoch).
+    Untouched rows read as zeros, which is all the epoch ever reads there.
+    """
+    flags = getattr(mmap, "MAP_PRIVATE", None)
+    size = n * n * torch.empty((), dtype=dtype).element_size()
+    if flags is None or size == 0:
+        return torch.zeros((n, n), dtype=dtype)
+    buffer = mmap.mmap(-1, size, flags=flags | mmap.MAP_ANONYMOUS)
+    return torch.frombuffer(buffer, dtype=dtype).view(n, n)
+
+
 def dense(ctx: Ctx, table: str, netuid: int, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    values = torch.zeros((n, n), dtype=torch.int64)
-    mask = torch.zeros((n, n), dtype=torch.bool)
-    for i in range(n):
-        row = ctx.state.get(table, (netuid, i))
-        if not row:
-            continue
-        cols = torch.tensor([j for j, _ in row if j < n], dtype=torch.int64)
-        vals = torch.tensor([v for j, v in row if j < n], dtype=torch.int64)
-        values[i, cols] = vals
-        mask[i, cols] = True
+    """The stored sparse rows of ``table`` as a dense ``n × n`` int64 matrix and its mask.
+
+    Every ``(uid, value)`` pair of every row is read in one C-level pass into one flat array
+    and written with a single index_put: per-row tensors cost 170-340 ms at n = 4096.
+    Entries whose uid is ``>= n`` are dropped.
+    """
+    values = _zero_matrix(n, torch.int64)
+    mask = _zero_matrix(n, torch.bool)
+    uids: list[int] = []
+    lengths: list[int] = []
+    rows: list[SparseRow] = []
+    for uid in range(n):
+        row = ctx.state.get(table, (netuid, uid))
+        if row:
+            uids.append(uid)
+            lengths.append(len(row))
+            rows.append(row)
+    if not rows:
+        return values, mask
+    flat = np.fromiter(
+        itertools.chain.from_iterable(itertools.chain.from_iterable(rows)),
+        dtype=np.int64,
+        count=2 * sum(lengths),
+    )
+    pairs = torch.from_numpy(flat).view(-1, 2)
+    row_index = torch.repeat_interleave(torch.tensor(uids), torch.tensor(lengths))
+    cols, vals = pairs[:, 0], pairs[:, 1]
+    inside = cols < n
+    if not bool(inside.all()):
+        row_index, cols, vals = row_index[inside], cols[inside], vals[inside]
+    values[row_index, cols] = vals
+    mask[row_index, cols] = True
     return values, mask
 
 
