@@ -69,6 +69,9 @@ class Network:
     def by_uid(self) -> dict[int, NeuronKeys]:
         return {n.uid: n for n in self.neurons}
 
+    def by_uid_list(self, uids: set[int]) -> list[NeuronKeys]:
+        return [n for n in self.neurons if n.uid in uids]
+
 
 def neuron_keys(plans: Sequence[NeuronPlan]) -> list[NeuronKeys]:
     """Deterministic dev keys per neuron (see the module docstring)."""

@@ -79,10 +79,8 @@ class NeuronRow:
 class EpochTracker:
     """Accumulates what each counted epoch paid; the summary is built from it.
 
-    Counting starts once every neuron serves and every validator holds a permit (permits are
-    handed out at epochs, by stake); the epochs before that are a warm-up, shown but not
-    counted. With commit-reveal on, weights committed in counted epoch 1 are revealed and
-    rewarded in epoch 2.
+    Counting starts at the first epoch after every validator has submitted weights (see
+    ``Localnet._follow_epochs``); the epochs before that are a warm-up, not counted.
     """
 
     network: Network
@@ -138,13 +136,8 @@ class EpochTracker:
 
     @property
     def warming_up(self) -> bool:
-        """True until counting starts (see :meth:`validators_permitted`)."""
+        """True until counting starts."""
         return self.owner_stake_start is None
-
-    def validators_permitted(self) -> bool:
-        """Whether every validator holds a permit (as of the last refresh). Epochs are counted
-        only from then on: before it no weights can land, so those epochs say nothing."""
-        return all(r.validator_permit for r in self.rows if r.role == "validator")
 
     def start_counting(self) -> None:
         self.owner_stake_start = self.owner_stake

@@ -47,6 +47,10 @@ DEFAULT_TEMPO = 20
 DEFAULT_BLOCK_TIME = 0.25
 #: the dev chain's weights_rate_limit (blocks between two weight submissions of one validator)
 WEIGHTS_RATE_LIMIT_DEV = 5
+#: chain events that mean a validator submitted weights
+WEIGHT_EVENTS = ("WeightsCommitted", "WeightsSet")
+#: epochs to wait for every validator's first weights before counting anyway
+MAX_WARMUP_EPOCHS = 5
 
 
 @dataclass(frozen=True)
@@ -272,11 +276,14 @@ class Localnet:
             f"{'on' if net.commit_reveal else 'off'}); {len(net.neurons)} neuron(s) "
             "registered, validators staked"
         )
-        children = await self._start_neurons(net)
-        if children:
-            self.events.progress(f"waiting for {len(children)} neuron(s) to serve")
-            await self.supervisor.wait_all_ready(children, cfg.neuron_ready_timeout)
-            self._check_ready_hotkeys(net, children)
+        # Miners first: a validator that starts while a miner is not yet serving would leave it
+        # out of its first weights, and in a short run that first commit is what gets paid.
+        for role in ("miner", "validator"):
+            children = await self._start_neurons(net, role)
+            if children:
+                self.events.progress(f"waiting for {len(children)} {role}(s) to serve")
+                await self.supervisor.wait_all_ready(children, cfg.neuron_ready_timeout)
+                self._check_ready_hotkeys(net, children)
         async with ChainClient(self.chain_address, timeout=30.0) as client:
             tracker = EpochTracker(net, cfg.subnet, cfg.epochs)
             tracker.block = tracker.first_block = int((await client.head()).number)
@@ -286,10 +293,10 @@ class Localnet:
             await self._follow_epochs(client, tracker)
             return tracker.summary()
 
-    async def _start_neurons(self, net: Network) -> list[Child]:
+    async def _start_neurons(self, net: Network, role: str) -> list[Child]:
         env = {"PYTHONPATH": child_pythonpath()}
         children = []
-        for keys in net.neurons:
+        for keys in (k for k in net.neurons if k.plan.role == role):
             argv = neuron_argv(self.cfg, net, keys, self.chain_address, self.data_dir)
             children.append(await self.supervisor.spawn(keys.name, argv, env=env))
         return children
@@ -306,28 +313,51 @@ class Localnet:
                 )
 
     async def _follow_epochs(self, client: ChainClient, tracker: EpochTracker) -> None:
-        """Count the subnet's epochs on the block stream; refresh the rows after each."""
+        """Follow the block stream: warm up until every validator has submitted weights, then
+        count the subnet's epochs, refreshing the rows after each.
+
+        Why wait for weights: an epoch before a validator's first weights pays no miner, so it
+        says nothing about the subnet. Counting from the epoch after them makes ``--epochs N``
+        mean the same on a fast or a slow machine: with commit-reveal off, counted epoch 1
+        already pays on those weights; with it on, the commit is revealed after counted epoch
+        1 and paid from counted epoch 2.
+        """
         netuid = tracker.network.netuid
-        if tracker.validators_permitted():
+        pending = {k.uid for k in tracker.network.neurons if k.plan.role == "validator"}
+        warmup_epochs = 0
+        if not pending:
             tracker.start_counting()
         else:
-            self.events.progress("warming up: validators get their permits at the next epoch")
+            self.events.progress("warming up until every validator has submitted weights")
         async for block in client.stream_blocks(from_block=tracker.block + 1):
             tracker.block = int(block.header.number)
             for ev in block.events:
-                if ev.name != "EpochRun" or json.loads(ev.data_json).get("netuid") != netuid:
+                data = json.loads(ev.data_json)
+                if data.get("netuid") != netuid:
                     continue
-                if tracker.warming_up:
+                if ev.name in WEIGHT_EVENTS and tracker.warming_up:
+                    pending.discard(int(data.get("uid", -1)))
+                    if not pending:
+                        await self._start_counting(client, tracker, "validators' weights are in")
+                elif ev.name == "EpochRun" and tracker.warming_up:
+                    warmup_epochs += 1
                     await tracker.refresh(client, counted=False)
-                    if tracker.validators_permitted():
-                        tracker.start_counting()
-                        self.events.progress(f"validators permitted at block {tracker.block}")
-                    continue
-                tracker.epochs += 1
-                await tracker.refresh(client, counted=True)
-                self.events.epoch(tracker)
+                    if warmup_epochs >= MAX_WARMUP_EPOCHS:
+                        names = ", ".join(k.name for k in tracker.network.by_uid_list(pending))
+                        await self._start_counting(
+                            client, tracker, f"no weights from {names} after {warmup_epochs} epochs"
+                        )
+                elif ev.name == "EpochRun":
+                    tracker.epochs += 1
+                    await tracker.refresh(client, counted=True)
+                    self.events.epoch(tracker)
             if tracker.target_epochs is not None and tracker.epochs >= tracker.target_epochs:
                 return
+
+    async def _start_counting(self, client: ChainClient, tracker: EpochTracker, why: str) -> None:
+        await tracker.refresh(client, counted=False)
+        tracker.start_counting()
+        self.events.progress(f"{why} (block {tracker.block}): counting epochs from the next one")
 
 
 def install_stop_signals(net: Localnet) -> Callable[[], None]:
