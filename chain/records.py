@@ -82,6 +82,8 @@ _SCALARS = frozenset({int, str, bool, type(None)})
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
 #: the one encoder ``json.dumps(..., separators=(",", ":"), sort_keys=True)`` would build per call
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+#: every byte the encoder can write for nested lists of ints, and nothing else
+_INT_LISTS_ALPHABET = b"0123456789-[],"
 
 
 def _field_names(cls: type) -> tuple[str, ...]:
@@ -130,6 +132,21 @@ def _freeze(value: Any) -> Any:
 
 def encode(value: Any) -> bytes:
     """Canonical bytes of a record or plain value (what the state root commits to)."""
+    cls = type(value)
+    if cls is int:
+        return b"%d" % value  # what the encoder writes for an int (int.__repr__)
+    if cls is tuple or cls is list:
+        # Rows of ints (weights, bonds) straight to the encoder, checked afterwards: its output
+        # holds only these bytes exactly when the value is nested lists of ints (a float adds
+        # '.', 'e', 'Infinity' or 'NaN'; a bool, None or string adds letters or quotes), and for
+        # those the general walk below would hand the encoder the same structure.
+        try:
+            data = _ENCODER.encode(value).encode()
+        except TypeError:  # a record inside: take the walk
+            pass
+        else:
+            if not data.translate(None, _INT_LISTS_ALPHABET):
+                return data
     return _ENCODER.encode(_plain(value)).encode()
 
 

@@ -44,7 +44,7 @@ _MISSING = object()
 
 
 def key_string(table: str, key: Key) -> str:
-    return table + "/" + "/".join(str(p) for p in key)
+    return table + "/" + "/".join(map(str, key))
 
 
 def parse_key(kstr: str) -> tuple[str, Key]:
@@ -56,8 +56,9 @@ def parse_key(kstr: str) -> tuple[str, Key]:
 
 def leaf_hash(kstr: str, value: bytes) -> int:
     k = kstr.encode()
-    digest = hashlib.sha256(len(k).to_bytes(4, "big") + k + value).digest()
-    return int.from_bytes(digest, "big")
+    digest = hashlib.sha256(len(k).to_bytes(4, "big") + k)
+    digest.update(value)  # no copy of a large value (a 4096-entry row is ~40 KB)
+    return int.from_bytes(digest.digest(), "big")
 
 
 class State:
@@ -65,7 +66,9 @@ class State:
 
     def __init__(self) -> None:
         self.tables: dict[str, dict[Key, Any]] = {name: {} for name in TABLES}
-        self._leaf: dict[str, int] = {}
+        #: (table, key) -> (key string, leaf hash) of every entry folded into the root; the key
+        #: string is kept so a block that rewrites thousands of entries does not rebuild them
+        self._leaf: dict[tuple[str, Key], tuple[str, int]] = {}
         self._acc = 0
         self._dirty: set[tuple[str, Key]] = set()
         self._journal: list[tuple[str, Key, Any]] | None = None
@@ -113,21 +116,40 @@ class State:
     def flush(self) -> list[tuple[str, bytes | None]]:
         """Fold the writes since the last flush into the root; return ``(key, value|None)`` rows."""
         changes: list[tuple[str, bytes | None]] = []
-        for table, key in sorted(self._dirty, key=lambda tk: (tk[0], repr(tk[1]))):
-            kstr = key_string(table, key)
-            old_leaf = self._leaf.pop(kstr, 0)
-            value = self.tables[table].get(key, _MISSING)
-            if value is _MISSING:
-                data = None
-                new_leaf = 0
-            else:
-                data = records.encode(value)
-                new_leaf = leaf_hash(kstr, data)
-                self._leaf[kstr] = new_leaf
-            if old_leaf == new_leaf:
-                continue
-            self._acc = (self._acc - old_leaf + new_leaf) % MOD
-            changes.append((kstr, data))
+        # Order: by table, then by repr(key) within it (the order rows have always been written
+        # in); sorting each table's keys by the C-level repr costs far less than a Python key
+        # function over every (table, key) pair.
+        by_table: dict[str, list[Key]] = {}
+        for table, key in self._dirty:
+            by_table.setdefault(table, []).append(key)
+        leaves = self._leaf
+        acc = self._acc
+        try:
+            for table in sorted(by_table):
+                rows = self.tables[table]
+                for key in sorted(by_table[table], key=repr):
+                    tk = (table, key)
+                    known = leaves.get(tk)
+                    if known is None:
+                        kstr, old_leaf = key_string(table, key), 0
+                    else:
+                        kstr, old_leaf = known
+                    value = rows.get(key, _MISSING)
+                    if value is _MISSING:
+                        data = None
+                        new_leaf = 0
+                        if known is not None:
+                            del leaves[tk]
+                    else:
+                        data = records.encode(value)
+                        new_leaf = leaf_hash(kstr, data)
+                        leaves[tk] = (kstr, new_leaf)
+                    if old_leaf == new_leaf:
+                        continue
+                    acc = (acc - old_leaf + new_leaf) % MOD
+                    changes.append((kstr, data))
+        finally:
+            self._acc = acc  # the root always matches the leaves folded so far
         self._dirty.clear()
         return changes
 
@@ -151,6 +173,6 @@ class State:
             _, record_type = TABLES[table]
             state.tables[table][key] = records.decode(record_type, data)
             leaf = leaf_hash(kstr, data)
-            state._leaf[kstr] = leaf
+            state._leaf[table, key] = (kstr, leaf)
             state._acc = (state._acc + leaf) % MOD
         return state

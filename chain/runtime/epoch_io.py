@@ -132,36 +132,41 @@ def epoch_inputs(ctx: Ctx, sn: Subnet, rao_emission: int) -> tuple[EpochInputs, 
 def store_outputs(ctx: Ctx, sn: Subnet, out: EpochOutputs, pay: list[int]) -> None:
     """Write the epoch's outputs onto the neurons, store bonds, and stake each uid's payout."""
     u16 = {k: v.tolist() for k, v in out.u16().items()}
+    stake_weight, consensus, incentive = u16["stake_weight"], u16["consensus"], u16["incentive"]
+    dividends, validator_trust = u16["dividends"], u16["validator_trust"]
+    pruning_score = u16["pruning_score"]
     active = out.active.tolist()
     permits = out.new_validator_permit.tolist()
     # Only uids with a new permit keep a bond row (§2.12); read those rows without ever building
-    # the dense n x n matrix, which at n = 4096 would cost more than the epoch itself.
-    bond_rows: dict[int, list[tuple[int, int]]] = {}
+    # the dense n x n matrix, which at n = 4096 would cost more than the epoch itself. The row
+    # is zipped straight from the tensors' Python ints (4096 pairs per validator).
+    bond_rows: dict[int, SparseRow] = {}
     for uid, row in out.stored_bond_rows():
         cols = torch.nonzero(row > 0).flatten()
-        bond_rows[uid] = list(zip(cols.tolist(), row[cols].tolist(), strict=True))
+        bond_rows[uid] = tuple(zip(cols.tolist(), row[cols].to(torch.int64).tolist(), strict=True))
+    netuid = sn.netuid
     for uid in range(sn.n):
-        nrn = ctx.neuron(sn.netuid, uid)
+        nrn = ctx.neuron(netuid, uid)
         ctx.set_neuron(
-            sn.netuid,
+            netuid,
             uid,
             replace(
                 nrn,
                 active=bool(active[uid]),
                 validator_permit=bool(permits[uid]),
-                stake_weight=int(u16["stake_weight"][uid]),
-                consensus=int(u16["consensus"][uid]),
-                incentive=int(u16["incentive"][uid]),
-                dividends=int(u16["dividends"][uid]),
-                validator_trust=int(u16["validator_trust"][uid]),
-                pruning_score=int(u16["pruning_score"][uid]),
+                stake_weight=int(stake_weight[uid]),
+                consensus=int(consensus[uid]),
+                incentive=int(incentive[uid]),
+                dividends=int(dividends[uid]),
+                validator_trust=int(validator_trust[uid]),
+                pruning_score=int(pruning_score[uid]),
                 emission=int(pay[uid]),
             ),
         )
-        row = tuple((int(j), int(v)) for j, v in bond_rows.get(uid, ()))
-        if row:
-            ctx.state.put("bonds", (sn.netuid, uid), row)
+        bonds = bond_rows.get(uid)
+        if bonds:
+            ctx.state.put("bonds", (netuid, uid), bonds)
         else:
-            ctx.state.delete("bonds", (sn.netuid, uid))
+            ctx.state.delete("bonds", (netuid, uid))
         if pay[uid]:
-            ctx.change_stake(sn.netuid, nrn.hotkey, nrn.coldkey, int(pay[uid]))
+            ctx.change_stake(netuid, nrn.hotkey, nrn.coldkey, int(pay[uid]))
