@@ -238,3 +238,50 @@ async def test_sigterm_while_running_exits_cleanly(tmp_path: Path) -> None:
     assert proc.returncode == 0, err.decode()
     assert json.loads(out)["interrupted"] is True
     assert not _pid_exists(chain_pid)
+
+
+def _spawned(path: Path) -> dict[str, dict]:
+    try:
+        return dict(json.loads(path.read_text()))
+    except (FileNotFoundError, json.JSONDecodeError):
+        return {}
+
+
+@pytest.mark.slow
+async def test_sigint_during_start_up_stops_what_was_started_and_exits_130(tmp_path: Path) -> None:
+    data = tmp_path / "net"
+    proc = await asyncio.create_subprocess_exec(
+        str(CLI),
+        "localnet",
+        "up",
+        "--subnet",
+        "echo",
+        "--miners",
+        "2",
+        "--validators",
+        "1",
+        "--data-dir",
+        str(data),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        async with asyncio.timeout(60):
+            while True:
+                pids = _spawned(data / "run" / "pids.json")
+                if "miner-0" in pids:
+                    break
+                await asyncio.sleep(0.05)
+        assert "validator-0" not in pids  # validators start only after every miner serves
+        proc.send_signal(signal.SIGINT)
+        async with asyncio.timeout(60):
+            _, err = await proc.communicate()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == 130, err.decode()
+    assert "error[interrupted]: SIGINT received before the network was up" in err.decode()
+    pids = _spawned(data / "run" / "pids.json")
+    assert {"chain", "miner-0", "miner-1"} <= set(pids)
+    assert not any(_pid_exists(p["pid"]) for p in pids.values())
