@@ -71,18 +71,25 @@ class State:
         self._leaf: dict[tuple[str, Key], tuple[str, int]] = {}
         self._acc = 0
         self._dirty: set[tuple[str, Key]] = set()
+        #: canonical bytes a writer supplied with a value, used by the next flush while that
+        #: very object is still the entry's value (records are immutable)
+        self._encoded: dict[tuple[str, Key], tuple[Any, bytes]] = {}
         self._journal: list[tuple[str, Key, Any]] | None = None
 
     # -- reads / writes ------------------------------------------------------------------------
     def get(self, table: str, key: Key, default: Any = None) -> Any:
         return self.tables[table].get(key, default)
 
-    def put(self, table: str, key: Key, value: Any) -> None:
+    def put(self, table: str, key: Key, value: Any, *, encoded: bytes | None = None) -> None:
+        """Write ``value``; ``encoded``, if given, must be ``records.encode(value)`` (a writer
+        that can produce those bytes more cheaply than the generic encoder passes them here)."""
         rows = self.tables[table]
         if self._journal is not None:
             self._journal.append((table, key, rows.get(key, _MISSING)))
         rows[key] = value
         self._dirty.add((table, key))
+        if encoded is not None:
+            self._encoded[table, key] = (value, encoded)
 
     def delete(self, table: str, key: Key) -> None:
         rows = self.tables[table]
@@ -124,6 +131,7 @@ class State:
             by_table.setdefault(table, []).append(key)
         leaves = self._leaf
         acc = self._acc
+        supplied = self._encoded
         try:
             for table in sorted(by_table):
                 rows = self.tables[table]
@@ -141,7 +149,11 @@ class State:
                         if known is not None:
                             del leaves[tk]
                     else:
-                        data = records.encode(value)
+                        given = supplied.get(tk)
+                        if given is not None and given[0] is value:
+                            data = given[1]
+                        else:
+                            data = records.encode(value)
                         new_leaf = leaf_hash(kstr, data)
                         leaves[tk] = (kstr, new_leaf)
                     if old_leaf == new_leaf:
@@ -150,6 +162,7 @@ class State:
                     changes.append((kstr, data))
         finally:
             self._acc = acc  # the root always matches the leaves folded so far
+            supplied.clear()
         self._dirty.clear()
         return changes
 

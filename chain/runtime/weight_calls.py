@@ -13,12 +13,13 @@ commits; a hotkey may hold at most ``MAX_PENDING_COMMITS`` unrevealed commits.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import replace
 
 from chain.commit_reveal import commit_hash
 from chain.errors import fail
-from chain.records import Commits
+from chain.records import Commits, encode_int_pairs
 from chain.runtime.context import Ctx
 from chain.runtime.schedule import epoch_index, first_block_of_epoch
 from protos.chain.v1 import chain_pb2 as pb
@@ -79,7 +80,10 @@ def _apply_weights(
         raise fail(exc.code, exc.message) from None
     stored = max_upscale_u16(list(values))
     row = tuple(sorted(zip((int(u) for u in uids), (int(v) for v in stored), strict=True)))
-    ctx.state.put("weights", (netuid, uid), row)
+    # Supplying the row's bytes (one %d format over its ints) halves the cost of encoding a
+    # 4096-entry row at the block's flush.
+    encoded = encode_int_pairs(list(itertools.chain.from_iterable(row)))
+    ctx.state.put("weights", (netuid, uid), row, encoded=encoded)
     ctx.set_neuron(netuid, uid, replace(nrn, last_update=ctx.block))
     ctx.emit("WeightsSet", netuid=netuid, uid=uid, hotkey=ctx.signer, count=len(row))
 

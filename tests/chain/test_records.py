@@ -82,3 +82,17 @@ def test_decode_inverts_encode_for_records_and_rows() -> None:
     assert records.decode(Neuron, records.encode(nrn)) == nrn
     row = ((0, 1), (5, 65535))
     assert records.decode(None, records.encode(row)) == row
+
+
+@pytest.mark.parametrize("count", [0, 1, 2, 17, 4096])
+def test_encode_int_pairs_matches_the_encoding_of_the_row(count: int) -> None:
+    rng = random.Random(count)
+    flat = [x for j in range(count) for x in (j * 3, rng.choice([0, 9, 10, 65535, -1, 2**40]))]
+    row = tuple(zip(flat[::2], flat[1::2], strict=True))
+    assert records.encode_int_pairs(flat) == records.encode(row) == _reference(row)
+
+
+@pytest.mark.parametrize("flat", [[1, 2.0], [1, True], [1, "2"], [1, 2, 3]], ids=repr)
+def test_encode_int_pairs_refuses_anything_but_pairs_of_ints(flat: list[Any]) -> None:
+    with pytest.raises((TypeError, ValueError)):
+        records.encode_int_pairs(flat)

@@ -60,3 +60,34 @@ def test_rows_round_trip_typed_records() -> None:
     assert again.get("neuron", (2, 7)) == nrn
     assert again.get("sys", ("hp_defaults",)) == {"tempo": 10, "kappa": 32767}
     assert again.get("commits", (2, "hk")) == (("ff" * 32, 5, 1),)
+
+
+def test_supplied_encoding_is_used_only_while_its_value_is_the_entry() -> None:
+    row = ((0, 7), (3, 65535))
+    # Deliberately different bytes, so the test sees which ones the flush hashed and wrote.
+    marker = b"[[0,7],[3,65535]] "
+    state = State()
+    state.put("bonds", (1, 0), row, encoded=marker)
+    assert state.flush() == [("bonds/1/0", marker)]
+    # A later flush never reuses bytes supplied for an earlier one.
+    state.put("bonds", (1, 0), ((0, 8),))
+    assert state.flush() == [("bonds/1/0", b"[[0,8]]")]
+    # A value rolled back (or overwritten) after its bytes were supplied is encoded afresh.
+    state.begin()
+    state.put("bonds", (1, 0), row, encoded=marker)
+    state.rollback()
+    state.put("bonds", (1, 1), row, encoded=marker)
+    state.put("bonds", (1, 1), ((1, 1),))
+    assert state.flush() == [("bonds/1/1", b"[[1,1]]")]
+
+
+def test_incremental_root_and_rows_match_a_rebuild_after_many_flushes() -> None:
+    state = State()
+    for block in range(4):
+        for uid in range(30):
+            state.put("neuron", (1, uid), Neuron(f"hk{uid}", "ck", 1, block, emission=uid * block))
+            state.put("hstake", (1, f"hk{uid}"), uid + block)
+        if block % 2:
+            state.delete("hstake", (1, "hk3"))
+        state.flush()
+        assert state.root == _root_from_scratch(state)
