@@ -31,10 +31,19 @@ from chain.metagraph import Metagraph, MetagraphDiff
 from chain.sync import MetagraphSync
 from miner.base import Miner
 from miner.server import Limits, MinerServer
-from subnetkit.errors import NotRegisteredError
+from subnetkit.errors import ConfigError, NotRegisteredError
 from subnetkit.neuron import NeuronBase, register_command
 
 log = logging.getLogger(__name__)
+
+
+def check_announced_address(axon: Any) -> None:
+    """Refuse to announce a wildcard bind address on chain: no validator can dial 0.0.0.0."""
+    if (axon.external_ip or axon.host) in ("0.0.0.0", "::", ""):
+        raise ConfigError(
+            f"the miner binds {axon.host!r} but has no external ip: validators cannot reach a "
+            "wildcard address; set --external-ip (axon.external_ip) to the address they can"
+        )
 
 
 class MinerNeuron(NeuronBase):
@@ -49,6 +58,7 @@ class MinerNeuron(NeuronBase):
     def __init__(
         self, miner: Miner, settings: Any, *, chain: ChainClient | None = None, **kwargs: Any
     ) -> None:
+        check_announced_address(settings.axon)
         super().__init__(settings, **kwargs)
         self.miner = miner
         self._own_chain = chain is None

@@ -13,6 +13,8 @@ neuron gracefully and exit 0.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +80,15 @@ def _overrides(**flags: Any) -> dict[str, Any]:
     return out
 
 
+def _apply_log_settings(settings: Any) -> None:
+    """Honour log_level/log_format given in TOML, env or --set (the global flags set defaults)."""
+    from subnetkit import log
+
+    given = settings.model_fields_set & {"log_level", "log_format"}
+    if given:
+        log.configure(settings.log_level, settings.log_format)
+
+
 def _run(role: str, subnet: str, variant: str | None, config: Path | None, **flags: Any) -> None:
     import asyncio
 
@@ -87,6 +98,11 @@ def _run(role: str, subnet: str, variant: str | None, config: Path | None, **fla
 
     ready_file: Path | None = flags.pop("ready_file")
     settings = load_settings(config, _overrides(**flags))
+    _apply_log_settings(settings)
+    # Like `python -m`, the working directory is importable, so `--subnet mysubnet` finds a
+    # subnet scaffolded by `subnetkit subnet new` without setting PYTHONPATH.
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
     spec = resolve_subnet(subnet, role=role)
     if role == "validator" and variant is not None:
         raise ConfigError("--variant selects a miner behaviour; validators take none")
@@ -121,90 +137,59 @@ async def _serve(role: str, component: Any, settings: Any, ready_file: Path | No
     await run_until_signalled(neuron, on_ready=ready)
 
 
-@miner_app.command("run")
-def miner_run(
-    subnet: str = _SUBNET,
-    variant: str = _VARIANT,
-    config: Path = _CONFIG,
-    netuid: int = _NETUID,
-    wallet_name: str = _WNAME,
-    wallet_hotkey: str = _WHOTKEY,
-    wallet_path: Path = _WPATH,
-    chain_endpoint: str = _ENDPOINT,
-    host: str = _HOST,
-    port: int = _PORT,
-    external_ip: str = _EXT_IP,
-    external_port: int = _EXT_PORT,
-    state_dir: Path = _STATE,
-    device: str = _DEVICE,
-    metrics_port: int = _METRICS,
-    ready_file: Path = _READY,
-    sets: list[str] = _SET,
-) -> None:
-    """Serve the subnet's miner until SIGTERM/SIGINT (registers its endpoint on chain)."""
-    _run(
-        "miner",
-        subnet,
-        variant,
-        config,
-        netuid=netuid,
-        wallet_name=wallet_name,
-        wallet_hotkey=wallet_hotkey,
-        wallet_path=wallet_path,
-        chain_endpoint=chain_endpoint,
-        host=host,
-        port=port,
-        external_ip=external_ip,
-        external_port=external_port,
-        state_dir=state_dir,
-        device=device,
-        metrics_port=metrics_port,
-        ready_file=ready_file,
-        sets=sets,
-    )
+def _run_command(role: str, doc: str) -> Any:
+    """The ``run`` command of one role: both roles take the same flags."""
+
+    def run(
+        subnet: str = _SUBNET,
+        variant: str = _VARIANT,
+        config: Path = _CONFIG,
+        netuid: int = _NETUID,
+        wallet_name: str = _WNAME,
+        wallet_hotkey: str = _WHOTKEY,
+        wallet_path: Path = _WPATH,
+        chain_endpoint: str = _ENDPOINT,
+        host: str = _HOST,
+        port: int = _PORT,
+        external_ip: str = _EXT_IP,
+        external_port: int = _EXT_PORT,
+        state_dir: Path = _STATE,
+        device: str = _DEVICE,
+        metrics_port: int = _METRICS,
+        ready_file: Path = _READY,
+        sets: list[str] = _SET,
+    ) -> None:
+        _run(
+            role,
+            subnet,
+            variant,
+            config,
+            netuid=netuid,
+            wallet_name=wallet_name,
+            wallet_hotkey=wallet_hotkey,
+            wallet_path=wallet_path,
+            chain_endpoint=chain_endpoint,
+            host=host,
+            port=port,
+            external_ip=external_ip,
+            external_port=external_port,
+            state_dir=state_dir,
+            device=device,
+            metrics_port=metrics_port,
+            ready_file=ready_file,
+            sets=sets,
+        )
+
+    run.__doc__ = doc
+    return run
 
 
-@validator_app.command("run")
-def validator_run(
-    subnet: str = _SUBNET,
-    variant: str = _VARIANT,
-    config: Path = _CONFIG,
-    netuid: int = _NETUID,
-    wallet_name: str = _WNAME,
-    wallet_hotkey: str = _WHOTKEY,
-    wallet_path: Path = _WPATH,
-    chain_endpoint: str = _ENDPOINT,
-    host: str = _HOST,
-    port: int = _PORT,
-    external_ip: str = _EXT_IP,
-    external_port: int = _EXT_PORT,
-    state_dir: Path = _STATE,
-    device: str = _DEVICE,
-    metrics_port: int = _METRICS,
-    ready_file: Path = _READY,
-    sets: list[str] = _SET,
-) -> None:
-    """Validate the subnet's miners and set weights until SIGTERM/SIGINT."""
-    _run(
-        "validator",
-        subnet,
-        variant,
-        config,
-        netuid=netuid,
-        wallet_name=wallet_name,
-        wallet_hotkey=wallet_hotkey,
-        wallet_path=wallet_path,
-        chain_endpoint=chain_endpoint,
-        host=host,
-        port=port,
-        external_ip=external_ip,
-        external_port=external_port,
-        state_dir=state_dir,
-        device=device,
-        metrics_port=metrics_port,
-        ready_file=ready_file,
-        sets=sets,
-    )
+miner_app.command("run")(
+    _run_command("miner", "Serve the subnet's miner until SIGTERM/SIGINT (registers its endpoint).")
+)
+validator_app.command("run")(
+    _run_command("validator", "Validate the subnet's miners and set weights until SIGTERM/SIGINT.")
+)
 
 
 def register(app: typer.Typer) -> None:

@@ -104,6 +104,24 @@ class Child:
             return []
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: get SIGTERM if the localnet process dies, even by SIGKILL.
+
+    Children run in their own sessions (so a terminal's Ctrl-C reaches only the supervisor,
+    which stops them in order); this Linux prctl makes sure none outlives a killed supervisor.
+    Elsewhere it does nothing and the atexit guard and pids.json remain.
+    """
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):  # pragma: no cover - not Linux
+        pass
+
+
 def _signal_group(pid: int, sig: int) -> bool:
     """Signal the process group led by ``pid``; False if it is already gone."""
     try:
@@ -165,6 +183,7 @@ class Supervisor:
                 stderr=stderr,
                 env=child_env,
                 start_new_session=True,
+                preexec_fn=_die_with_parent,
             )
         child = Child(name, cmd, log_path, ready_path, proc)
         self.children.append(child)

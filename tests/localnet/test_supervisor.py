@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -105,3 +107,37 @@ async def test_kill_all_now_is_the_synchronous_last_resort(tmp_path: Path) -> No
     async with asyncio.timeout(10):
         await child.proc.wait()
     assert child.returncode == -9
+
+
+# A supervisor in its own process that starts one long-lived child and reports its pid.
+SUPERVISOR = r"""
+import asyncio, sys
+from pathlib import Path
+from subnetkit.localnet.supervisor import Supervisor
+
+async def main():
+    sup = Supervisor(Path(sys.argv[1]))
+    child = await sup.spawn("sleeper", [sys.executable, "-c", "import time; time.sleep(600)"],
+                            ready_file=False)
+    print(child.pid, flush=True)
+    await asyncio.sleep(600)
+
+asyncio.run(main())
+"""
+
+
+def test_children_die_with_a_supervisor_killed_by_sigkill(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [PY, "-c", SUPERVISOR, str(tmp_path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert proc.stdout is not None
+        child_pid = int(proc.stdout.readline())
+        assert _pid_exists(child_pid)
+    finally:
+        proc.kill()  # SIGKILL: no atexit, no signal handler runs in the supervisor
+        proc.wait(timeout=10)
+    deadline = time.monotonic() + 10
+    while _pid_exists(child_pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling a pid that is not ours to wait on
+    assert not _pid_exists(child_pid), "the child outlived its SIGKILLed supervisor"

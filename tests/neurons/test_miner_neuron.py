@@ -13,6 +13,7 @@ import grpc
 import pytest
 
 from miner.neuron import MinerNeuron
+from subnetkit.errors import ConfigError
 from subnetkit.keys import Signer
 from subnets.echo import echo_pb2
 from subnets.echo.miner import EchoMiner
@@ -96,3 +97,15 @@ async def test_endpoint_on_chain_and_metrics_served(chain: ChainHarness, tmp_pat
         assert b"subnetkit_miner_requests_total" in body
         assert b'status="PERMISSION_DENIED"' in body
     assert miner.metrics_endpoint is None  # stopped on shutdown
+
+
+async def test_wildcard_bind_without_external_ip_is_refused(
+    chain: ChainHarness, tmp_path: Path
+) -> None:
+    settings = settings_for(chain, 1, tmp_path, **{"axon.host": "0.0.0.0"})
+    with pytest.raises(ConfigError, match="external ip"):
+        MinerNeuron(EchoMiner(), settings, signer=Signer.generate(), chain=chain.client)
+    # With an external address the same bind is fine to announce.
+    routed = {"axon.host": "0.0.0.0", "axon.external_ip": "127.0.0.1"}
+    ok = settings_for(chain, 1, tmp_path, **routed)
+    MinerNeuron(EchoMiner(), ok, signer=Signer.generate(), chain=chain.client)
