@@ -13,7 +13,8 @@ import dataclasses
 import functools
 import itertools
 import json
-from collections.abc import Sequence
+import operator
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -81,18 +82,29 @@ RECORD_TYPES: dict[str, type] = {"Account": Account, "Subnet": Subnet, "Neuron":
 
 #: exact types the JSON encoder writes as they are (no floats: they are not canonical)
 _SCALARS = frozenset({int, str, bool, type(None)})
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+#: per record class, a getter of all its fields in declaration order (one C call)
+_FIELDS_OF: dict[type, Callable[[Any], tuple[Any, ...]]] = {}
 #: the one encoder ``json.dumps(..., separators=(",", ":"), sort_keys=True)`` would build per call
 _ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
 #: every byte the encoder can write for nested lists of ints, and nothing else
 _INT_LISTS_ALPHABET = b"0123456789-[],"
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in dataclasses.fields(cls))
-    return names
+def _fields_of(value: Any) -> tuple[Any, ...]:
+    cls = type(value)
+    getter = _FIELDS_OF.get(cls)
+    if getter is None:
+        names = [f.name for f in dataclasses.fields(cls)]
+        if len(names) >= 2:
+            getter = operator.attrgetter(*names)
+        else:  # attrgetter of one name returns the bare value, of none it refuses
+            getter = functools.partial(_fields_one_by_one, names)
+        _FIELDS_OF[cls] = getter
+    return getter(value)
+
+
+def _fields_one_by_one(names: list[str], value: Any) -> tuple[Any, ...]:
+    return tuple(getattr(value, name) for name in names)
 
 
 def _is_flat(seq: tuple[Any, ...] | list[Any]) -> bool:
@@ -112,10 +124,10 @@ def _plain(value: Any) -> Any:
         return value
     if (cls is tuple or cls is list) and _is_flat(value):
         return value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        items = [getattr(value, name) for name in _field_names(cls)]
+    if cls in _FIELDS_OF or (dataclasses.is_dataclass(value) and not isinstance(value, type)):
+        items = _fields_of(value)
         if set(map(type, items)) <= _SCALARS:
-            return items
+            return items  # the encoder writes a tuple like a list
         return [_plain(v) for v in items]
     if isinstance(value, tuple | list):
         return [_plain(v) for v in value]

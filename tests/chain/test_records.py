@@ -34,6 +34,16 @@ def _reference(value: Any) -> bytes:
     return json.dumps(_reference_plain(value), separators=(",", ":"), sort_keys=True).encode()
 
 
+@dataclasses.dataclass(frozen=True)
+class _One:
+    only: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class _Empty:
+    pass
+
+
 def _values() -> list[Any]:
     rng = random.Random(5)
     row = tuple(sorted((rng.randrange(4096), rng.randrange(65536)) for _ in range(500)))
@@ -59,6 +69,9 @@ def _values() -> list[Any]:
         Neuron("hk", "ck", 5, 6, True, False, 1, 2, 3, 4, 5, 6, 7, endpoint),
         Subnet(1, "ck", "hk", 3, hyperparams={"tempo": 360, "kappa": 32767, "a": 0}, n=4),
         {"b": 1, "a": (1, 2), "c": {"z": None, "y": ((1, 2),)}},
+        _One(5),
+        _One((1, _One("x"))),
+        _Empty(),
     ]
 
 
@@ -69,7 +82,16 @@ def test_encode_matches_the_reference_bytes(value: Any) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [1.0, (1, 2.5), ((1, 2), (3, 4.0)), ((1, 2.0),), [1, [2, 0.5]], {"a": (1.5,)}, Account(1.0)],
+    [
+        1.0,
+        (1, 2.5),
+        ((1, 2), (3, 4.0)),
+        ((1, 2.0),),
+        [1, [2, 0.5]],
+        {"a": (1.5,)},
+        Account(1.0),
+        _One((1, 2.0)),
+    ],
     ids=repr,
 )
 def test_floats_are_refused_wherever_they_are(value: Any) -> None:
