@@ -63,9 +63,19 @@ def yuma2_bonds(
     ema_sum = (1.0 - alpha) * has_prev + alpha * has_bought
     ema_sum = torch.where(ema_sum > 0, ema_sum, 1.0)
     # ema_ij = B_ij f0_j + A_i W_ij f1_j; where nothing was bought the second term is 0 anyway.
-    f1 = torch.where(has_bought, alpha / torch.where(has_bought, bought_sum, 1.0) / ema_sum, 1.0)
     f0 = torch.where(has_prev, (1.0 - alpha) / torch.where(has_prev, prev_sum, 1.0) / ema_sum, 0.0)
-    ema = bonds_u16.mul_(f0 / f1).addcmul_(weights_for_bonds, active_stake.unsqueeze(1)).mul_(f1)
+    if alpha == 0.0:
+        # Nothing is bought (f1 = 0): the EMA is the previous bonds, column-normalised. The
+        # fused form below divides by f1, so it must not run here.
+        ema = bonds_u16.mul_(f0)
+    else:
+        # alpha > 0 and bought_sum <= 1 (normalised stake times rows summing to <= 1), so
+        # f1 >= alpha >= 1e-6 where something was bought, and 1 elsewhere: f0 / f1 is finite.
+        f1 = torch.where(
+            has_bought, alpha / torch.where(has_bought, bought_sum, 1.0) / ema_sum, 1.0
+        )
+        ema = bonds_u16.mul_(f0 / f1)
+        ema.addcmul_(weights_for_bonds, active_stake.unsqueeze(1)).mul_(f1)
     dividends = ema @ incentive
     if ema.shape[0]:
         ema.div_(ema.amax(dim=0).clamp_(min=_TINY))  # column max-upscale

@@ -48,6 +48,8 @@ hyperparams = st.builds(
     EpochHyperparams,
     kappa=st.sampled_from([32767, 0, 65535, 16384, 50000]),
     bonds_penalty=st.sampled_from([65535, 0, 30000]),
+    # Both ends of the accepted range: 0 (alpha = 1) and 1_000_000 (alpha = 0, nothing bought).
+    bonds_moving_average=st.sampled_from([900_000, 0, 999_999, 1_000_000, 500_000]),
     yuma3=st.booleans(),
     liquid_alpha=st.booleans(),
     max_allowed_validators=st.integers(1, 12),

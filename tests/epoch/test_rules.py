@@ -180,3 +180,42 @@ def test_payouts_burn_owner_incentive() -> None:
     out = run_epoch(inputs, EpochHyperparams())
     paid = epoch_payouts(out, 1000, 1000, burn_uids=[2])
     assert paid == [1000, 500, 0]
+
+
+def test_bonds_moving_average_one_million_keeps_previous_bonds() -> None:
+    """alpha = 0 (bonds_moving_average = 1_000_000, the top of the accepted range): nothing is
+    bought, the EMA is the previous bonds column-normalised, and every output stays finite."""
+    bonds = torch.zeros((3, 3), dtype=torch.int64)
+    bonds[0, 2], bonds[1, 2] = 30000, 10000
+    inputs = subnet(
+        3,
+        [1.0, 1.0, 0.0],
+        {(0, 2): 65535, (1, 2): 65535},
+        [True, True, False],
+        bonds=bonds,
+    )
+    for yuma3 in (False, True):
+        hp = EpochHyperparams(bonds_moving_average=1_000_000, yuma3=yuma3)
+        out = run_epoch(inputs, hp)
+        assert bool(torch.isfinite(out.dividends).all()), out.dividends
+        assert bool(torch.isfinite(out.ema_bonds).all()), out.ema_bonds
+        assert int(out.bonds.min()) >= 0 and int(out.bonds.max()) <= 65535
+        assert abs(float(out.dividends.sum()) - 1.0) < 1e-12
+        # Dividends follow the previous bonds 3:1, not the equal weights bought this epoch.
+        assert abs(float(out.dividends[0]) - 0.75) < 1e-9
+        if yuma3:
+            assert out.bonds[:2, 2].tolist() == [30000, 10000]
+        else:
+            assert out.bonds[:2, 2].tolist() == [65535, 21845]
+
+
+def test_bonds_moving_average_zero_buys_only_this_epoch() -> None:
+    """alpha = 1: the previous bonds are forgotten entirely."""
+    bonds = torch.zeros((3, 3), dtype=torch.int64)
+    bonds[0, 2] = 65535
+    inputs = subnet(
+        3, [1.0, 3.0, 0.0], {(0, 2): 65535, (1, 2): 65535}, [True, True, False], bonds=bonds
+    )
+    out = run_epoch(inputs, EpochHyperparams(bonds_moving_average=0))
+    assert abs(float(out.dividends[1]) - 0.75) < 1e-9
+    assert out.bonds[:2, 2].tolist() == [21845, 65535]
