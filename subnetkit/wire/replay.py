@@ -8,6 +8,13 @@ Entries are appended in insertion order, so expiry pops from the front in O(1).
 Why a hard capacity: memory must stay bounded under any load. When the set is full of entries
 that may still be replayed, the cache refuses the new request (the server answers
 RESOURCE_EXHAUSTED) rather than forgetting a live nonce, which would reopen a replay window.
+
+Why a per-caller quota: with one shared pool, a single caller sending fast enough (and before a
+chain is attached every key may call) fills it and every other caller is shed. Each caller may
+hold at most ``per_caller`` live entries, so one caller can take at most that share and the rest
+stays available to everyone else. The per-caller counts live only as long as their entries, so
+they are bounded by ``capacity`` too. (Many distinct keys can still share the pool out between
+them; bounding *who* may call at all is the blacklist hook's job, e.g. registered hotkeys only.)
 """
 
 from __future__ import annotations
@@ -18,41 +25,57 @@ from collections.abc import Callable
 
 
 class ReplayCacheFull(Exception):
-    """The cache holds ``capacity`` live entries; the request must be shed, not remembered."""
+    """No room for one more live entry (pool or caller quota): shed the request, never forget."""
 
 
 class ReplayCache:
-    """Remembers (caller, nonce) pairs for ``ttl_s`` seconds, at most ``capacity`` of them."""
+    """Remembers (caller, nonce) pairs for ``ttl_s`` seconds: ``capacity`` in all, at most
+    ``per_caller`` per caller (default a quarter of the capacity)."""
 
-    __slots__ = ("_clock", "_expiry", "_seen", "capacity", "ttl_ns")
+    __slots__ = ("_clock", "_counts", "_expiry", "_seen", "capacity", "per_caller", "ttl_ns")
 
     def __init__(
         self,
         ttl_s: float,
         capacity: int = 200_000,
         *,
+        per_caller: int | None = None,
         clock: Callable[[], int] = time.time_ns,
     ) -> None:
         if capacity <= 0:
             raise ValueError("capacity must be positive")
+        if per_caller is not None and per_caller <= 0:
+            raise ValueError("per_caller must be positive")
         self.ttl_ns = int(ttl_s * 1e9)
         self.capacity = capacity
+        self.per_caller = min(capacity, per_caller or max(1, capacity // 4))
         self._clock = clock
         self._seen: set[tuple[str, int]] = set()
+        self._counts: dict[str, int] = {}  # live entries per caller; only callers that have some
         self._expiry: deque[tuple[int, tuple[str, int]]] = deque()
 
     def __len__(self) -> int:
         return len(self._seen)
 
+    def live(self, caller: str) -> int:
+        """How many of ``caller``'s nonces are remembered now (its share of the pool)."""
+        return self._counts.get(caller, 0)
+
     def _expire(self, now: int) -> None:
-        expiry, seen = self._expiry, self._seen
+        expiry, seen, counts = self._expiry, self._seen, self._counts
         while expiry and expiry[0][0] <= now:
-            seen.discard(expiry.popleft()[1])
+            key = expiry.popleft()[1]
+            seen.discard(key)
+            left = counts[key[0]] - 1
+            if left:
+                counts[key[0]] = left
+            else:
+                del counts[key[0]]
 
     def check_and_add(self, caller: str, nonce: int) -> bool:
         """True the first time (caller, nonce) is seen; False for a replay.
 
-        Raises :class:`ReplayCacheFull` when it cannot remember one more live entry.
+        Raises :class:`ReplayCacheFull` when the caller is at its quota or the pool is full.
         """
         key = (caller, nonce)
         now = self._clock()
@@ -61,6 +84,14 @@ class ReplayCache:
             return False
         if len(self._seen) >= self.capacity:
             raise ReplayCacheFull(f"replay cache full ({self.capacity} live nonces); retry shortly")
+        held = self._counts.get(caller, 0)
+        if held >= self.per_caller:
+            ttl = self.ttl_ns / 1e9
+            raise ReplayCacheFull(
+                f"caller {caller} has {held} requests in the replay window here (quota "
+                f"{self.per_caller} per {ttl:g} s): send fewer requests per second to this miner"
+            )
         self._seen.add(key)
+        self._counts[caller] = held + 1
         self._expiry.append((now + self.ttl_ns, key))
         return True

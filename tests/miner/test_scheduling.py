@@ -120,3 +120,19 @@ async def test_full_replay_cache_sheds_instead_of_forgetting(alice: Signer, bob:
         full = await send(server, alice, "three")
         assert full.code == S.RESOURCE_EXHAUSTED and "replay cache full" in full.details
         assert len(server.replay) == 2
+
+
+async def test_replay_quota_sheds_the_greedy_caller_only(
+    alice: Signer, bob: Signer, charlie: Signer
+) -> None:
+    limits = Limits(replay_capacity=100, replay_per_caller=2)
+    async with MinerServer(ScriptedMiner(), bob, limits=limits) as server:
+        assert (await send(server, alice, "one")).code == S.OK
+        assert (await send(server, alice, "two")).code == S.OK
+        greedy = await send(server, alice, "three")
+        assert greedy.code == S.RESOURCE_EXHAUSTED
+        assert "send fewer requests per second" in greedy.details
+        assert (await send(server, charlie, "someone else")).code == S.OK
+        labels = {"synapse": "Echo", "caller": alice.ss58, "status": "RESOURCE_EXHAUSTED"}
+        registry = server.metrics.registry
+        assert registry.get_sample_value("subnetkit_miner_requests_total", labels) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 
 import grpc
@@ -123,3 +124,40 @@ def test_replay_cache_memory_is_bounded_under_flood() -> None:
     clock.now += 13 * 10**9
     assert cache.check_and_add("late", 1)
     assert len(cache) == 1
+
+
+def test_replay_cache_quota_keeps_one_caller_from_starving_others() -> None:
+    clock = FakeClock()
+    cache = ReplayCache(ttl_s=12, capacity=10, per_caller=3, clock=clock)
+    for nonce in range(3):
+        assert cache.check_and_add("greedy", nonce)
+    with pytest.raises(ReplayCacheFull, match=r"caller greedy has 3 .*quota 3 per 12 s"):
+        cache.check_and_add("greedy", 3)
+    assert not cache.check_and_add("greedy", 0)  # a replay is still a replay, not a quota miss
+    for caller in ("b", "c"):
+        for nonce in range(3):
+            assert cache.check_and_add(caller, nonce)
+    assert cache.check_and_add("d", 0)
+    with pytest.raises(ReplayCacheFull, match="replay cache full"):
+        cache.check_and_add("e", 0)  # the hard capacity still bounds the pool
+    clock.now = 12 * 10**9
+    assert cache.check_and_add("greedy", 99)  # expiry returns the caller's share
+    assert cache.live("greedy") == 1 and cache.live("b") == 0
+
+
+def test_replay_cache_flood_from_one_caller_leaves_room_for_others() -> None:
+    clock = FakeClock()
+    cache = ReplayCache(ttl_s=12, capacity=1000, clock=clock)  # default quota: a quarter
+    for i in range(20_000):
+        clock.now = i * 10**5
+        with contextlib.suppress(ReplayCacheFull):
+            cache.check_and_add("flood", i)
+        assert len(cache) <= 1000
+    assert cache.live("flood") == 250
+    for caller in ("honest-1", "honest-2", "honest-3"):
+        for nonce in range(250):
+            assert cache.check_and_add(caller, nonce)
+    assert len(cache._counts) == 4  # per-caller bookkeeping is bounded by live entries
+    clock.now += 13 * 10**9
+    assert cache.check_and_add("late", 1)
+    assert len(cache) == 1 and len(cache._counts) == 1
