@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import itertools
 import mmap
-from dataclasses import replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -153,8 +152,7 @@ def store_outputs(ctx: Ctx, sn: Subnet, out: EpochOutputs, pay: list[int]) -> No
         ctx.set_neuron(
             netuid,
             uid,
-            replace(
-                nrn,
+            nrn.with_epoch_outputs(
                 active=bool(active[uid]),
                 validator_permit=bool(permits[uid]),
                 stake_weight=int(stake_weight[uid]),

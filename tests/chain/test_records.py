@@ -118,3 +118,23 @@ def test_encode_int_pairs_matches_the_encoding_of_the_row(count: int) -> None:
 def test_encode_int_pairs_refuses_anything_but_pairs_of_ints(flat: list[Any]) -> None:
     with pytest.raises((TypeError, ValueError)):
         records.encode_int_pairs(flat)
+
+
+def test_with_epoch_outputs_sets_those_and_carries_every_other_field() -> None:
+    # Every field holds a distinct object, so a field dropped, swapped or reset shows up.
+    original = Neuron(*(object() for _ in dataclasses.fields(Neuron)))
+    outputs: dict[str, Any] = {
+        "active": object(),
+        "validator_permit": object(),
+        "stake_weight": object(),
+        "consensus": object(),
+        "incentive": object(),
+        "dividends": object(),
+        "validator_trust": object(),
+        "pruning_score": object(),
+        "emission": object(),
+    }
+    updated = original.with_epoch_outputs(**outputs)
+    expected = dataclasses.replace(original, **outputs)
+    for f in dataclasses.fields(Neuron):
+        assert getattr(updated, f.name) is getattr(expected, f.name), f.name
