@@ -21,14 +21,15 @@ bytes received and the response signature covers the exact bytes sent. Every rej
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable, Generator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -51,6 +52,7 @@ BlacklistHook = Callable[[str], "str | Awaitable[str | None] | None"]
 PriorityHook = Callable[[str], "float | Awaitable[float]"]
 
 _S = grpc.StatusCode
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +69,58 @@ class Limits:
     replay_capacity: int = 200_000  # live (caller, nonce) pairs remembered, all callers
     replay_per_caller: int = 50_000  # one caller's share of them: ~4,000 requests/s sustained
     default_timeout_s: float = 60.0  # handler budget when the caller sets no deadline
-    worker_threads: int = 8  # threads for plain ``def`` handlers
+    # Threads per plain ``def`` synapse. Such a synapse runs at most this many handlers at once
+    # (its max_concurrency is capped to it), so a request never waits unseen in the pool.
+    worker_threads: int = 8
 
 
 def _error(status: grpc.StatusCode, message: str) -> WireError:
     return WireError(message, status=status, code=status.name.lower())
+
+
+class _Lease:
+    """One admitted request's claim: its per-caller count and, once entered, its handler slot.
+
+    Released exactly once. A plain ``def`` handler's thread cannot be cancelled, so when the
+    request ends while that thread still runs, :meth:`hand_over` passes the lease to the thread:
+    it is released when the thread's work is done, on the event loop's thread.
+    """
+
+    __slots__ = ("_counts", "_held", "caller", "entered", "sched")
+
+    def __init__(self, sched: SynapseScheduler, counts: dict[str, int], caller: str) -> None:
+        self.sched = sched
+        self.caller = caller
+        self.entered = False  # holds a scheduler slot
+        self._counts = counts
+        self._held = True
+
+    def release(self) -> None:
+        """Give back the slot and the caller's count, unless a worker thread holds them."""
+        if self._held:
+            self._held = False
+            self._free()
+
+    def hand_over(self, work: Future[Any], loop: asyncio.AbstractEventLoop) -> None:
+        """Keep the slot and count until ``work`` (running in a worker thread) completes."""
+        if not self._held:
+            return
+        self._held = False
+
+        def done(_: Future[Any]) -> None:
+            with contextlib.suppress(RuntimeError):  # loop closed: server and counters gone
+                loop.call_soon_threadsafe(self._free)
+
+        work.add_done_callback(done)
+
+    def _free(self) -> None:
+        if self.entered:
+            self.sched.release()
+        count = self._counts.get(self.caller, 1) - 1
+        if count <= 0:
+            self._counts.pop(self.caller, None)
+        else:
+            self._counts[self.caller] = count
 
 
 class _Router(grpc.GenericRpcHandler):
@@ -141,9 +190,20 @@ class MinerServer(Lifecycle):
             per_caller=lim.replay_per_caller,
             clock=clock,
         )
+        threads = max(1, lim.worker_threads)
         self._schedulers = {
-            path: SynapseScheduler(lim.max_concurrency, lim.max_queue) for path in self._bound
+            path: SynapseScheduler(
+                lim.max_concurrency if bound.is_async else min(lim.max_concurrency, threads),
+                lim.max_queue,
+            )
+            for path, bound in self._bound.items()
         }
+        # One thread per slot of every plain ``def`` synapse: the pool never queues a request.
+        self._threads = sum(
+            self._schedulers[path].max_concurrency
+            for path, bound in self._bound.items()
+            if not bound.is_async
+        )
         for path, sched in self._schedulers.items():
             name = self._bound[path].spec.name
             self.metrics.in_flight.labels(name).set_function(lambda s=sched: s.running)
@@ -164,6 +224,7 @@ class MinerServer(Lifecycle):
 
     @property
     def hotkey(self) -> str:
+        """The miner's hotkey (SS58): callers must address requests to it, responses carry it."""
         return self.signer.ss58
 
     @property
@@ -185,8 +246,11 @@ class MinerServer(Lifecycle):
         self._priority = hook
 
     async def start(self) -> None:
+        """Bind, start serving and report SERVING; a bind failure is a ConfigError, not a crash
+        at the first request. Sync handlers get a thread for each of their slots."""
         lim = self.limits
-        self._executor = ThreadPoolExecutor(lim.worker_threads, thread_name_prefix="miner-handler")
+        if self._threads:
+            self._executor = ThreadPoolExecutor(self._threads, thread_name_prefix="miner-handler")
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", lim.max_request_bytes + 64 * 1024),
@@ -234,17 +298,17 @@ class MinerServer(Lifecycle):
             self._executor.shutdown(wait=False, cancel_futures=True)
 
     async def close(self) -> None:
+        """Stop with the lifecycle's graceful timeout (what ``async with`` calls on exit)."""
         await self.stop(self.graceful_shutdown_timeout)
 
     # -- handler registration --------------------------------------------------------------------
     def _make_handlers(self) -> dict[str, grpc.RpcMethodHandler]:
         handlers: dict[str, grpc.RpcMethodHandler] = {}
         for path, bound in self._bound.items():
+            fn = functools.partial(self._serve, bound)
             if bound.spec.server_streaming:
-                fn = functools.partial(self._serve_stream, bound)
                 handlers[path] = grpc.unary_stream_rpc_method_handler(fn)
             else:
-                fn = functools.partial(self._serve_unary, bound)
                 handlers[path] = grpc.unary_unary_rpc_method_handler(fn)
         return handlers
 
@@ -288,14 +352,17 @@ class MinerServer(Lifecycle):
                 f"replayed nonce {auth.nonce} from {auth.caller}: sign every request afresh",
             )
 
-    async def _enter(self, bound: BoundSynapse, sched: SynapseScheduler, caller: str) -> None:
+    async def _enter(self, bound: BoundSynapse, lease: _Lease) -> None:
         """Take a handler slot: at once if one is free, else queued by the priority hook."""
-        if sched.try_acquire():
-            return
-        try:
-            await sched.wait(await self._call_priority(caller))
-        except QueueFull as exc:
-            raise _error(_S.RESOURCE_EXHAUSTED, f"{bound.spec.name} is saturated: {exc}") from None
+        sched = lease.sched
+        if not sched.try_acquire():
+            try:
+                await sched.wait(await self._call_priority(lease.caller))
+            except QueueFull as exc:
+                raise _error(
+                    _S.RESOURCE_EXHAUSTED, f"{bound.spec.name} is saturated: {exc}"
+                ) from None
+        lease.entered = True
 
     async def _call_priority(self, caller: str) -> float:
         try:
@@ -317,37 +384,31 @@ class MinerServer(Lifecycle):
                 f"{exc}; serialize the synapse's request message",
             ) from None
 
-    def _context(
-        self, bound: BoundSynapse, auth: protocol.RequestAuth, timeout: float
-    ) -> CallContext:
-        return CallContext(
-            caller=auth.caller,
-            caller_crypto=auth.caller_crypto,
-            nonce=auth.nonce,
-            method=bound.spec.path,
-            synapse=bound.spec.name,
-            deadline=time.monotonic() + timeout,
-        )
+    def _deadline(self, context: grpc.aio.ServicerContext) -> tuple[float, float, float | None]:
+        """(handler budget s, its ``time.monotonic()`` deadline, that deadline again if we must
+        enforce it ourselves, else None).
 
-    def _budget(self, context: grpc.aio.ServicerContext) -> tuple[float, float | None]:
-        """(handler budget, timeout we must enforce ourselves).
-
-        When the caller set a deadline, gRPC itself cancels the handler task when it passes, so
-        no timer of ours is needed (it would cost a timer per request); without one, the
-        server's ``default_timeout_s`` is enforced here.
+        The budget is what is left of the caller's deadline now, taken once: gRPC's remaining
+        time already excludes the time spent admitting the request. When the caller set a
+        deadline, gRPC itself cancels the handler task when it passes, so no timer of ours is
+        needed (it would cost a timer per request); without one, the server's
+        ``default_timeout_s`` is enforced here.
         """
         remaining = context.time_remaining()
+        now = time.monotonic()
         if remaining is None:
-            return self.limits.default_timeout_s, self.limits.default_timeout_s
-        return max(remaining, 0.0), None
+            budget = self.limits.default_timeout_s
+            return budget, now + budget, now + budget
+        budget = max(remaining, 0.0)
+        return budget, now + budget, None
 
     @staticmethod
     def _cancel_status(context: grpc.aio.ServicerContext) -> str:
         remaining = context.time_remaining()
         return "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
 
-    def _scheduled(self, bound: BoundSynapse, caller: str) -> SynapseScheduler:
-        """Per-caller limit (step 7); returns the synapse's scheduler for the caller to enter."""
+    def _lease(self, bound: BoundSynapse, caller: str) -> _Lease:
+        """Per-caller limit (step 7): count the request against its caller, or shed it."""
         count = self._per_caller.get(caller, 0)
         if count >= self.limits.max_per_caller:
             raise _error(
@@ -356,14 +417,7 @@ class MinerServer(Lifecycle):
                 f"{self.limits.max_per_caller}): lower the client's concurrency",
             )
         self._per_caller[caller] = count + 1
-        return self._schedulers[bound.spec.path]
-
-    def _caller_done(self, caller: str) -> None:
-        count = self._per_caller.get(caller, 1) - 1
-        if count <= 0:
-            self._per_caller.pop(caller, None)
-        else:
-            self._per_caller[caller] = count
+        return _Lease(self._schedulers[bound.spec.path], self._per_caller, caller)
 
     def _serialize(self, bound: BoundSynapse, response: object) -> bytes:
         if not isinstance(response, bound.spec.response_cls):
@@ -391,9 +445,10 @@ class MinerServer(Lifecycle):
         await context.abort(exc.status, exc.message)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _serve_unary(
+    async def _serve(
         self, bound: BoundSynapse, body: bytes, context: grpc.aio.ServicerContext
-    ) -> bytes:
+    ) -> bytes | None:
+        """One request through the whole pipeline; unary returns the body, streams write it."""
         started = time.perf_counter()
         caller, status = UNAUTHENTICATED_CALLER, "OK"
         try:
@@ -401,29 +456,34 @@ class MinerServer(Lifecycle):
             caller = self.metrics.caller_label(auth.caller)
             self._check_replay(auth)
             request = self._parse(bound, body)
-            budget, enforce = self._budget(context)
-            sched = self._scheduled(bound, auth.caller)
-            try:
-                await self._enter(bound, sched, auth.caller)
-                try:
-                    ctx = self._context(bound, auth, budget - (time.perf_counter() - started))
-                    response = await self._run_unary(bound, request, ctx, budget, enforce)
-                finally:
-                    sched.release()
-            finally:
-                self._caller_done(auth.caller)
-            out = self._serialize(bound, response)
-            message = protocol.response_message(
-                version=auth.version,
-                method=bound.spec.path,
+            budget, deadline, enforce_at = self._deadline(context)
+            ctx = CallContext(
                 caller=auth.caller,
-                request_hash=body_hash,
+                caller_crypto=auth.caller_crypto,
                 nonce=auth.nonce,
-                response_hash=protocol.sha256(out),
-                miner_crypto=self.signer.crypto,
-                miner=self.signer.ss58,
+                method=bound.spec.path,
+                synapse=bound.spec.name,
+                deadline=deadline,
             )
-            context.set_trailing_metadata(protocol.response_trailer(self.signer, message))
+            lease = self._lease(bound, auth.caller)
+            try:
+                await self._enter(bound, lease)
+                if bound.spec.server_streaming:
+                    chain: protocol.ChunkChain | None = protocol.ChunkChain(body_hash)
+                    work = self._stream(bound, request, ctx, lease, chain, context)
+                    await self._guard(bound, ctx, budget, enforce_at, work)
+                    out = None
+                else:
+                    chain = None
+                    if bound.is_async:
+                        work = bound.handler(request, ctx)
+                    else:
+                        work = self._in_thread(lease, bound.handler, request, ctx)
+                    response = await self._guard(bound, ctx, budget, enforce_at, work)
+                    out = self._serialize(bound, response)
+            finally:
+                lease.release()
+            context.set_trailing_metadata(self._signed_trailer(bound, auth, body_hash, out, chain))
             return out
         except WireError as exc:
             status = exc.status.name
@@ -434,51 +494,16 @@ class MinerServer(Lifecycle):
         finally:
             self.metrics.observe(bound.spec.name, caller, status, time.perf_counter() - started)
 
-    async def _run_unary(
+    def _signed_trailer(
         self,
         bound: BoundSynapse,
-        request: Message,
-        ctx: CallContext,
-        budget: float,
-        enforce: float | None,
-    ) -> object:
-        try:
-            async with asyncio.timeout(enforce) as scope:
-                if bound.is_async:
-                    return await bound.handler(request, ctx)
-                loop = asyncio.get_running_loop()
-                return await loop.run_in_executor(self._executor, bound.handler, request, ctx)
-        except TimeoutError:
-            if scope.expired():
-                raise self._deadline_error(bound, budget) from None
-            raise self._handler_failed(bound, ctx.caller) from None
-        except (WireError, asyncio.CancelledError):
-            raise
-        except Exception:
-            raise self._handler_failed(bound, ctx.caller) from None
-
-    async def _serve_stream(
-        self, bound: BoundSynapse, body: bytes, context: grpc.aio.ServicerContext
-    ) -> None:
-        started = time.perf_counter()
-        caller, status = UNAUTHENTICATED_CALLER, "OK"
-        try:
-            auth, body_hash = await self._admit(bound, body, context)
-            caller = self.metrics.caller_label(auth.caller)
-            self._check_replay(auth)
-            request = self._parse(bound, body)
-            budget, enforce = self._budget(context)
-            sched = self._scheduled(bound, auth.caller)
-            chain = protocol.ChunkChain(body_hash)
-            try:
-                await self._enter(bound, sched, auth.caller)
-                try:
-                    ctx = self._context(bound, auth, budget - (time.perf_counter() - started))
-                    await self._run_stream(bound, request, ctx, budget, enforce, chain, context)
-                finally:
-                    sched.release()
-            finally:
-                self._caller_done(auth.caller)
+        auth: protocol.RequestAuth,
+        body_hash: bytes,
+        out: bytes | None,
+        chain: protocol.ChunkChain | None,
+    ) -> tuple[tuple[str, str | bytes], ...]:
+        """Step 9: the miner's signature over a unary body (``out``) or a stream's ``chain``."""
+        if chain is not None:
             message = protocol.stream_message(
                 version=auth.version,
                 method=bound.spec.path,
@@ -490,51 +515,117 @@ class MinerServer(Lifecycle):
                 miner_crypto=self.signer.crypto,
                 miner=self.signer.ss58,
             )
-            context.set_trailing_metadata(
-                protocol.response_trailer(self.signer, message, chunks=chain.count)
-            )
-        except WireError as exc:
-            status = exc.status.name
-            await self._reject(context, exc)
-        except asyncio.CancelledError:
-            status = self._cancel_status(context)
-            raise
-        finally:
-            self.metrics.observe(bound.spec.name, caller, status, time.perf_counter() - started)
+            return protocol.response_trailer(self.signer, message, chunks=chain.count)
+        message = protocol.response_message(
+            version=auth.version,
+            method=bound.spec.path,
+            caller=auth.caller,
+            request_hash=body_hash,
+            nonce=auth.nonce,
+            response_hash=protocol.sha256(out or b""),
+            miner_crypto=self.signer.crypto,
+            miner=self.signer.ss58,
+        )
+        return protocol.response_trailer(self.signer, message)
 
-    async def _run_stream(
+    async def _guard(
         self,
         bound: BoundSynapse,
-        request: Message,
         ctx: CallContext,
         budget: float,
-        enforce: float | None,
-        chain: protocol.ChunkChain,
-        context: grpc.aio.ServicerContext,
-    ) -> None:
+        enforce_at: float | None,
+        work: Awaitable[_T],
+    ) -> _T:
+        """Await the handler's work, timing it out at ``enforce_at`` (monotonic) if given;
+        map its failures to wire errors."""
+        scope: asyncio.Timeout | None = None
         try:
-            async with asyncio.timeout(enforce) as scope:
-                if bound.is_async:
-                    async for item in bound.handler(request, ctx):
-                        chunk = self._serialize(bound, item)
-                        chain.add(chunk)
-                        await context.write(chunk)
-                else:
-                    loop = asyncio.get_running_loop()
-                    items: Iterator[object] = iter(bound.handler(request, ctx))
-                    done = object()
-                    while True:
-                        item = await loop.run_in_executor(self._executor, next, items, done)
-                        if item is done:
-                            break
-                        chunk = self._serialize(bound, item)
-                        chain.add(chunk)
-                        await context.write(chunk)
+            if enforce_at is None:
+                return await work
+            async with asyncio.timeout(enforce_at - time.monotonic()) as scope:
+                return await work
         except TimeoutError:
-            if scope.expired():
+            if scope is not None and scope.expired():
                 raise self._deadline_error(bound, budget) from None
             raise self._handler_failed(bound, ctx.caller) from None
         except (WireError, asyncio.CancelledError):
             raise
         except Exception:
             raise self._handler_failed(bound, ctx.caller) from None
+
+    async def _in_thread(self, lease: _Lease, fn: Callable[..., _T], *args: object) -> _T:
+        """Run ``fn`` in a worker thread. A thread cannot be cancelled: if the request ends
+        (deadline, cancellation) while it still runs, it keeps the request's slot until it
+        returns, so the scheduler keeps counting it and later requests queue where they are
+        seen, ordered and shed, never invisibly in the thread pool."""
+        assert self._executor is not None
+        work = self._executor.submit(fn, *args)
+        try:
+            return await asyncio.wrap_future(work)
+        finally:
+            if not work.done():
+                lease.hand_over(work, asyncio.get_running_loop())
+
+    async def _stream(
+        self,
+        bound: BoundSynapse,
+        request: Message,
+        ctx: CallContext,
+        lease: _Lease,
+        chain: protocol.ChunkChain,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        """Write each chunk the handler yields, folding it into the signed hash chain."""
+        if bound.is_async:
+            async for item in bound.handler(request, ctx):
+                chunk = self._serialize(bound, item)
+                chain.add(chunk)
+                await context.write(chunk)
+            return
+        assert self._executor is not None
+        items: Generator[object, None, None] = bound.handler(request, ctx)
+        done = object()
+        step: Future[object] | None = None
+        try:
+            while True:
+                step = self._executor.submit(next, items, done)
+                item = await asyncio.wrap_future(step)
+                if item is done:
+                    return
+                chunk = self._serialize(bound, item)
+                chain.add(chunk)
+                await context.write(chunk)
+        finally:
+            if inspect.getgeneratorstate(items) != inspect.GEN_CLOSED:
+                self._abandon(bound, items, step, lease)
+
+    def _abandon(
+        self,
+        bound: BoundSynapse,
+        items: Generator[object, None, None],
+        step: Future[object] | None,
+        lease: _Lease,
+    ) -> None:
+        """Close a sync stream's generator that was left mid-way, in a worker thread.
+
+        Its ``finally`` blocks may block, so they must not run on the event loop; and while a
+        ``next()`` still runs, the generator cannot be closed at all. Either way the request's
+        slot stays taken until the generator is closed.
+        """
+
+        def close(_: object = None) -> None:
+            try:
+                items.close()
+            except Exception:
+                log.exception("closing an abandoned %s stream failed", bound.spec.name)
+
+        loop = asyncio.get_running_loop()
+        if step is not None and not step.done():
+            step.add_done_callback(close)  # runs in the worker thread, once next() returns
+            lease.hand_over(step, loop)
+            return
+        try:
+            closing = self._executor.submit(close)  # type: ignore[union-attr]
+        except RuntimeError:  # the pool is shut down: the server is stopping
+            return
+        lease.hand_over(closing, loop)

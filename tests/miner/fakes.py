@@ -68,6 +68,48 @@ class ThreadedMiner(Miner):
             yield echo_pb2.EchoChunk(text=threading.current_thread().name, index=index)
 
 
+class BlockingThreadMiner(Miner):
+    """Plain ``def`` handlers that block their worker thread until ``release`` is set.
+
+    Stands in for CPU-bound or blocking work that cannot be cancelled: the thread runs on after
+    the caller's deadline, so its slot must stay taken until it returns.
+    """
+
+    service = echo_pb2.DESCRIPTOR.services_by_name["Echo"]
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+        self.lock = threading.Lock()
+        self.running = 0
+        self.finished = 0
+        self.closed = 0  # streams whose generator was closed (its finally ran)
+
+    def _block(self) -> None:
+        with self.lock:
+            self.running += 1
+        self.release.wait(30)
+        with self.lock:
+            self.running -= 1
+            self.finished += 1
+
+    def Echo(self, request: echo_pb2.EchoRequest, context: CallContext) -> echo_pb2.EchoResponse:
+        if request.text.startswith("block"):
+            self._block()
+        return echo_pb2.EchoResponse(text=request.text)
+
+    def EchoStream(
+        self, request: echo_pb2.EchoStreamRequest, context: CallContext
+    ) -> Iterator[echo_pb2.EchoChunk]:
+        try:
+            for index in range(request.count):
+                if request.text.startswith("block") and index == 1:
+                    self._block()
+                yield echo_pb2.EchoChunk(text=request.text, index=index)
+        finally:
+            with self.lock:
+                self.closed += 1
+
+
 async def eventually(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
     """Wait (bounded) until ``predicate()`` is true, yielding to the loop between checks."""
     async with asyncio.timeout(timeout):

@@ -13,7 +13,7 @@ import time
 import grpc
 import pytest
 
-from miner import Limits, MinerServer
+from miner import CallContext, Limits, MinerServer
 from subnetkit.keys import Signer
 from subnets.echo import echo_pb2
 from tests.miner.fakes import ScriptedMiner, eventually
@@ -228,3 +228,26 @@ async def test_blacklist_hook_can_be_swapped_at_runtime_and_may_be_async(
     assert reply.code == S.INTERNAL and "blacklist check failed" in reply.details
     server.blacklist = lambda caller: None
     await assert_still_serves(server, alice)
+
+
+class DeadlineMiner(ScriptedMiner):
+    """Reports the deadline its handler was given, as seconds remaining, in the response text."""
+
+    async def Echo(
+        self, request: echo_pb2.EchoRequest, context: CallContext
+    ) -> echo_pb2.EchoResponse:
+        return echo_pb2.EchoResponse(text=f"{context.time_remaining():.6f}")
+
+
+async def test_handler_deadline_counts_admission_time_once(bob: Signer, alice: Signer) -> None:
+    async def slow_blacklist(caller: str) -> None:
+        await asyncio.sleep(0.5)  # a slow admission step (e.g. a metagraph lookup)
+
+    async with MinerServer(DeadlineMiner(), bob, blacklist=slow_blacklist) as srv:
+        sent = time.monotonic()
+        reply = await raw_unary(srv.port, GOOD, signed_metadata(alice, GOOD, srv.hotkey), timeout=3)
+        assert reply.code == S.OK, reply.details
+        remaining = float(echo_pb2.EchoResponse.FromString(reply.body or b"").text)
+        # The handler's deadline is the caller's: 3 s after sending, not 0.5 s earlier.
+        assert remaining <= 3.0 - 0.5
+        assert remaining > 3.0 - (time.monotonic() - sent) - 0.1
