@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 
 
 class QueueFull(Exception):
@@ -32,7 +30,12 @@ class _Waiter:
 
 
 class SynapseScheduler:
-    """Admission for one synapse: ``max_concurrency`` running at most, ``max_queue`` waiting."""
+    """Admission for one synapse: ``max_concurrency`` running at most, ``max_queue`` waiting.
+
+    Use: ``try_acquire()`` (no await, the hot path) or else ``await wait(priority)``; then
+    exactly one ``release()`` per slot taken. There is no context manager on purpose: the server
+    sometimes hands a slot to a worker thread that outlives the request (miner/server.py).
+    """
 
     def __init__(self, max_concurrency: int, max_queue: int) -> None:
         if max_concurrency < 1 or max_queue < 0:
@@ -46,17 +49,8 @@ class SynapseScheduler:
 
     @property
     def queued(self) -> int:
+        """Requests waiting for a slot now (the queue-depth gauge reads this)."""
         return self._waiting
-
-    @asynccontextmanager
-    async def slot(self, priority: float) -> AsyncIterator[None]:
-        """Hold one running slot for the body; wait by priority if all are busy."""
-        if not self.try_acquire():
-            await self.wait(priority)
-        try:
-            yield
-        finally:
-            self.release()
 
     def try_acquire(self) -> bool:
         """Take a free slot now if nobody is queued ahead (the hot path: no await, no priority)."""

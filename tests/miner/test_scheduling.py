@@ -90,9 +90,12 @@ async def test_scheduler_fifo_for_equal_priority_and_cancellation() -> None:
     gate = asyncio.Event()
 
     async def job(i: int) -> None:
-        async with sched.slot(0.0):
+        await sched.wait(0.0)
+        try:
             order.append(i)
             await gate.wait()
+        finally:
+            sched.release()
 
     tasks = [asyncio.ensure_future(job(i)) for i in range(4)]
     await eventually(lambda: sched.queued == 3)
@@ -106,10 +109,12 @@ async def test_scheduler_fifo_for_equal_priority_and_cancellation() -> None:
 
 async def test_scheduler_rejects_past_queue_limit() -> None:
     sched = SynapseScheduler(max_concurrency=1, max_queue=0)
-    async with sched.slot(0.0):
-        with pytest.raises(QueueFull, match="retry later"):
-            async with sched.slot(5.0):
-                pass
+    assert sched.try_acquire()
+    assert not sched.try_acquire()
+    with pytest.raises(QueueFull, match="retry later"):
+        await sched.wait(5.0)
+    assert sched.running == 1 and sched.queued == 0
+    sched.release()
     assert sched.running == 0
 
 
