@@ -67,14 +67,20 @@ class WeightSetter:
         self.interval_blocks = max(1, interval_blocks)
         self.version_key = version_key
         self.last_submit_block = 0
+        # No submission before this block: set by every refusal and by waits that know when
+        # they end. It holds also before the first successful submission (last_submit_block 0),
+        # so a refused first try is not resent every round.
         self._next_try = 0
+        # Why weights are held back (the reason last logged), reported again by each waiting
+        # round without logging it again.
         self._last_wait_reason = ""
+        self._last_wait_code = ""
 
     # -- one step per round ----------------------------------------------------------------------
     async def step(self, metagraph: Metagraph, head: int, scores: ScoreStore) -> list[WeightAction]:
         """Reveal what is due, then submit new weights if the interval has passed."""
         actions = await self.reveal_due(metagraph, head)
-        if head < self._next_try and self._last_wait_code:
+        if head < self._next_try:
             # Still held back for the reason already logged: report it, do not log it again.
             actions.append(
                 WeightAction("waiting", head, self._last_wait_reason, self._last_wait_code)
@@ -148,9 +154,13 @@ class WeightSetter:
                 max_weight_limit=int(metagraph.hparams.get("max_weights_limit", 65535)),
             )
         except WeightsError as exc:
-            log.warning("weights cannot be built [%s]: %s", exc.code, exc.message)
-            self._next_try = head + self.interval_blocks
-            return WeightAction("refused", head, exc.message, exc.code)
+            log.warning(
+                "weights cannot be built [%s]: %s; retrying in %d blocks",
+                exc.code,
+                exc.message,
+                self.interval_blocks,
+            )
+            return self._refusal(head, self.interval_blocks, exc)
         self._last_wait_reason = ""
         self._last_wait_code = ""
         if commit_reveal:
@@ -170,9 +180,13 @@ class WeightSetter:
             else (f"retrying in {self.interval_blocks} blocks")
         )
         log.warning("%s refused by the chain [%s]: %s; %s", what, exc.code, exc.message, retry)
-        self._next_try = head + (
-            1 if isinstance(exc, ChainUnavailableError) else self.interval_blocks
-        )
+        unavailable = isinstance(exc, ChainUnavailableError)
+        return self._refusal(head, 1 if unavailable else self.interval_blocks, exc)
+
+    def _refusal(self, head: int, retry_in: int, exc: ChainError) -> WeightAction:
+        """Hold submissions back ``retry_in`` blocks; the waiting rounds report this refusal."""
+        self._next_try = head + retry_in
+        self._last_wait_reason, self._last_wait_code = exc.message, exc.code
         return WeightAction("refused", head, exc.message, exc.code)
 
     async def _set(self, head: int, uids: list[int], values: list[int]) -> WeightAction:
