@@ -225,16 +225,28 @@ class ValidatorNeuron(NeuronBase):
 
     async def round(self, head: int) -> RoundScores | None:
         """Query, score, update, maybe submit weights. Returns the round's scores (None: no
-        miner to query or the scorer failed)."""
-        metagraph = self.sync.metagraph
-        targets = self.pick_miners(metagraph)
+        miner to query, the scorer failed, or the round hit an unexpected error).
+
+        A validator must not die from one bad round: an unexpected exception (a bug in the
+        subnet's task code, a broken reply the scorer chokes on, ...) is logged with its
+        traceback and the loop goes on with the next block. Weights are still stepped after a
+        failed query, so a flaky round never starves the chain of weights. Only cancellation
+        (shutdown) goes through.
+        """
         result: RoundScores | None = None
-        if targets:
-            result = await self._query_and_score(targets)
+        try:
+            targets = self.pick_miners(self.sync.metagraph)
+            if targets:
+                result = await self._query_and_score(targets)
+        except Exception:
+            log.exception("round at block %d failed; no score changed, continuing", head)
         try:
             self.last_actions = await self.weights.step(self.sync.metagraph, head, self.scores)
         except SubnetkitError as exc:
             log.warning("weight step failed [%s]: %s", exc.code, exc.message)
+            self.last_actions = []
+        except Exception:
+            log.exception("weight step at block %d failed; retrying next round", head)
             self.last_actions = []
         for action in self.last_actions:
             self.metrics.weights.labels(action.kind).inc()
