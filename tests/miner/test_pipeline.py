@@ -248,6 +248,7 @@ async def test_handler_deadline_counts_admission_time_once(bob: Signer, alice: S
         reply = await raw_unary(srv.port, GOOD, signed_metadata(alice, GOOD, srv.hotkey), timeout=3)
         assert reply.code == S.OK, reply.details
         remaining = float(echo_pb2.EchoResponse.FromString(reply.body or b"").text)
-        # The handler's deadline is the caller's: 3 s after sending, not 0.5 s earlier.
-        assert remaining <= 3.0 - 0.5
+        # The handler's deadline is the caller's: 3 s after sending, not 0.5 s earlier. (The
+        # slack allows for the loop's coarse timers; counting admission twice loses 0.5 s.)
+        assert remaining <= 3.0 - 0.5 + 0.05
         assert remaining > 3.0 - (time.monotonic() - sent) - 0.1
