@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
@@ -46,6 +47,7 @@ class Target:
 
     @property
     def endpoint(self) -> str:
+        """``host:port`` as gRPC dials it (IPv6 bracketed); also the channel cache's key."""
         host = f"[{self.host}]" if ":" in self.host else self.host
         return f"{host}:{self.port}"
 
@@ -70,6 +72,7 @@ class QueryResult:
 
     @property
     def ok(self) -> bool:
+        """True when the miner answered and its signature verified (``response`` is set)."""
         return self.error is None
 
 
@@ -87,6 +90,8 @@ class MinerClient:
     ``max_concurrency`` bounds requests in flight across all concurrent ``query``/``stream``
     calls of this client; ``max_channels`` bounds the open channels (least recently used closed
     first). ``verify_responses=False`` skips response signature checks (benchmarks only).
+    ``max_response_bytes`` caps one response message and, for a verified stream, all the chunks
+    held back from one miner until its trailer verifies.
     """
 
     def __init__(
@@ -105,6 +110,7 @@ class MinerClient:
         self.max_concurrency = max_concurrency
         self.max_channels = max_channels
         self.verify_responses = verify_responses
+        self.max_response_bytes = max_response_bytes
         self._options = [
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 10_000),
@@ -143,6 +149,7 @@ class MinerClient:
 
     @property
     def open_channels(self) -> int:
+        """Channels held now (at most ``max_channels``): shows reuse and the LRU bound."""
         return len(self._endpoints)
 
     def _endpoint(self, target: Target) -> _Endpoint:
@@ -179,38 +186,12 @@ class MinerClient:
             self._semaphore = asyncio.Semaphore(self.max_concurrency)
         return self._semaphore
 
-    # -- unary -----------------------------------------------------------------------------------
-    async def query(
-        self,
-        targets: Sequence[Target],
-        method: str | MethodDescriptor,
-        request: Message,
-        timeout: float,
-    ) -> list[QueryResult]:
-        """One result per target, in order, all within ``timeout`` seconds of this call."""
-        spec = self._unary_spec(method, request)
-        body = request.SerializeToString()
-        body_hash = protocol.sha256(body)
-        deadline = time.monotonic() + timeout
-        if len(targets) == 1:
-            return [await self._guarded(targets[0], spec, body, body_hash, deadline)]
-        return list(
-            await asyncio.gather(
-                *(self._guarded(t, spec, body, body_hash, deadline) for t in targets)
-            )
-        )
-
-    async def query_one(
-        self, target: Target, method: str | MethodDescriptor, request: Message, timeout: float
-    ) -> QueryResult:
-        return (await self.query([target], method, request, timeout))[0]
-
-    def _unary_spec(self, method: str | MethodDescriptor, request: Message) -> MethodSpec:
-        spec = resolve_method(method)
-        if spec.server_streaming or spec.client_streaming:
-            raise ConfigError(f"{spec.path} streams: use MinerClient.stream()")
+    # -- shared by unary and streaming calls ---------------------------------------------------
+    def _query(self, spec: MethodSpec, request: Message, timeout: float) -> _Query:
+        """Serialize and hash the request once for every target; fix the total deadline."""
         self._check_request(spec, request)
-        return spec
+        body = request.SerializeToString()
+        return _Query(spec, body, protocol.sha256(body), timeout, time.monotonic() + timeout)
 
     @staticmethod
     def _check_request(spec: MethodSpec, request: Message) -> None:
@@ -220,67 +201,137 @@ class MinerClient:
                 f"got {type(request).__name__}"
             )
 
-    async def _guarded(
-        self, target: Target, spec: MethodSpec, body: bytes, body_hash: bytes, deadline: float
-    ) -> QueryResult:
-        started = time.perf_counter()
-        try:
-            return await self._call(target, spec, body, body_hash, deadline, started)
-        except Exception as exc:  # one miner's failure must never fail the whole query
-            log.debug("query to %s failed", target.hotkey, exc_info=True)
-            return _failed(target, _S.UNKNOWN, f"client error: {exc!r}", started)
-
-    async def _call(
-        self,
-        target: Target,
-        spec: MethodSpec,
-        body: bytes,
-        body_hash: bytes,
-        deadline: float,
-        started: float,
-    ) -> QueryResult:
+    async def _slot(self, deadline: float) -> float | None:
+        """Take a fan-out slot; the seconds left for the call, or None (no slot held) when the
+        total deadline passed first. Unary and streams alike never send a request that has
+        no time left."""
         semaphore = self._limit()
         if not await _acquire(semaphore, deadline):
-            return _failed(target, _S.DEADLINE_EXCEEDED, _QUEUED_TOO_LONG, started)
-        try:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return _failed(target, _S.DEADLINE_EXCEEDED, _QUEUED_TOO_LONG, started)
-            nonce = self._nonce()
-            metadata = protocol.sign_request(
-                self.signer,
-                method=spec.path,
-                receiver=target.hotkey,
-                body_hash=body_hash,
-                nonce=nonce,
+            return None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            semaphore.release()
+            return None
+        return remaining
+
+    def _start(self, target: Target, query: _Query, remaining: float) -> tuple[int, Any]:
+        """Sign the request for ``target`` and send it: (nonce, the gRPC call)."""
+        nonce = self._nonce()
+        metadata = protocol.sign_request(
+            self.signer,
+            method=query.spec.path,
+            receiver=target.hotkey,
+            body_hash=query.body_hash,
+            nonce=nonce,
+        )
+        call = self._callable(target, query.spec)(query.body, metadata=metadata, timeout=remaining)
+        return nonce, call
+
+    def _verify(
+        self, target: Target, trailer: dict[str, str | bytes], message: bytes
+    ) -> QueryError | None:
+        """None if ``target`` signed ``message`` in ``trailer``; else that miner's failure."""
+        reason = protocol.check_response_trailer(
+            trailer, miner=target.hotkey, crypto=target.crypto, message=message
+        )
+        return None if reason is None else QueryError(_S.UNAUTHENTICATED, reason, target.hotkey)
+
+    def _rpc_error(self, exc: grpc.aio.AioRpcError, target: Target, query: _Query) -> QueryError:
+        """The miner's status as a value; gRPC's own terse messages get what to fix added."""
+        code, details = exc.code(), exc.details() or ""
+        if code == _S.DEADLINE_EXCEEDED and details in ("Deadline Exceeded", ""):
+            details = (
+                f"no complete answer within the query's timeout of {query.timeout:g} s: raise "
+                "the timeout or ask the miner for less work"
             )
-            call = self._callable(target, spec)(body, metadata=metadata, timeout=remaining)
+        elif code == _S.RESOURCE_EXHAUSTED and "larger than max" in details:
+            details = self._size_message(details, len(query.body))
+        return QueryError(code, details, target.hotkey)
+
+    def _size_message(self, details: str, body_bytes: int) -> str:
+        """gRPC core's "Received message larger than max (X vs. Y)", from either end, explained.
+
+        The miner's cap on a request (its ``max_request_bytes`` plus 64 KiB of slack) is enforced
+        by gRPC core before any of our code sees the message, so the miner cannot reword it;
+        the client knows what it sent and what it allows, so it says which limit was hit here.
+        """
+        sizes = _SIZES.search(details)
+        size, limit = (int(sizes[1]), int(sizes[2])) if sizes else (None, None)
+        # gRPC names the side that refused: CLIENT (our receive cap) or SERVER (the miner's).
+        ours = "CLIENT:" in details or ("SERVER:" not in details and size != body_bytes)
+        if ours:
+            return (
+                f"the miner's response ({size} bytes) is over this client's limit: raise "
+                f"MinerClient's max_response_bytes ({self.max_response_bytes}) or ask for less "
+                f"(gRPC: {details})"
+            )
+        return (
+            f"the request body ({body_bytes} bytes) is over the miner's message size limit "
+            f"({limit} bytes): send less data per request (gRPC: {details})"
+        )
+
+    # -- unary -----------------------------------------------------------------------------------
+    async def query(
+        self,
+        targets: Sequence[Target],
+        method: str | MethodDescriptor,
+        request: Message,
+        timeout: float,
+    ) -> list[QueryResult]:
+        """One result per target, in order, all within ``timeout`` seconds of this call."""
+        spec = resolve_method(method)
+        if spec.server_streaming or spec.client_streaming:
+            raise ConfigError(f"{spec.path} streams: use MinerClient.stream()")
+        query = self._query(spec, request, timeout)
+        if len(targets) == 1:
+            return [await self._guarded(targets[0], query)]
+        return list(await asyncio.gather(*(self._guarded(t, query) for t in targets)))
+
+    async def query_one(
+        self, target: Target, method: str | MethodDescriptor, request: Message, timeout: float
+    ) -> QueryResult:
+        """:meth:`query` for one target: its single result (never raises for a miner's fault)."""
+        return (await self.query([target], method, request, timeout))[0]
+
+    async def _guarded(self, target: Target, query: _Query) -> QueryResult:
+        started = time.perf_counter()
+        try:
+            return await self._call(target, query, started)
+        except Exception as exc:  # one miner's failure must never fail the whole query
+            log.debug("query to %s failed", target.hotkey, exc_info=True)
+            return _failed(
+                target, QueryError(_S.UNKNOWN, f"client error: {exc!r}", target.hotkey), started
+            )
+
+    async def _call(self, target: Target, query: _Query, started: float) -> QueryResult:
+        remaining = await self._slot(query.deadline)
+        if remaining is None:
+            return _failed(target, _queued_too_long(target), started)
+        try:
+            nonce, call = self._start(target, query, remaining)
             try:
                 raw: bytes = await call
                 trailer = protocol.metadata_dict(await call.trailing_metadata())
             except grpc.aio.AioRpcError as exc:
-                return _failed(target, exc.code(), exc.details() or "", started)
+                return _failed(target, self._rpc_error(exc, target, query), started)
         finally:
-            semaphore.release()
+            self._limit().release()
         latency = time.perf_counter() - started
+        spec = query.spec
         if self.verify_responses:
             message = protocol.response_message(
                 version=protocol.PROTOCOL_VERSION,
                 method=spec.path,
                 caller=self.signer.ss58,
-                request_hash=body_hash,
+                request_hash=query.body_hash,
                 nonce=nonce,
                 response_hash=protocol.sha256(raw),
                 miner_crypto=target.crypto,
                 miner=target.hotkey,
             )
-            reason = protocol.check_response_trailer(
-                trailer, miner=target.hotkey, crypto=target.crypto, message=message
-            )
-            if reason is not None:
-                return QueryResult(
-                    target, None, QueryError(_S.UNAUTHENTICATED, reason, target.hotkey), latency
-                )
+            error = self._verify(target, trailer, message)
+            if error is not None:
+                return QueryResult(target, None, error, latency)
         try:
             response = spec.response_cls.FromString(raw)
         except DecodeError as exc:
@@ -299,24 +350,27 @@ class MinerClient:
         method: str | MethodDescriptor,
         request: Message,
         timeout: float,
+        *,
+        verified: bool = True,
     ) -> AsyncIterator[tuple[Target, Message | QueryError]]:
-        """Yield ``(target, chunk)`` as chunks arrive from any target, within ``timeout`` s.
+        """Yield ``(target, chunk)`` from every target, within ``timeout`` s in all.
 
-        A target's stream ends silently when its trailer verifies; otherwise its last item is a
-        :class:`QueryError` (status, message, hotkey). Chunks are hashed into the chain the miner
-        signs, so a :class:`QueryError` after chunks means those chunks must be discarded.
+        A target's stream ends silently when it succeeds; otherwise its last item is a
+        :class:`QueryError` (status, message, hotkey). ``verified`` (the default) holds each
+        target's chunks until its signed trailer verifies and yields them only then, so the
+        caller never sees a chunk it would have to take back; a failed stream yields only its
+        error. The held chunks count against ``max_response_bytes`` per target (past it the
+        stream is that miner's RESOURCE_EXHAUSTED). ``verified=False`` yields chunks as they
+        arrive, for low latency: a :class:`QueryError` after chunks then means those chunks
+        must be discarded.
         """
         spec = resolve_method(method)
         if not spec.server_streaming:
             raise ConfigError(f"{spec.path} is unary: use MinerClient.query()")
-        self._check_request(spec, request)
-        body = request.SerializeToString()
-        body_hash = protocol.sha256(body)
-        deadline = time.monotonic() + timeout
+        query = self._query(spec, request, timeout)
         queue: asyncio.Queue[tuple[Target, Message | QueryError] | None] = asyncio.Queue(64)
         tasks = [
-            asyncio.ensure_future(self._stream_one(t, spec, body, body_hash, deadline, queue))
-            for t in targets
+            asyncio.ensure_future(self._stream_one(t, query, queue, verified)) for t in targets
         ]
         try:
             remaining = len(tasks)
@@ -334,16 +388,10 @@ class MinerClient:
                     await task
 
     async def _stream_one(
-        self,
-        target: Target,
-        spec: MethodSpec,
-        body: bytes,
-        body_hash: bytes,
-        deadline: float,
-        queue: asyncio.Queue[tuple[Target, Message | QueryError] | None],
+        self, target: Target, query: _Query, queue: _ChunkQueue, verified: bool
     ) -> None:
         try:
-            error = await self._stream_call(target, spec, body, body_hash, deadline, queue)
+            error = await self._stream_call(target, query, queue, verified)
         except Exception as exc:
             log.debug("stream from %s failed", target.hotkey, exc_info=True)
             error = QueryError(_S.UNKNOWN, f"client error: {exc!r}", target.hotkey)
@@ -352,29 +400,17 @@ class MinerClient:
         await queue.put(None)
 
     async def _stream_call(
-        self,
-        target: Target,
-        spec: MethodSpec,
-        body: bytes,
-        body_hash: bytes,
-        deadline: float,
-        queue: asyncio.Queue[tuple[Target, Message | QueryError] | None],
+        self, target: Target, query: _Query, queue: _ChunkQueue, verified: bool
     ) -> QueryError | None:
-        semaphore = self._limit()
-        if not await _acquire(semaphore, deadline):
-            return QueryError(_S.DEADLINE_EXCEEDED, _QUEUED_TOO_LONG, target.hotkey)
+        remaining = await self._slot(query.deadline)
+        if remaining is None:
+            return _queued_too_long(target)
+        spec = query.spec
+        held: list[Message] = []  # verified mode: chunks waiting for the trailer
+        held_bytes = 0
         try:
-            nonce = self._nonce()
-            metadata = protocol.sign_request(
-                self.signer,
-                method=spec.path,
-                receiver=target.hotkey,
-                body_hash=body_hash,
-                nonce=nonce,
-            )
-            remaining = max(deadline - time.monotonic(), 0.001)
-            call = self._callable(target, spec)(body, metadata=metadata, timeout=remaining)
-            chain = protocol.ChunkChain(body_hash)
+            nonce, call = self._start(target, query, remaining)
+            chain = protocol.ChunkChain(query.body_hash)
             try:
                 async for raw in call:
                     chain.add(raw)
@@ -385,35 +421,67 @@ class MinerClient:
                         return QueryError(
                             _S.INTERNAL, f"chunk does not parse: {exc}", target.hotkey
                         )
-                    await queue.put((target, chunk))
+                    if not verified:
+                        await queue.put((target, chunk))
+                        continue
+                    held_bytes += len(raw)
+                    if held_bytes > self.max_response_bytes:
+                        call.cancel()
+                        return QueryError(
+                            _S.RESOURCE_EXHAUSTED,
+                            f"stream held for verification exceeds max_response_bytes "
+                            f"({self.max_response_bytes}): raise MinerClient's "
+                            "max_response_bytes, ask for less, or stream with verified=False",
+                            target.hotkey,
+                        )
+                    held.append(chunk)
                 trailer = protocol.metadata_dict(await call.trailing_metadata())
             except grpc.aio.AioRpcError as exc:
-                return QueryError(exc.code(), exc.details() or "", target.hotkey)
+                return self._rpc_error(exc, target, query)
         finally:
-            semaphore.release()
-        if not self.verify_responses:
-            return None
-        message = protocol.stream_message(
-            version=protocol.PROTOCOL_VERSION,
-            method=spec.path,
-            caller=self.signer.ss58,
-            request_hash=body_hash,
-            nonce=nonce,
-            chunks=chain.count,
-            chain_hash=chain.digest,
-            miner_crypto=target.crypto,
-            miner=target.hotkey,
-        )
-        reason = protocol.check_response_trailer(
-            trailer, miner=target.hotkey, crypto=target.crypto, message=message
-        )
-        return None if reason is None else QueryError(_S.UNAUTHENTICATED, reason, target.hotkey)
+            self._limit().release()
+        if self.verify_responses:
+            message = protocol.stream_message(
+                version=protocol.PROTOCOL_VERSION,
+                method=spec.path,
+                caller=self.signer.ss58,
+                request_hash=query.body_hash,
+                nonce=nonce,
+                chunks=chain.count,
+                chain_hash=chain.digest,
+                miner_crypto=target.crypto,
+                miner=target.hotkey,
+            )
+            error = self._verify(target, trailer, message)
+            if error is not None:
+                return error
+        for chunk in held:
+            await queue.put((target, chunk))
+        return None
 
 
-_QUEUED_TOO_LONG = (
-    "the query's total deadline passed before this miner was called: raise the timeout or the "
-    "client's max_concurrency"
-)
+@dataclass(frozen=True, slots=True)
+class _Query:
+    """One call's request, prepared once for all its targets."""
+
+    spec: MethodSpec
+    body: bytes
+    body_hash: bytes
+    timeout: float  # as the caller gave it, for messages
+    deadline: float  # time.monotonic() by which every target's answer must be in
+
+
+_ChunkQueue = asyncio.Queue[tuple[Target, Message | QueryError] | None]
+_SIZES = re.compile(r"\((\d+) vs\. (\d+)\)")
+
+
+def _queued_too_long(target: Target) -> QueryError:
+    return QueryError(
+        _S.DEADLINE_EXCEEDED,
+        "the query's total deadline passed before this miner was called: raise the timeout or "
+        "the client's max_concurrency",
+        target.hotkey,
+    )
 
 
 async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> bool:
@@ -429,10 +497,8 @@ async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> bool:
     return True
 
 
-def _failed(target: Target, status: grpc.StatusCode, message: str, started: float) -> QueryResult:
-    return QueryResult(
-        target, None, QueryError(status, message, target.hotkey), time.perf_counter() - started
-    )
+def _failed(target: Target, error: QueryError, started: float) -> QueryResult:
+    return QueryResult(target, None, error, time.perf_counter() - started)
 
 
 __all__ = ["MinerClient", "QueryError", "QueryResult", "Target"]

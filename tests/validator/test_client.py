@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from miner import MinerServer
+from miner import Limits, MinerServer
 from subnetkit.errors import ConfigError
 from subnetkit.keys import Signer, dev_signer
 from subnetkit.wire import protocol
@@ -86,6 +86,10 @@ async def test_total_deadline_bounds_the_whole_query() -> None:
             elapsed = time.monotonic() - started
     assert elapsed < 1.5
     assert all(r.error is not None and r.error.status == S.DEADLINE_EXCEEDED for r in results)
+    # The one that was called timed out on the client side: the message names the timeout.
+    assert "within the query's timeout of 0.3 s" in (
+        results[0].error.message if results[0].error else ""
+    )
     # The 2nd and 3rd never got a slot: the message says how to fix that.
     assert "max_concurrency" in (results[2].error.message if results[2].error else "")
 
@@ -118,19 +122,77 @@ async def test_stream_yields_verified_chunks(miners) -> None:  # type: ignore[no
     assert seen == {t.hotkey: [0, 1, 2, 3, 4] for t in targets}
 
 
-async def test_stream_handler_failure_ends_with_an_error() -> None:
+async def test_stream_handler_failure_yields_no_unverified_chunks() -> None:
     bob = dev_signer("bob")
+    request = echo_pb2.EchoStreamRequest(text="raise", count=3)  # fails after one chunk
     async with MinerServer(ScriptedMiner(), bob) as server:
         target = Target(bob.ss58, "127.0.0.1", server.port)
         async with MinerClient(ALICE) as client:
-            items = [
-                item
-                async for _, item in client.stream(
-                    [target], STREAM, echo_pb2.EchoStreamRequest(text="raise", count=3), timeout=5
+            verified = [i async for _, i in client.stream([target], STREAM, request, timeout=5)]
+            fast = [
+                i
+                async for _, i in client.stream(
+                    [target], STREAM, request, timeout=5, verified=False
                 )
             ]
-    assert isinstance(items[0], echo_pb2.EchoChunk)
-    assert isinstance(items[-1], QueryError) and items[-1].status == S.INTERNAL
+    # Verified (the default): the chunk sent before the failure never reaches the caller.
+    assert len(verified) == 1
+    assert isinstance(verified[0], QueryError) and verified[0].status == S.INTERNAL
+    # Low-latency opt-out: chunks as they come, then the error that says to discard them.
+    assert isinstance(fast[0], echo_pb2.EchoChunk)
+    assert isinstance(fast[-1], QueryError) and fast[-1].status == S.INTERNAL
+
+
+async def test_verified_stream_buffer_is_bounded() -> None:
+    bob = dev_signer("bob")
+    async with MinerServer(EchoMiner(), bob) as server:
+        target = Target(bob.ss58, "127.0.0.1", server.port)
+        async with MinerClient(ALICE, max_response_bytes=200) as client:
+            request = echo_pb2.EchoStreamRequest(text="x" * 20, count=50)
+            items = [i async for _, i in client.stream([target], STREAM, request, timeout=5)]
+    assert len(items) == 1 and isinstance(items[0], QueryError)
+    assert items[0].status == S.RESOURCE_EXHAUSTED
+    assert "max_response_bytes (200)" in items[0].message and "verified=False" in items[0].message
+
+
+async def test_stream_past_total_deadline_is_not_sent_like_unary() -> None:
+    bob = dev_signer("bob")
+    async with MinerServer(EchoMiner(), bob) as server:
+        target = Target(bob.ss58, "127.0.0.1", server.port)
+        async with MinerClient(ALICE) as client:
+            unary = await client.query_one(target, ECHO, echo_pb2.EchoRequest(), timeout=0)
+            items = [
+                i
+                async for _, i in client.stream(
+                    [target], STREAM, echo_pb2.EchoStreamRequest(count=1), timeout=0
+                )
+            ]
+        assert unary.error is not None and isinstance(items[0], QueryError)
+        assert (items[0].status, items[0].message) == (unary.error.status, unary.error.message)
+        assert "before this miner was called" in unary.error.message
+        # Neither reached the miner: no request was counted there.
+        registry = server.metrics.registry
+        assert registry.get_sample_value(
+            "subnetkit_miner_request_duration_seconds_count", {"synapse": "EchoStream"}
+        ) in (None, 0)
+
+
+async def test_oversize_messages_say_which_limit_to_change() -> None:
+    bob = dev_signer("bob")
+    limits = Limits(max_request_bytes=1024)  # gRPC's own cap is this + 64 KiB
+    async with MinerServer(EchoMiner(), bob, limits=limits) as server:
+        target = Target(bob.ss58, "127.0.0.1", server.port)
+        async with MinerClient(ALICE) as client:
+            huge = echo_pb2.EchoRequest(payload=b"x" * 100_000)
+            result = await client.query_one(target, ECHO, huge, timeout=5)
+        assert result.error is not None and result.error.status == S.RESOURCE_EXHAUSTED
+        assert "over the miner's message size limit" in result.error.message
+        assert "send less data per request" in result.error.message
+        async with MinerClient(ALICE, max_response_bytes=100) as client:
+            echoed = echo_pb2.EchoRequest(payload=b"x" * 500)  # under the miner's limit
+            result = await client.query_one(target, ECHO, echoed, timeout=5)
+        assert result.error is not None and result.error.status == S.RESOURCE_EXHAUSTED
+        assert "raise MinerClient's max_response_bytes (100)" in result.error.message
 
 
 async def test_misuse_is_a_config_error(miners) -> None:  # type: ignore[no-untyped-def]
@@ -251,7 +313,8 @@ async def test_bad_response_signature_is_that_miners_failure(mode: str, match: s
             items = [
                 i async for _, i in client.stream([target], STREAM, echo_pb2.EchoStreamRequest(), 3)
             ]
-            assert isinstance(items[-1], QueryError) and match in items[-1].message
+            assert len(items) == 1  # verified mode: none of the unverifiable chunks got out
+            assert isinstance(items[0], QueryError) and match in items[0].message
     finally:
         await liar.server.stop(0)
 
