@@ -37,6 +37,7 @@ ECHO_PATH = "/subnets.echo.v1.Echo/Echo"
 
 # -- event loop --------------------------------------------------------------------------------
 def install_loop(kind: str) -> None:
+    """Both systems and both processes run on the same loop kind, or the ratio means nothing."""
     if kind == "uvloop":
         import uvloop
 
@@ -45,6 +46,7 @@ def install_loop(kind: str) -> None:
 
 # -- the baseline: raw grpc.aio with the same signing and verification ----------------------------
 def make_baseline_server(signer: Any) -> Any:
+    """A bare grpc.aio Echo server doing only the protocol's crypto: (server, port)."""
     import grpc
 
     from subnetkit.keys import verify
@@ -105,6 +107,7 @@ class BaselineClient:
         self.channels: list[Any] = []
 
     def callable_for(self, port: int) -> Any:
+        """One channel and multicallable per port, reused like MinerClient's."""
         import grpc
 
         fn = self.callables.get(port)
@@ -115,6 +118,7 @@ class BaselineClient:
         return fn
 
     async def call(self, hotkey: str, port: int, body: bytes) -> bool:
+        """Sign, send, verify the response signature and parse: True if it verified."""
         from subnetkit.keys import verify
         from subnetkit.wire import protocol
         from subnets.echo import echo_pb2
@@ -198,6 +202,8 @@ async def _miner_process(conn: Connection, count: int) -> None:
 
 
 class MinerProcess:
+    """The miners' own process (spawned), so client and miner each get a core."""
+
     def __init__(self, count: int, loop_kind: str) -> None:
         ctx = mp.get_context("spawn")
         self.conn, child = ctx.Pipe()
@@ -208,6 +214,7 @@ class MinerProcess:
         self.endpoints: dict[str, list[tuple[str, int]]] = self.conn.recv()
 
     def cpu(self) -> float:
+        """The miner process's CPU seconds so far (CPU per request counts both processes)."""
         self.conn.send("cpu")
         return float(self.conn.recv())
 
@@ -221,6 +228,7 @@ class MinerProcess:
 
 # -- measurement ------------------------------------------------------------------------------
 def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile by rank (no interpolation: p99 is a latency that really happened)."""
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
@@ -306,6 +314,7 @@ def median_pair(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> dict[
 
 
 async def bench_single(args: argparse.Namespace) -> dict[str, Any]:
+    """One miner, closed-loop load at each concurrency: baseline vs subnetkit slice pairs."""
     from subnetkit.keys import dev_signer
     from subnets.echo import echo_pb2
     from validator.client import MinerClient, Target
@@ -349,6 +358,7 @@ async def bench_single(args: argparse.Namespace) -> dict[str, Any]:
 
 
 async def bench_fanout(args: argparse.Namespace, count: int) -> dict[str, Any]:
+    """Rounds of one query to ``count`` miners (all in one process), both systems alternating."""
     from subnetkit.keys import dev_signer
     from subnets.echo import echo_pb2
     from validator.client import MinerClient, Target
@@ -380,6 +390,7 @@ async def bench_fanout(args: argparse.Namespace, count: int) -> dict[str, Any]:
 
 
 def summarize(single: dict[int, Any], fanout: dict[int, Any]) -> dict[str, Any]:
+    """The flat figures for ``--json``; the headline ratios are the worst over concurrencies."""
     figures: dict[str, Any] = {}
     for c, pair in single.items():
         b, s = pair["baseline"], pair["subnetkit"]

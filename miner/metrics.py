@@ -55,6 +55,8 @@ class MinerMetrics:
         self._request_children: dict[tuple[str, str, str], Counter] = {}
 
     def caller_label(self, caller: str) -> str:
+        """``caller`` as a metric label, or ``other`` past ``max_callers`` distinct hotkeys: a
+        flood of fresh keys must not grow the metric set (and the scrape) without bound."""
         if caller in self._callers:
             return caller
         if len(self._callers) < self.max_callers:
@@ -63,6 +65,8 @@ class MinerMetrics:
         return OTHER_CALLER
 
     def observe(self, synapse: str, caller: str, status: str, seconds: float) -> None:
+        """Count one finished request and its latency. Label children are cached because
+        ``labels()`` is measurable on the per-request hot path."""
         key = (synapse, caller, status)
         counter = self._request_children.get(key)
         if counter is None:  # bounded: callers are capped, synapses and statuses are few

@@ -234,6 +234,7 @@ class MinerServer(Lifecycle):
 
     @blacklist.setter
     def blacklist(self, hook: BlacklistHook) -> None:
+        """Swap the hook at runtime; requests admitted from now on use it."""
         self._blacklist = hook
 
     @property
@@ -243,6 +244,7 @@ class MinerServer(Lifecycle):
 
     @priority.setter
     def priority(self, hook: PriorityHook) -> None:
+        """Swap the hook at runtime; requests queued from now on are ordered by it."""
         self._priority = hook
 
     async def start(self) -> None:

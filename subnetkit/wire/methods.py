@@ -34,6 +34,7 @@ class MethodSpec:
 
 @lru_cache(maxsize=1024)
 def method_spec(method: MethodDescriptor) -> MethodSpec:
+    """The spec of one RPC descriptor (cached: both ends look it up on every call)."""
     service = method.containing_service.full_name
     return MethodSpec(
         path=f"/{service}/{method.name}",
@@ -67,4 +68,5 @@ def resolve_method(method: str | MethodDescriptor) -> MethodSpec:
 
 
 def service_methods(service: ServiceDescriptor) -> list[MethodSpec]:
+    """Every RPC of ``service``: the miner binds one handler per entry, none written by hand."""
     return [method_spec(m) for m in service.methods]

@@ -55,6 +55,8 @@ _MAX_NONCE = 2**64 - 1
 
 
 def sha256(data: bytes) -> bytes:
+    """The 32-byte SHA-256 digest: ``H`` in docs/protocol.md. Bodies are signed through it so a
+    signature covers any body size at a fixed cost."""
     return hashlib.sha256(data).digest()
 
 
@@ -161,6 +163,7 @@ class ChunkChain:
         self.count = 0
 
     def add(self, chunk: bytes) -> None:
+        """Fold the next chunk's exact bytes in (order matters: it is a chain)."""
         self.digest = hashlib.sha256(self.digest + hashlib.sha256(chunk).digest()).digest()
         self.count += 1
 
@@ -263,6 +266,8 @@ def check_freshness(nonce: int, now_ns: int, max_age_s: float, max_skew_s: float
 
 
 def check_receiver(receiver: str, own_hotkey: str) -> None:
+    """Reject a request addressed to another hotkey, so one signed for miner A cannot be
+    replayed against miner B (the receiver is inside the signed bytes as well)."""
     if receiver != own_hotkey:
         raise _unauthenticated(
             f"request addressed to {receiver}, but this miner is {own_hotkey}: "

@@ -20,6 +20,8 @@ ECHO_STREAM = "/subnets.echo.v1.Echo/EchoStream"
 
 @dataclass
 class RawReply:
+    """What came back: the status and details, and on success the body and our trailer keys."""
+
     code: grpc.StatusCode
     details: str
     body: bytes | None
@@ -65,6 +67,7 @@ async def raw_unary(
     method: str = ECHO,
     timeout: float = 5.0,
 ) -> RawReply:
+    """Send ``body`` with exactly ``metadata`` (nothing added or checked) on a fresh channel."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         call = channel.unary_unary(method)(body, metadata=metadata, timeout=timeout)
         try:
