@@ -16,6 +16,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import tempfile
 import threading
 from collections.abc import Coroutine
@@ -27,17 +28,28 @@ from prometheus_client import CollectorRegistry, start_http_server
 from subnetkit.errors import ConfigError
 from subnetkit.keys import Signer
 from subnetkit.lifecycle import Lifecycle
-from subnetkit.settings import NeuronSettings
+from subnetkit.settings import NeuronSettings, WalletSettings
 
 log = logging.getLogger(__name__)
 
 
 def register_command(settings: NeuronSettings) -> str:
-    """The command that registers this neuron's hotkey (printed when it is not registered)."""
-    return (
-        f"subnetkit register --netuid {settings.netuid} --wallet-name {settings.wallet.name} "
-        f"--wallet-hotkey {settings.wallet.hotkey} --chain-endpoint {settings.chain.endpoint}"
-    )
+    """The command that registers this neuron's hotkey (printed when it is not registered).
+
+    It names the same wallets the neuron loaded (``--wallet-path`` whenever it is not the
+    default, else ``subnetkit register`` would look for the keys elsewhere) and the same chain,
+    quoted so it can be pasted into a shell as is.
+    """
+    wallet = settings.wallet
+    args = [
+        ("--netuid", str(settings.netuid)),
+        ("--wallet-name", wallet.name),
+        ("--wallet-hotkey", wallet.hotkey),
+    ]
+    if wallet.path != WalletSettings().path:  # the default, expanded
+        args.append(("--wallet-path", str(wallet.path)))
+    args.append(("--chain-endpoint", settings.chain.endpoint))
+    return "subnetkit register " + " ".join(f"{flag} {shlex.quote(value)}" for flag, value in args)
 
 
 def neuron_state_dir(settings: NeuronSettings, role: str) -> Path:

@@ -129,7 +129,10 @@ async def test_unregistered_miner_prints_one_line_and_exits_nonzero(
     lines = [line for line in err.decode().splitlines() if line.strip()]
     assert len(lines) == 1, lines
     assert lines[0].startswith("error[not_registered]: ")
-    assert f"subnetkit register --netuid {netuid} --wallet-name op --wallet-hotkey m1" in lines[0]
+    assert (
+        f"subnetkit register --netuid {netuid} --wallet-name op --wallet-hotkey m1 "
+        f"--wallet-path {wallets} --chain-endpoint {h.service.address}"
+    ) in lines[0]  # the same wallets and chain the miner used
     assert out == b""
 
 
