@@ -8,9 +8,10 @@ before it is authenticated:
 3. receiver is this miner's hotkey
 4. blacklist hook (may be async)
 5. caller's signature over version, method, receiver, SHA-256 of the body bytes, nonce, caller
-6. replay cache: each (caller, nonce) once
+6. replay cache: each (caller, nonce) once, within a per-caller quota of the bounded pool
 7. parse the body; per-caller limit; priority queue with per-synapse concurrency
-8. the handler under the caller's deadline (sync handlers in a worker thread)
+8. the handler under the caller's deadline (sync handlers in a worker thread, which keeps its
+   slot until it returns even when the caller has given up: a thread cannot be cancelled)
 9. the signed response (trailing metadata), or a chained-hash trailer for streams
 
 Handlers are registered as raw-bytes gRPC handlers (no (de)serializer), so step 5 hashes the exact
