@@ -40,7 +40,9 @@ def up(
     data_dir: Path = _DATA_DIR,
     tempo: int = typer.Option(None, "--tempo", help="Blocks per epoch (default 20)."),
     block_time: str = typer.Option("250ms", "--block-time", help="e.g. 250ms, 1s."),
-    device: str = typer.Option("cpu", "--device", help="Torch device for every neuron."),
+    device: str = typer.Option(
+        "auto", "--device", help="Torch device for every neuron: auto (cuda if any), cpu, cuda:N."
+    ),
     commit_reveal: bool = typer.Option(
         None, "--commit-reveal/--no-commit-reveal", help="Override the chain default (on)."
     ),

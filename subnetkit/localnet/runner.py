@@ -22,6 +22,7 @@ import contextlib
 import json
 import logging
 import os
+import re
 import shutil
 import signal
 import sys
@@ -47,6 +48,8 @@ DEFAULT_TEMPO = 20
 DEFAULT_BLOCK_TIME = 0.25
 #: the dev chain's weights_rate_limit (blocks between two weight submissions of one validator)
 WEIGHTS_RATE_LIMIT_DEV = 5
+#: the devices a neuron accepts (the rule of ``NeuronSettings.device``)
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 #: chain events that mean a validator submitted weights
 WEIGHT_EVENTS = ("WeightsCommitted", "WeightsSet")
 #: epochs to wait for every validator's first weights before counting anyway
@@ -64,7 +67,8 @@ class LocalnetConfig:
     data_dir: Path | None = None
     tempo: int = DEFAULT_TEMPO
     block_time: float = DEFAULT_BLOCK_TIME
-    device: str = "cpu"
+    #: every neuron's torch device; ``auto`` lets each pick cuda when it sees one, else cpu
+    device: str = "auto"
     #: None keeps the chain default (on)
     commit_reveal: bool | None = None
     chain_ready_timeout: float = 60.0
@@ -85,6 +89,9 @@ class LocalnetConfig:
             raise ConfigError("--epochs must be at least 1 (leave it out to run until Ctrl-C)")
         if not 1 <= self.tempo <= 50_400:
             raise ConfigError(f"--tempo {self.tempo} is outside 1..50400 blocks")
+        if not DEVICE_PATTERN.match(self.device):
+            # checked here, not by every child after the chain is up: one line, nothing started
+            raise ConfigError(f"--device {self.device!r}: use auto, cpu, mps, cuda or cuda:N")
 
 
 @dataclass
