@@ -63,7 +63,7 @@ def _apply_weights(
     nrn = ctx.neuron(netuid, uid)
     if rate_limited:
         _check_rate(ctx, nrn.last_update, sn.hp("weights_rate_limit"), "weights last set")
-    if any(v > 65535 for v in values):
+    if max(values, default=0) > 65535:
         raise fail("bad_argument", "weights are u16 values: each must be in 0..65535")
     try:
         check_weights(
@@ -79,7 +79,7 @@ def _apply_weights(
     except WeightsError as exc:
         raise fail(exc.code, exc.message) from None
     stored = max_upscale_u16(list(values))
-    row = tuple(sorted(zip((int(u) for u in uids), (int(v) for v in stored), strict=True)))
+    row = tuple(sorted(zip(map(int, uids), map(int, stored), strict=True)))
     # Supplying the row's bytes (one %d format over its ints) halves the cost of encoding a
     # 4096-entry row at the block's flush.
     encoded = encode_int_pairs(list(itertools.chain.from_iterable(row)))
