@@ -18,8 +18,13 @@ Figures, as ratios runtime / naive:
 * event-loop stall: the longest gap a 5 ms ticker saw while rounds were scored through the
   runtime, versus the naive loop run on the event loop as the template does.
 
-Usage: ``python bench/scoring.py [--device auto|cpu|cuda] [--miners 256] [--k 8] [--quick]
-[--json]``. With ``--json`` the last stdout line is one JSON object of the figures.
+GPU beside CPU: ``--device both`` (the default) measures every figure on the CPU and, when
+torch sees one, on CUDA, in the same run, and adds the ratios cuda / cpu of rounds per second
+(end to end and scoring only). Without a GPU it measures the CPU alone and says so.
+
+Usage: ``python bench/scoring.py [--device both|auto|cpu|cuda[:N]] [--miners 256] [--k 8]
+[--quick] [--json]``. With ``--json`` the last stdout line is one JSON object of the figures:
+``per_device`` holds each device's figures, ``cuda_vs_cpu`` the ratios (absent without a GPU).
 """
 
 from __future__ import annotations
@@ -159,10 +164,16 @@ async def time_naive_on_loop(
     return elapsed / (repeat * len(rounds)), ticker.max_gap, results
 
 
-async def run(args: argparse.Namespace) -> dict[str, Any]:
-    device = resolve_device(args.device)
-    if args.cpu_threads is not None:
-        torch.set_num_threads(args.cpu_threads)  # process-wide: both arms run under it
+def bench_devices(name: str) -> list[torch.device]:
+    """The devices to measure: ``both`` is cpu, plus cuda when torch sees a GPU."""
+    if name != "both":
+        return [resolve_device(name)]
+    gpu = [resolve_device("cuda")] if torch.cuda.is_available() else []
+    return [resolve_device("cpu"), *gpu]
+
+
+async def measure(device: torch.device, args: argparse.Namespace) -> dict[str, Any]:
+    """Every figure of the module docstring on one device (runtime vs naive, same device)."""
     started = time.perf_counter()
     reference = await asyncio.to_thread(load_reference_model, device)
     load_s = time.perf_counter() - started
@@ -183,8 +194,12 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         nv_e2e, nv_stall, nv_scores = await time_naive_on_loop(
             lambda t, a: naive_round(reference, t, a, device), rounds, 1
         )
+        # Both arms must score alike (bf16 autocast on the GPU rounds a little more).
+        tolerance = 2e-2 if device.type == "cpu" else 5e-2
         for batched, naive in zip(rt_scores, nv_scores, strict=True):
-            np.testing.assert_allclose(batched.numpy(), np.array(naive), atol=2e-2)
+            np.testing.assert_allclose(
+                batched.float().cpu().numpy(), np.array(naive), atol=tolerance
+            )
 
         # Scoring only: one task, reference cached on both sides.
         task, answers = rounds[0]
@@ -202,12 +217,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         reference_ms = (time.perf_counter() - ref_started) / len(rounds) * 1e3
 
     return {
-        "bench": "scoring",
         "device": str(device),
-        "torch_threads": torch.get_num_threads(),
-        "miners": args.miners,
-        "k": args.k,
-        "rounds": args.rounds,
         "model_load_s": round(load_s, 2),
         "reference_embed_ms": round(reference_ms, 2),
         "runtime_rounds_per_s": round(1 / rt_e2e, 2),
@@ -222,33 +232,77 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    devices = bench_devices(args.device)
+    if args.cpu_threads is not None:
+        torch.set_num_threads(args.cpu_threads)  # process-wide: every arm runs under it
+    per_device = {str(device): await measure(device, args) for device in devices}
+    figures: dict[str, Any] = {
+        "bench": "scoring",
+        "devices": list(per_device),
+        "cuda_available": torch.cuda.is_available(),
+        "torch_threads": torch.get_num_threads(),
+        "miners": args.miners,
+        "k": args.k,
+        "rounds": args.rounds,
+        "per_device": per_device,
+    }
+    cpu = per_device.get("cpu")
+    gpu = next((f for name, f in per_device.items() if name.startswith("cuda")), None)
+    if cpu is not None and gpu is not None:
+        figures["cuda_vs_cpu"] = {
+            "device": gpu["device"],
+            "gpu_name": torch.cuda.get_device_name(torch.device(gpu["device"])),
+            "end_to_end": round(gpu["runtime_rounds_per_s"] / cpu["runtime_rounds_per_s"], 2),
+            "scoring_only": round(
+                gpu["runtime_scoring_only_rounds_per_s"] / cpu["runtime_scoring_only_rounds_per_s"],
+                2,
+            ),
+        }
+    return figures
+
+
 def report(figures: dict[str, Any]) -> None:
-    d = figures
+    f = figures
     print(
-        f"scoring bench on {d['device']} ({d['torch_threads']} torch threads): "
-        f"{d['miners']} miners x {d['k']} texts, "
-        f"{d['rounds']} rounds (model load {d['model_load_s']} s, "
-        f"reference embed {d['reference_embed_ms']} ms/round)"
+        f"scoring bench ({f['torch_threads']} torch threads): {f['miners']} miners x {f['k']} "
+        f"texts, {f['rounds']} rounds, on {' and '.join(f['devices'])}"
+        + ("" if f["cuda_available"] else " (no GPU here: CPU only)")
     )
-    print(
-        f"  end to end    runtime {d['runtime_rounds_per_s']:>9.2f} rounds/s   "
-        f"naive {d['naive_rounds_per_s']:>9.2f} rounds/s   x{d['end_to_end_speedup']}"
-    )
-    print(
-        f"  scoring only  runtime {d['runtime_scoring_only_rounds_per_s']:>9.2f} rounds/s   "
-        f"naive {d['naive_scoring_only_rounds_per_s']:>9.2f} rounds/s   "
-        f"x{d['scoring_only_speedup']}"
-    )
-    print(
-        f"  loop stall    runtime {d['runtime_loop_max_stall_ms']:>9.2f} ms         "
-        f"naive {d['naive_on_loop_max_stall_ms']:>9.2f} ms         "
-        f"x{d['loop_stall_ratio']} (naive / runtime)"
-    )
+    for d in f["per_device"].values():
+        print(
+            f"{d['device']}: model load {d['model_load_s']} s, "
+            f"reference embed {d['reference_embed_ms']} ms/round"
+        )
+        print(
+            f"  end to end    runtime {d['runtime_rounds_per_s']:>9.2f} rounds/s   "
+            f"naive {d['naive_rounds_per_s']:>9.2f} rounds/s   x{d['end_to_end_speedup']}"
+        )
+        print(
+            f"  scoring only  runtime {d['runtime_scoring_only_rounds_per_s']:>9.2f} rounds/s   "
+            f"naive {d['naive_scoring_only_rounds_per_s']:>9.2f} rounds/s   "
+            f"x{d['scoring_only_speedup']}"
+        )
+        print(
+            f"  loop stall    runtime {d['runtime_loop_max_stall_ms']:>9.2f} ms         "
+            f"naive {d['naive_on_loop_max_stall_ms']:>9.2f} ms         "
+            f"x{d['loop_stall_ratio']} (naive / runtime)"
+        )
+    ratio = f.get("cuda_vs_cpu")
+    if ratio is not None:
+        print(
+            f"{ratio['device']} ({ratio['gpu_name']}) vs cpu, runtime rounds/s: "
+            f"end to end x{ratio['end_to_end']}, scoring only x{ratio['scoring_only']}"
+        )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    parser.add_argument(
+        "--device",
+        default="both",
+        help="both (cpu, plus cuda when there is one; the default), auto, cpu, cuda or cuda:N",
+    )
     parser.add_argument("--miners", type=int, default=256)
     parser.add_argument("--k", type=int, default=8, help="texts per task")
     parser.add_argument("--rounds", type=int, default=40)
