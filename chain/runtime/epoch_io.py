@@ -50,7 +50,8 @@ def _zero_matrix(n: int, dtype: torch.dtype) -> torch.Tensor:
 
     The kernel hands out such pages already zeroed and maps each one only when it is first
     written, so the matrix costs the rows actually filled in (validators' rows), not n² entries:
-    ``torch.zeros`` at n = 4096 writes 134 MB per int64 matrix (~30 ms each, three per epoch).
+    ``torch.zeros`` at n = 4096 writes 134 MB per int64 matrix (~30 ms each; an epoch gathers
+    two, plus two bool masks).
     Untouched rows read as zeros, which is all the epoch ever reads there.
     """
     flags = getattr(mmap, "MAP_PRIVATE", None)
