@@ -35,6 +35,16 @@ HYPERPARAMETER_FIELDS = (
     "owner_uid",
 )
 
+I64_MAX = 2**63 - 1
+"""Largest integer an int64 tensor holds: the default upper bound of every integer field."""
+U16_MAX = 65535
+STAKE_MAX = 2**64 - 1
+"""Stake is a u64 on chain; the bound also keeps the stake sum finite in float64."""
+RAO_MAX = 2**53
+"""Per-epoch rao: float64 shares times this floor exactly (2**53 rao is ~430x all TAO ever)."""
+N_MAX = 65535
+"""The chain's uid count is a u16."""
+
 # Output field order of the vectors' "expected" entries.
 VECTOR_FIELDS = (
     "active",
@@ -79,6 +89,20 @@ class Scenario:
     epochs: list[ScenarioEpoch]
 
 
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
+
+
 def _need(doc: Mapping[str, Any], key: str, where: str) -> Any:
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{where} must be a JSON object")
@@ -87,63 +111,85 @@ def _need(doc: Mapping[str, Any], key: str, where: str) -> Any:
     return doc[key]
 
 
-def _int(value: Any, where: str, *, minimum: int | None = 0) -> int:
+def _int(value: Any, where: str, *, minimum: int | None = 0, maximum: int = I64_MAX) -> int:
+    """An integer in ``[minimum, maximum]``; the default maximum is what an int64 tensor holds,
+    so a bigger number gets this error naming the field instead of an overflow in torch."""
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(f"{where} must be an integer, got {value!r}")
     if minimum is not None and value < minimum:
         raise ConfigError(f"{where} must be >= {minimum}, got {value}")
+    if value > maximum:
+        raise ConfigError(f"{where} must be <= {maximum}, got {value}")
     return value
 
 
-def _vector(value: Any, n: int, where: str, kind: str) -> Tensor:
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != n:
-        raise ConfigError(f"{where} must be a list of {n} {kind}s")
-    for i, item in enumerate(value):
+def _is_list(value: Any) -> bool:
+    """A JSON array (any non-string sequence, for documents built in Python)."""
+    return isinstance(value, Sequence) and not isinstance(value, str | bytes)
+
+
+def _list(value: Any, n: int, where: str, what: str) -> Sequence[Any]:
+    if not _is_list(value) or len(value) != n:
+        got = f"a list of {len(value)}" if _is_list(value) else _json_type(value)
+        raise ConfigError(f"{where} must be a list of {n} {what}, got {got}")
+    return value
+
+
+def _vector(
+    value: Any, n: int, where: str, kind: str, *, minimum: int = 0, maximum: int = I64_MAX
+) -> Tensor:
+    """A length-``n`` vector of ``kind`` ("bool", "number" = stake, "int"), every item checked."""
+    items = _list(value, n, where, f"{kind}s")
+    for i, item in enumerate(items):
         if kind == "bool":
             if not isinstance(item, bool):
                 raise ConfigError(f"{where}[{i}] must be true or false, got {item!r}")
         elif kind == "number":
-            if isinstance(item, bool) or not isinstance(item, int | float) or not item >= 0:
-                raise ConfigError(f"{where}[{i}] must be a number >= 0, got {item!r}")
+            if (
+                isinstance(item, bool)
+                or not isinstance(item, int | float)
+                or not 0 <= item <= STAKE_MAX  # also refuses NaN and infinities
+            ):
+                raise ConfigError(
+                    f"{where}[{i}] must be a finite number in 0..{STAKE_MAX} (u64 stake), "
+                    f"got {item!r}"
+                )
         else:
-            _int(item, f"{where}[{i}]")
+            _int(item, f"{where}[{i}]", minimum=minimum, maximum=maximum)
     if kind == "bool":
-        return torch.tensor(value, dtype=torch.bool)
+        return torch.tensor(items, dtype=torch.bool)
     if kind == "number":
-        return torch.tensor([float(x) for x in value], dtype=torch.float64)
-    return torch.tensor(value, dtype=torch.int64)
+        return torch.tensor([float(x) for x in items], dtype=torch.float64)
+    return torch.tensor(items, dtype=torch.int64)
 
 
 def _u16_matrix(value: Any, n: int, where: str) -> Tensor:
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != n:
+    if not _is_list(value) or len(value) != n:
         raise ConfigError(f"{where} must be an {n}×{n} matrix (a list of {n} rows)")
     rows = []
     for i, row in enumerate(value):
-        tensor = _vector(row, n, f"{where}[{i}]", "int")
-        if bool((tensor > 65535).any()):
-            raise ConfigError(f"{where}[{i}] has a value above 65535")
-        rows.append(tensor)
+        rows.append(_vector(row, n, f"{where}[{i}]", "int", maximum=U16_MAX))
     return torch.stack(rows) if rows else torch.zeros((0, 0), dtype=torch.int64)
 
 
 def _sparse_weights(value: Any, n: int, where: str) -> tuple[Tensor, Tensor]:
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != n:
+    if not _is_list(value) or len(value) != n:
         raise ConfigError(f"{where} must be a list of {n} rows of [uid, u16] pairs")
     weights = torch.zeros((n, n), dtype=torch.int64)
     mask = torch.zeros((n, n), dtype=torch.bool)
     for i, row in enumerate(value):
-        if not isinstance(row, Sequence) or isinstance(row, str):
+        if not _is_list(row):
             raise ConfigError(f"{where}[{i}] must be a list of [uid, u16] pairs")
         for k, pair in enumerate(row):
             here = f"{where}[{i}][{k}]"
-            if not isinstance(pair, Sequence) or isinstance(pair, str) or len(pair) != 2:
+            if not _is_list(pair) or len(pair) != 2:
                 raise ConfigError(f"{here} must be a [uid, u16] pair")
             uid = _int(pair[0], f"{here}[0]")
             weight = _int(pair[1], f"{here}[1]")
             if uid >= n:
                 raise ConfigError(f"{here}[0] uid {uid} is out of range (n={n})")
-            if weight > 65535:
-                raise ConfigError(f"{here}[1] weight {weight} is above 65535")
+            if weight > U16_MAX:
+                raise ConfigError(f"{here}[1] weight {weight} is above {U16_MAX}")
             if bool(mask[i, uid]):
                 raise ConfigError(f"{here} repeats uid {uid} in row {i}")
             weights[i, uid] = weight
@@ -152,7 +198,7 @@ def _sparse_weights(value: Any, n: int, where: str) -> tuple[Tensor, Tensor]:
 
 
 def _uid_list(value: Any, n: int, where: str) -> list[int]:
-    if not isinstance(value, Sequence) or isinstance(value, str):
+    if not _is_list(value):
         raise ConfigError(f"{where} must be a list of uids")
     uids = [_int(u, f"{where}[{k}]") for k, u in enumerate(value)]
     for uid in uids:
@@ -191,10 +237,14 @@ def parse_scenario(doc: Any) -> Scenario:
     """Validate a yuma-vectors scenario document and turn it into tensors."""
     if not isinstance(doc, Mapping):
         raise ConfigError("scenario must be a JSON object")
-    n = _int(_need(doc, "n", "scenario"), "scenario.n", minimum=1)
+    n = _int(_need(doc, "n", "scenario"), "scenario.n", minimum=1, maximum=N_MAX)
     hp_doc = _need(doc, "hyperparameters", "scenario")
     hp = parse_hyperparams(hp_doc)
-    default_rao = hp_doc.get("rao_emission", 0) if isinstance(hp_doc, Mapping) else 0
+    if hp.owner_uid is not None and hp.owner_uid >= n:
+        raise ConfigError(f"hyperparameters.owner_uid {hp.owner_uid} is out of range (n={n})")
+    default_rao = _int(
+        hp_doc.get("rao_emission", 0), "hyperparameters.rao_emission", maximum=RAO_MAX
+    )
     state = doc.get("initial_state", {})
     if not isinstance(state, Mapping):
         raise ConfigError("scenario.initial_state must be a JSON object")
@@ -209,7 +259,7 @@ def parse_scenario(doc: Any) -> Scenario:
         else torch.zeros(n, dtype=torch.bool)
     )
     epoch_docs = _need(doc, "epochs", "scenario")
-    if not isinstance(epoch_docs, Sequence) or isinstance(epoch_docs, str):
+    if not _is_list(epoch_docs):
         raise ConfigError("scenario.epochs must be a list")
     epochs = []
     for k, ep in enumerate(epoch_docs):
@@ -232,11 +282,8 @@ def parse_scenario(doc: Any) -> Scenario:
             else initial_permit.clone()
         )
         commit = None
-        if ep.get("commit_block") is not None:
-            # -1 means "no unexpired commit"; shift by one to reuse the >= 0 check.
-            raw = ep["commit_block"]
-            shifted = [c + 1 if isinstance(c, int) and not isinstance(c, bool) else c for c in raw]
-            commit = _vector(shifted, n, f"{where}.commit_block", "int") - 1
+        if ep.get("commit_block") is not None:  # -1 = no unexpired commit
+            commit = _vector(ep["commit_block"], n, f"{where}.commit_block", "int", minimum=-1)
         inputs = EpochInputs(
             stake=_vector(_need(ep, "stake", where), n, f"{where}.stake", "number"),
             weights=weights,
@@ -254,7 +301,9 @@ def parse_scenario(doc: Any) -> Scenario:
             last_mechanism_step_block=_int(
                 ep.get("last_mechanism_step_block", 0), f"{where}.last_mechanism_step_block"
             ),
-            rao_emission=_int(ep.get("rao_emission", default_rao), f"{where}.rao_emission"),
+            rao_emission=_int(
+                ep.get("rao_emission", default_rao), f"{where}.rao_emission", maximum=RAO_MAX
+            ),
             commit_block=commit,
         )
         override = ep.get("validator_permit_override", False)

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 U16_MAX = 65535
+I64_MAX = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,13 @@ class EpochHyperparams:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= U16_MAX:
                 raise ConfigError(f"hyperparameter {name}={value!r} must be an integer 0..65535")
+        for name in ("yuma3", "liquid_alpha"):
+            if not isinstance(getattr(self, name), bool):
+                raise ConfigError(f"hyperparameter {name}={getattr(self, name)!r} must be a bool")
+        for name in ("bonds_moving_average", "alpha_sigmoid_steepness"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ConfigError(f"hyperparameter {name}={value!r} must be an integer")
         if not 0 <= self.bonds_moving_average <= 1_000_000:
             raise ConfigError(
                 f"hyperparameter bonds_moving_average={self.bonds_moving_average} must be in "
@@ -64,12 +72,14 @@ class EpochHyperparams:
             raise ConfigError("hyperparameter alpha_sigmoid_steepness must fit an i16")
         for name in ("max_allowed_validators", "tempo", "activity_cutoff", "stake_threshold"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise ConfigError(f"hyperparameter {name}={value!r} must be an integer >= 0")
+            if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= I64_MAX:
+                raise ConfigError(
+                    f"hyperparameter {name}={value!r} must be an integer 0..{I64_MAX}"
+                )
         if self.owner_uid is not None and (
             isinstance(self.owner_uid, bool)
             or not isinstance(self.owner_uid, int)
-            or self.owner_uid < 0
+            or not 0 <= self.owner_uid <= I64_MAX
         ):
             raise ConfigError(f"hyperparameter owner_uid={self.owner_uid!r} must be a uid or null")
 

@@ -118,7 +118,8 @@ def run_epoch(
     # 2.1 activity
     last_update = inputs.last_update.to(dev, _I64)
     registered = inputs.block_at_registration.to(dev, _I64)
-    active = last_update + hp.activity_cutoff >= block
+    # ``block - last_update`` rather than ``last_update + cutoff``: the sum can pass int64.
+    active = block - last_update <= hp.activity_cutoff
 
     # 2.2 stake with threshold (owner exempt), normalised onto the I32F32 grid
     raw_stake = inputs.stake.to(dev, _F64)

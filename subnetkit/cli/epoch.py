@@ -50,8 +50,19 @@ def replay_cmd(
         raise ConfigError(f"--device {device} asked for but CUDA is not available here")
     from chain.epoch.scenario import outputs_to_json, parse_scenario, replay
 
-    outputs = replay(parse_scenario(doc), stateful=stateful, device=device)
-    json.dump({"epochs": [outputs_to_json(out) for out in outputs]}, sys.stdout)
+    try:
+        outputs = replay(parse_scenario(doc), stateful=stateful, device=device)
+    except (MemoryError, RuntimeError) as exc:
+        # torch's CPU allocator raises RuntimeError ("can't allocate memory"), CUDA's a
+        # RuntimeError subclass (OutOfMemoryError): a scenario too big for this machine.
+        if not isinstance(exc, MemoryError) and "allocate" not in str(exc):
+            raise
+        raise ConfigError(
+            f"scenario.n={doc['n']} needs more memory than {device} has free "
+            "(each epoch holds several n×n matrices)"
+        ) from None
+    # allow_nan=False: strict JSON out; a non-finite number here is a bug, not a NaN token.
+    json.dump({"epochs": [outputs_to_json(out) for out in outputs]}, sys.stdout, allow_nan=False)
     sys.stdout.write("\n")
 
 
