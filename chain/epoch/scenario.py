@@ -211,6 +211,11 @@ def parse_hyperparams(doc: Mapping[str, Any], where: str = "hyperparameters") ->
     """Build :class:`EpochHyperparams` from a vectors ``hyperparameters`` object."""
     if not isinstance(doc, Mapping):
         raise ConfigError(f"{where} must be a JSON object")
+    for key in doc:
+        if key not in HYPERPARAMETER_FIELDS and key != "rao_emission":
+            # A misspelt key would otherwise run silently with the default value.
+            known = ", ".join((*HYPERPARAMETER_FIELDS, "rao_emission"))
+            raise ConfigError(f"{where}.{key} is not a known hyperparameter (known: {known})")
     values: dict[str, Any] = {}
     for key in HYPERPARAMETER_FIELDS:
         if key not in doc:

@@ -151,6 +151,9 @@ BIG = 2**70
         (_scenario(top={"initial_state": {"bonds": [[0, -1], [0, 0]]}}), "initial_state.bonds"),
         (_scenario(top={"epochs": [5]}), "epochs[0] must be a JSON object"),
         (_scenario(top={"epochs": {}}), "scenario.epochs must be a list"),
+        # A typo must not run with the default value.
+        (_scenario(hp={"kapa": 1}), "hyperparameters.kapa is not a known hyperparameter"),
+        (_scenario(hp={"Kappa": 1, "tempo": 1}), "hyperparameters.Kappa is not a known"),
     ],
 )
 def test_malformed_values_get_one_line_naming_the_field(
