@@ -15,9 +15,13 @@ from subnetkit.cli import main
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / ".." / "shared" / "reference" / "yuma-vectors"
 ZERO_WEIGHTS = VECTORS / "rust_test_zero_weights.json"
-needs_vectors = pytest.mark.skipif(
-    not ZERO_WEIGHTS.is_file(), reason=f"yuma vectors not found at {VECTORS.resolve()}"
-)
+
+
+def vector_text(name: str) -> str:
+    """A public vector's text; FAILS (not skips) when shared/ is missing: CI always has it."""
+    path = VECTORS / name
+    assert path.is_file(), f"yuma vectors not found at {path.resolve()} (shared/ beside clone)"
+    return path.read_text()
 
 
 def _run(monkeypatch, capsys, stdin: str, *args: str) -> tuple[int, str, str]:
@@ -27,11 +31,11 @@ def _run(monkeypatch, capsys, stdin: str, *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-@needs_vectors
 @pytest.mark.parametrize("flag", [[], ["--stateful"]])
 def test_replay_writes_one_entry_per_epoch(monkeypatch, capsys, flag) -> None:
-    scenario = json.loads(ZERO_WEIGHTS.read_text())
-    code, out, err = _run(monkeypatch, capsys, ZERO_WEIGHTS.read_text(), *flag)
+    text = vector_text(ZERO_WEIGHTS.name)
+    scenario = json.loads(text)
+    code, out, err = _run(monkeypatch, capsys, text, *flag)
     assert code == 0, err
     doc = json.loads(out)
     assert len(doc["epochs"]) == len(scenario["epochs"])
@@ -219,10 +223,9 @@ def test_activity_cutoff_at_the_int64_limit_keeps_everyone_active(monkeypatch, c
     assert json.loads(out)["epochs"][0]["active"] == [True, True]
 
 
-@needs_vectors
 def test_alpha_zero_replays_to_finite_strict_json(monkeypatch, capsys) -> None:
     """bonds_moving_average = 1_000_000 used to give NaN dividends and i64-min bonds."""
-    doc = json.loads((VECTORS / "rust_test_bonds.json").read_text())
+    doc = json.loads(vector_text("rust_test_bonds.json"))
     doc["hyperparameters"]["bonds_moving_average"] = 1_000_000
     code, out, err = _run(monkeypatch, capsys, json.dumps(doc), "--stateful")
     assert code == 0, err
@@ -231,13 +234,12 @@ def test_alpha_zero_replays_to_finite_strict_json(monkeypatch, capsys) -> None:
         assert abs(sum(epoch["dividends"]) - 1.0) < 1e-9 or not any(epoch["dividends"])
 
 
-@needs_vectors
 def test_console_script_pipes_stdin_to_stdout() -> None:
     """The installed entry point, as a real process reading stdin."""
     exe = Path(sys.executable).parent / "subnetkit"
     proc = subprocess.run(
         [str(exe), "epoch", "replay", "--stateful"],
-        input=ZERO_WEIGHTS.read_text(),
+        input=vector_text(ZERO_WEIGHTS.name),
         capture_output=True,
         text=True,
         timeout=60,

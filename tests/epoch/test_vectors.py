@@ -12,7 +12,17 @@ from chain.epoch.scenario import VECTOR_FIELDS, outputs_to_json, parse_scenario,
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / ".." / "shared" / "reference" / "yuma-vectors"
-FILES = sorted(VECTORS.glob("*.json")) if VECTORS.is_dir() else []
+PUBLIC = (
+    "rust_test_active_stake",
+    "rust_test_bonds",
+    "rust_test_outdated_weights",
+    "rust_test_yuma3_kappa_moves_first",
+    "rust_test_zero_weights",
+)
+# Missing vectors must FAIL, not skip: CI always has shared/ beside the clone, so a missing
+# directory means a broken checkout. An empty glob still yields the five public names.
+FILES = sorted(VECTORS.glob("*.json")) or [VECTORS / f"{name}.json" for name in PUBLIC]
+MISSING = f"yuma vectors not found at {VECTORS.resolve()} (shared/ must sit beside the clone)"
 
 BOOL_FIELDS = {"active", "new_validator_permit"}
 RAO_FIELDS = {"server_emission", "validator_emission", "emission"}
@@ -36,10 +46,15 @@ def _max_diff(got: Any, want: Any) -> float:
     return max((abs(x - y) for x, y in zip(a, b, strict=True)), default=0.0)
 
 
-@pytest.mark.skipif(not FILES, reason=f"yuma vectors not found at {VECTORS.resolve()}")
+def test_public_vectors_are_present() -> None:
+    for name in PUBLIC:
+        assert (VECTORS / f"{name}.json").is_file(), f"{MISSING}: {name}.json"
+
+
 @pytest.mark.parametrize("mode", ["per-epoch", "stateful"])
 @pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
 def test_vector(path: Path, mode: str) -> None:
+    assert path.is_file(), f"{MISSING}: {path.name}"
     doc = json.loads(path.read_text())
     tol = TOLERANCES[mode]
     outputs = replay(parse_scenario(doc), stateful=mode == "stateful")
