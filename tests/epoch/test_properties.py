@@ -44,19 +44,31 @@ def random_subnet(seed: int, n: int, *, distinct_stake: bool = False) -> EpochIn
     )
 
 
-hyperparams = st.builds(
-    EpochHyperparams,
-    kappa=st.sampled_from([32767, 0, 65535, 16384, 50000]),
-    bonds_penalty=st.sampled_from([65535, 0, 30000]),
-    # Both ends of the accepted range: 0 (alpha = 1) and 1_000_000 (alpha = 0, nothing bought).
-    bonds_moving_average=st.sampled_from([900_000, 0, 999_999, 1_000_000, 500_000]),
-    yuma3=st.booleans(),
-    liquid_alpha=st.booleans(),
-    max_allowed_validators=st.integers(1, 12),
-    tempo=st.just(10),
-    activity_cutoff=st.sampled_from([30, 5000]),
-    owner_uid=st.one_of(st.none(), st.integers(0, 3)),
-)
+# (alpha_low, alpha_high): the default, the extremes, a Yuma3 vector's pair and equal ends.
+ALPHA_RANGES = [(45875, 58982), (0, 65535), (6553, 19660), (30000, 30000), (0, 0), (65535, 65535)]
+
+
+@st.composite
+def hyperparams(draw: st.DrawFn) -> EpochHyperparams:
+    """Every hyperparameter the epoch reads, each over values that change the numbers."""
+    alpha_low, alpha_high = draw(st.sampled_from(ALPHA_RANGES))
+    return EpochHyperparams(
+        kappa=draw(st.sampled_from([32767, 0, 65535, 16384, 50000])),
+        bonds_penalty=draw(st.sampled_from([65535, 0, 30000])),
+        # Both ends of the accepted range: 0 (alpha = 1) and 1_000_000 (alpha = 0, none bought).
+        bonds_moving_average=draw(st.sampled_from([900_000, 0, 999_999, 1_000_000, 500_000])),
+        yuma3=draw(st.booleans()),
+        liquid_alpha=draw(st.booleans()),
+        alpha_low=alpha_low,
+        alpha_high=alpha_high,
+        alpha_sigmoid_steepness=draw(st.sampled_from([1000, 0, -1000, 100, 32767, -32768])),
+        max_allowed_validators=draw(st.integers(1, 12)),
+        tempo=10,
+        activity_cutoff=draw(st.sampled_from([30, 5000])),
+        # random_subnet stakes are multiples of 1000 up to 4000 (distinct ones go higher).
+        stake_threshold=draw(st.sampled_from([0, 1000, 2500, 4001])),
+        owner_uid=draw(st.one_of(st.none(), st.integers(0, 3))),
+    )
 
 
 def _sums_to_one_or_zero(x: torch.Tensor) -> bool:
@@ -64,7 +76,7 @@ def _sums_to_one_or_zero(x: torch.Tensor) -> bool:
     return abs(total - 1.0) < 1e-9 or bool((x == 0).all())
 
 
-@given(st.integers(0, 2**31), st.integers(2, 14), hyperparams)
+@given(st.integers(0, 2**31), st.integers(2, 14), hyperparams())
 @settings(max_examples=60, deadline=None)
 def test_incentive_and_dividends_sum_to_one_or_zero(seed: int, n: int, hp) -> None:
     out = run_epoch(random_subnet(seed, n), hp)
@@ -113,7 +125,7 @@ VECTOR_OUTPUTS = (
 )
 
 
-@given(st.integers(0, 2**31), st.integers(2, 12), hyperparams, st.randoms(use_true_random=False))
+@given(st.integers(0, 2**31), st.integers(2, 12), hyperparams(), st.randoms(use_true_random=False))
 @settings(max_examples=40, deadline=None)
 def test_relabelling_uids_permutes_outputs(seed: int, n: int, hp, rnd) -> None:
     # Distinct stakes: with equal stakes, top-k permits break ties by uid on purpose.
@@ -204,7 +216,7 @@ def _run_stateful(seed: int, n: int, hp: EpochHyperparams, epochs: int) -> list[
     return outs
 
 
-@given(st.integers(0, 2**31), st.integers(2, 12), hyperparams)
+@given(st.integers(0, 2**31), st.integers(2, 12), hyperparams())
 @settings(max_examples=30, deadline=None)
 def test_emission_within_budget_and_bonds_within_u16(seed: int, n: int, hp) -> None:
     for out in _run_stateful(seed, n, hp, epochs=3):
