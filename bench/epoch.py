@@ -3,7 +3,11 @@ float32 Yuma epoch (cumulative-stake quantile instead of the exact median, no ma
 same process, for n uids × v validators. Prints milliseconds per epoch and the ratio.
 
     .venv/bin/python bench/epoch.py [--quick] [--device cuda] [--json] [--threads N]
-                                    [--no-retain]
+                                    [--no-retain] [--sizes 256,1024] [--validators 64,256]
+
+Sizes default to n in {256, 1024, 4096} with {64, 256, 1024} validators (``--quick``: 256 and
+4096 with 64 and 256); with ``--device cuda`` n=16384 is added to the default sizes.
+``--sizes`` / ``--validators`` replace the defaults (validator counts above n are skipped).
 
 With ``--json`` the last stdout line is one JSON object with every figure. The target is
 n=4096, v=256 in at most 50 ms per epoch on a 2-core CPU. By default the process is set up the
@@ -33,6 +37,12 @@ from chain.epoch.runtime import tune_for_epochs  # noqa: E402
 
 TARGET_MS = 50.0
 BLOCK = 10_000
+DEFAULT_SIZES = (256, 1024, 4096)
+DEFAULT_VALIDATORS = (64, 256, 1024)
+QUICK_SIZES = (256, 4096)
+QUICK_VALIDATORS = (64, 256)
+GPU_SIZE = 16384
+"""Added to the default sizes on CUDA: the size a GPU is for (issue 3)."""
 
 
 def make_inputs(n: int, v: int, device: torch.device, seed: int = 0) -> EpochInputs:
@@ -105,7 +115,33 @@ def _time_ms(
     return statistics.median(wall), statistics.median(cpu)
 
 
-def main() -> int:
+def _positive_ints(text: str) -> list[int]:
+    """``"256,1024"`` -> ``[256, 1024]`` for argparse, refusing anything but positive ints."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers, got {text!r}"
+        ) from None
+    if not values or any(v <= 0 for v in values):
+        raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
+    return values
+
+
+def choose_sizes(
+    sizes: list[int] | None, validators: list[int] | None, *, quick: bool, cuda: bool
+) -> tuple[list[int], list[int]]:
+    """The (n, v) grid to run: explicit lists win; defaults gain n=16384 on CUDA."""
+    if sizes is None:
+        sizes = list(QUICK_SIZES if quick else DEFAULT_SIZES)
+        if cuda:
+            sizes.append(GPU_SIZE)
+    if validators is None:
+        validators = list(QUICK_VALIDATORS if quick else DEFAULT_VALIDATORS)
+    return sorted(set(sizes)), sorted(set(validators))
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes and repeats")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -114,7 +150,19 @@ def main() -> int:
     parser.add_argument(
         "--no-retain", action="store_true", help="leave glibc's allocator thresholds alone"
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--sizes",
+        type=_positive_ints,
+        default=None,
+        help="comma-separated uid counts n (default 256,1024,4096; +16384 on cuda)",
+    )
+    parser.add_argument(
+        "--validators",
+        type=_positive_ints,
+        default=None,
+        help="comma-separated validator counts v (default 64,256,1024)",
+    )
+    args = parser.parse_args(argv)
     applied = tune_for_epochs(
         threads=args.threads if args.threads > 0 else None, retain_memory=not args.no_retain
     )
@@ -123,11 +171,10 @@ def main() -> int:
     if device.type == "cuda" and not torch.cuda.is_available():
         print("error: --device cuda but CUDA is not available", file=sys.stderr)
         return 2
-    sizes = [256, 1024, 4096]
-    validators = [64, 256, 1024]
+    sizes, validators = choose_sizes(
+        args.sizes, args.validators, quick=args.quick, cuda=device.type == "cuda"
+    )
     repeats = 3 if args.quick else 7
-    if args.quick:
-        sizes, validators = [256, 4096], [64, 256]
     results = []
     print(
         f"device={device} threads={torch.get_num_threads()} torch={torch.__version__} "
@@ -153,7 +200,9 @@ def main() -> int:
                 lambda s32=s32, w32=w32, b32=b32: dense_float32_epoch(s32, w32, b32),
                 max(1, repeats // 3),
                 device,
-                warm_up=n < 4096,  # seconds per call at n=4096: a warm-up only adds time
+                # Seconds per call at n >= 4096 on CPU: a warm-up only adds time there. CUDA
+                # always warms up (its first call pays for kernel loading).
+                warm_up=n < 4096 or device.type == "cuda",
             )
             results.append(
                 {
@@ -188,6 +237,8 @@ def main() -> int:
                     "threads": torch.get_num_threads(),
                     "retain_freed_memory": retained,
                     "target_ms": TARGET_MS,
+                    "sizes": sizes,
+                    "validators": validators,
                     "results": results,
                 }
             )
