@@ -30,11 +30,23 @@ def kappa_bits(kappa_u16: int) -> int:
 
 
 def normalized_stake_bits(stake: Tensor) -> Tensor:
-    """Renormalise positive stakes to sum 1 as I32F32 bits (truncating, like the chain)."""
-    total = stake.sum()
-    if not bool(total > 0):
-        return torch.zeros_like(stake, dtype=torch.int64)
-    return torch.floor(stake / total * float(1 << FRAC_BITS)).to(torch.int64)
+    """Renormalise stakes to sum 1 as I32F32 bits: the chain's ``(a << 32) / Σa``, truncated.
+
+    ``stake`` holds fractions on the I32F32 grid (the epoch snaps active stake), so their bits
+    are exact integers and the division can be done exactly in integers. A float division
+    rounds up across an integer when the true quotient lies within an ulp below it, which
+    moves a validator across the kappa boundary. ``a << 32`` does not fit an int64 once
+    ``a >= 1/2``, so the quotient is taken in two 16-bit steps (all values stay below 2^50).
+    """
+    bits = torch.floor(stake * float(1 << FRAC_BITS)).to(torch.int64)
+    total = int(bits.sum())
+    if total <= 0:
+        return torch.zeros_like(bits)
+    high = bits << 16  # a < 2^34 (sum <= 1 plus slack), so a << 16 < 2^50
+    quotient = torch.div(high, total, rounding_mode="floor")
+    remainder = high - quotient * total  # < total <= 2^34, so remainder << 16 < 2^50
+    low = torch.div(remainder << 16, total, rounding_mode="floor")
+    return (quotient << 16) + low
 
 
 def _select_numpy(stake_bits: Tensor, score_bits: Tensor, minority: int) -> Tensor:

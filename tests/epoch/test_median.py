@@ -6,7 +6,12 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.epoch.median import _select_torch, kappa_bits, weighted_median_columns
+from chain.epoch.median import (
+    _select_torch,
+    kappa_bits,
+    normalized_stake_bits,
+    weighted_median_columns,
+)
 
 
 def literal_weighted_median(stake: list[int], score: list[int], minority: int) -> int:
@@ -89,3 +94,35 @@ def test_no_validators_gives_zero_consensus() -> None:
         torch.zeros(0, dtype=torch.int64), torch.zeros((0, 5), dtype=torch.int64), 32767
     )
     assert out.tolist() == [0] * 5
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, ONE),
+            st.sampled_from([0, 1, 3, ONE // 3, ONE // 2, ONE // 2 + 1, ONE - 1, ONE]),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+@settings(max_examples=200, deadline=None)
+def test_stake_renormalisation_is_the_chains_integer_division(bits: list[int]) -> None:
+    """``a_i = (A_i << 32) / ΣA`` truncated, as I32F32 division does; exact even where
+    ``A_i << 32`` no longer fits an int64 (stakes of 1/2 and more)."""
+    stake = torch.tensor(bits, dtype=torch.float64) / ONE  # snapped fractions, as the epoch has
+    total = sum(bits)
+    want = [(b << 32) // total if total else 0 for b in bits]
+    assert normalized_stake_bits(stake).tolist() == want
+
+
+def test_stake_renormalisation_examples() -> None:
+    third = torch.tensor([1.0, 1.0, 1.0], dtype=torch.float64) / 4  # sums to 3/4
+    assert normalized_stake_bits(third).tolist() == [(1 << 32) // 3] * 3
+    assert normalized_stake_bits(torch.tensor([1.0], dtype=torch.float64)).tolist() == [ONE]
+    assert normalized_stake_bits(torch.zeros(3, dtype=torch.float64)).tolist() == [0, 0, 0]
+    # b·2^32 ≡ −1 (mod ΣA): the true quotient sits 1/ΣA below an integer, far inside one
+    # float64 ulp, so a float division rounds up across it; the chain truncates.
+    bits = [2071566121, 318803830]
+    stake = torch.tensor(bits, dtype=torch.float64) / ONE
+    assert normalized_stake_bits(stake).tolist() == [3722147166, 572820129]
