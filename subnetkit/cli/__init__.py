@@ -58,12 +58,14 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:
         import click
 
-        if isinstance(exc, click.exceptions.Exit):
+        # typer >= 0.29 raises its own vendored click's exceptions (typer.TyperException,
+        # typer.Exit, typer.Abort), not the click package's: both are handled alike.
+        if isinstance(exc, click.exceptions.Exit | typer.Exit):
             return exc.exit_code
-        if isinstance(exc, click.ClickException):
+        if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
             exc.show()
             return exc.exit_code
-        if isinstance(exc, click.exceptions.Abort):
+        if isinstance(exc, click.exceptions.Abort | typer.Abort):
             typer.echo("aborted", err=True)
             return 1
         if debug:

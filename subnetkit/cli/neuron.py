@@ -2,8 +2,10 @@
 
 Both take the same flags (mapped onto :class:`subnetkit.settings.NeuronSettings`: flags over
 ``SUBNETKIT_*`` environment over ``--config`` TOML over defaults; ``--set section.key=value``
-reaches any other setting). ``--subnet`` is a built-in name (``echo``, ``embedding``), a module
-with ``SUBNET``, or ``pkg.module:Attr`` (see :mod:`subnetkit.subnet_spec`).
+reaches any other setting); ``validator run`` adds the validator's own ``--sample-size``,
+``--timeout`` and ``--moving-average-alpha`` (the miner command does not have them).
+``--subnet`` is a built-in name (``echo``, ``embedding``), a module with ``SUBNET``, or
+``pkg.module:Attr`` (see :mod:`subnetkit.subnet_spec`).
 
 Once the neuron is up, ``--ready-file`` receives ``{"pid", "hotkey", "port", "uid"}`` (the
 miner's serving port; the validator's metrics port or null). A hotkey that is not registered
@@ -13,6 +15,7 @@ neuron gracefully and exit 0.
 
 from __future__ import annotations
 
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -42,6 +45,38 @@ _DEVICE = typer.Option(None, "--device", help="auto, cpu, cuda, cuda:N.")
 _METRICS = typer.Option(None, "--metrics-port", help="Prometheus port (0: any free port).")
 _READY = typer.Option(None, "--ready-file", help='Write {"pid","hotkey","port"} once up.')
 _SET = typer.Option(None, "--set", help="Any setting: section.key=value (repeatable).")
+_SAMPLE = typer.Option(None, "--sample-size", min=1, help="Miners queried per round.")
+_TIMEOUT = typer.Option(None, "--timeout", help="Seconds to wait for a miner's answer.")
+_ALPHA = typer.Option(
+    None, "--moving-average-alpha", help="Weight of the newest round in a score, in (0, 1]."
+)
+
+#: (parameter, type, option) of the flags both roles take, in --help order
+_COMMON_FLAGS: tuple[tuple[str, Any, Any], ...] = (
+    ("subnet", str, _SUBNET),
+    ("variant", str, _VARIANT),
+    ("config", Path, _CONFIG),
+    ("netuid", int, _NETUID),
+    ("wallet_name", str, _WNAME),
+    ("wallet_hotkey", str, _WHOTKEY),
+    ("wallet_path", Path, _WPATH),
+    ("chain_endpoint", str, _ENDPOINT),
+    ("host", str, _HOST),
+    ("port", int, _PORT),
+    ("external_ip", str, _EXT_IP),
+    ("external_port", int, _EXT_PORT),
+    ("state_dir", Path, _STATE),
+    ("device", str, _DEVICE),
+    ("metrics_port", int, _METRICS),
+    ("ready_file", Path, _READY),
+    ("sets", list[str], _SET),
+)
+#: flags only ``validator run`` has
+_VALIDATOR_FLAGS: tuple[tuple[str, Any, Any], ...] = (
+    ("sample_size", int, _SAMPLE),
+    ("timeout", float, _TIMEOUT),
+    ("moving_average_alpha", float, _ALPHA),
+)
 
 
 def parse_set(pairs: list[str] | None) -> dict[str, Any]:
@@ -71,6 +106,9 @@ def _overrides(**flags: Any) -> dict[str, Any]:
         "state_dir": "state_dir",
         "device": "device",
         "metrics_port": "metrics.port",
+        "sample_size": "validator.sample_size",
+        "timeout": "validator.timeout",
+        "moving_average_alpha": "validator.moving_average_alpha",
     }
     out = parse_set(sets)
     for name, key in mapping.items():
@@ -137,49 +175,25 @@ async def _serve(role: str, component: Any, settings: Any, ready_file: Path | No
     await run_until_signalled(neuron, on_ready=ready)
 
 
-def _run_command(role: str, doc: str) -> Any:
-    """The ``run`` command of one role: both roles take the same flags."""
+def _run_command(role: str, doc: str, extra: tuple[tuple[str, Any, Any], ...] = ()) -> Any:
+    """The ``run`` command of one role: the common flags plus the role's own ``extra``.
 
-    def run(
-        subnet: str = _SUBNET,
-        variant: str = _VARIANT,
-        config: Path = _CONFIG,
-        netuid: int = _NETUID,
-        wallet_name: str = _WNAME,
-        wallet_hotkey: str = _WHOTKEY,
-        wallet_path: Path = _WPATH,
-        chain_endpoint: str = _ENDPOINT,
-        host: str = _HOST,
-        port: int = _PORT,
-        external_ip: str = _EXT_IP,
-        external_port: int = _EXT_PORT,
-        state_dir: Path = _STATE,
-        device: str = _DEVICE,
-        metrics_port: int = _METRICS,
-        ready_file: Path = _READY,
-        sets: list[str] = _SET,
-    ) -> None:
-        _run(
-            role,
-            subnet,
-            variant,
-            config,
-            netuid=netuid,
-            wallet_name=wallet_name,
-            wallet_hotkey=wallet_hotkey,
-            wallet_path=wallet_path,
-            chain_endpoint=chain_endpoint,
-            host=host,
-            port=port,
-            external_ip=external_ip,
-            external_port=external_port,
-            state_dir=state_dir,
-            device=device,
-            metrics_port=metrics_port,
-            ready_file=ready_file,
-            sets=sets,
-        )
+    Typer reads a command's flags from its signature; building it from the flag tables keeps
+    one list of the common flags instead of two hand-written copies that drift apart.
+    """
+    flags = (*_COMMON_FLAGS, *extra)
 
+    def run(**given: Any) -> None:
+        _run(role, given.pop("subnet"), given.pop("variant"), given.pop("config"), **given)
+
+    run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [
+            inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=option, annotation=kind)
+            for name, kind, option in flags
+        ],
+        return_annotation=None,
+    )
+    run.__annotations__ = {name: kind for name, kind, _ in flags} | {"return": None}
     run.__doc__ = doc
     return run
 
@@ -188,7 +202,11 @@ miner_app.command("run")(
     _run_command("miner", "Serve the subnet's miner until SIGTERM/SIGINT (registers its endpoint).")
 )
 validator_app.command("run")(
-    _run_command("validator", "Validate the subnet's miners and set weights until SIGTERM/SIGINT.")
+    _run_command(
+        "validator",
+        "Validate the subnet's miners and set weights until SIGTERM/SIGINT.",
+        _VALIDATOR_FLAGS,
+    )
 )
 
 

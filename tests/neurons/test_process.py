@@ -9,6 +9,7 @@ queries, SIGTERM exits 0; an unregistered hotkey prints one line and exits non-z
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import signal
 import sys
@@ -144,7 +145,7 @@ async def test_validator_process_scores_a_miner_and_sets_weights(
     info = await asyncio.to_thread(wallet.create_wallet, "op", "v1", path=wallets)
     vkey = info.hotkeys["v1"]
     netuid, _ = await h.subnet(tempo=5)
-    [miner_key] = await h.register(netuid, 1)
+    miner_keys = await h.register(netuid, 2)
     await h.client.burned_register(h.charlie, netuid, vkey)
     await h.client.add_stake(h.charlie, netuid, vkey, 10 * TAO)
     await h.produce_until_epoch(netuid)
@@ -154,8 +155,15 @@ async def test_validator_process_scores_a_miner_and_sets_weights(
     cmd[cmd.index("miner")] = "validator"
     cmd[cmd.index("m1")] = "v1"
     cmd += ["--metrics-port", "0", "--set", "validator.weights_interval_blocks=1"]
+    # the validator's own flags win over --set of the same setting
+    cmd += ["--set", "validator.sample_size=2", "--sample-size", "1"]
+    cmd += ["--moving-average-alpha", "0.3", "--timeout", "5"]
     log = (tmp_path / "validator.log").open("wb")
-    async with MinerNeuron(EchoMiner(), settings, signer=miner_key, chain=h.client):
+    async with contextlib.AsyncExitStack() as miners:
+        for key in miner_keys:
+            await miners.enter_async_context(
+                MinerNeuron(EchoMiner(), settings, signer=key, chain=h.client)
+            )
         proc = await asyncio.create_subprocess_exec(*cmd, stdout=log, stderr=log)
         try:
             doc = await _wait_ready(proc, ready, 60)
@@ -168,7 +176,18 @@ async def test_validator_process_scores_a_miner_and_sets_weights(
                     if any(row):
                         break
                     await asyncio.sleep(0.05)  # waiting for the child process, not for blocks
-            assert row[mg.uid_of(miner_key.ss58)] == 65535  # all weight on the only miner
+            assert not mg.axons[mg.uid_of(vkey)].is_serving  # validators serve no endpoint
+            # --sample-size 1: the first weights (after round 1) name one miner only
+            assert sorted(row[mg.uid_of(k.ss58)] for k in miner_keys) == [0, 65535]
+            state = tmp_path / "state" / "op" / "v1" / f"netuid{netuid}" / "validator"
+            saved = json.loads((state / "scores.json").read_text())
+            queried = sum(m["rounds"] for m in saved["miners"].values())
+            assert queried == saved["round"]  # one miner per round
+            # --moving-average-alpha 0.3: n rounds of an echo score s in [0.9, 1] from 0 give
+            # s * (1 - 0.7**n)
+            assert saved["alpha"] == 0.3
+            for m in saved["miners"].values():
+                assert 0.9 <= m["score"] / (1 - 0.7 ** m["rounds"]) <= 1.0, m
             proc.send_signal(signal.SIGTERM)
             async with asyncio.timeout(20):
                 assert await proc.wait() == 0
