@@ -17,6 +17,10 @@ into something its scorer reads (:meth:`Validator.to_answer`), and the PyTorch s
 4. a replaced or deregistered hotkey's score is dropped on the refresh that shows it.
 
 Scores are saved after every round (atomic JSON), so a restarted validator resumes where it was.
+
+A validator serves no axon: it only dials miners, so it never puts an endpoint on chain (its
+entry keeps the empty axon it was registered with, and no miner sampling picks it) and ignores
+the ``axon`` settings. Its one listening port is the optional metrics endpoint.
 """
 
 from __future__ import annotations
