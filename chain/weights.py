@@ -10,6 +10,8 @@ entry of a row is 65535.
 from __future__ import annotations
 
 import math
+import numbers
+import operator
 from collections.abc import Sequence
 from typing import Any
 
@@ -26,6 +28,7 @@ _HALF_BITS = 1 << 31
 _STATUS_BY_CODE: dict[str, grpc.StatusCode] = {
     "length_mismatch": grpc.StatusCode.INVALID_ARGUMENT,
     "invalid_value": grpc.StatusCode.INVALID_ARGUMENT,
+    "invalid_uid": grpc.StatusCode.INVALID_ARGUMENT,
     "duplicate_uid": grpc.StatusCode.INVALID_ARGUMENT,
     "uid_out_of_range": grpc.StatusCode.INVALID_ARGUMENT,
     "too_few_weights": grpc.StatusCode.INVALID_ARGUMENT,
@@ -37,7 +40,8 @@ _STATUS_BY_CODE: dict[str, grpc.StatusCode] = {
 class WeightsError(ChainError):
     """A weight vector the chain refuses; ``code`` names the typed reason.
 
-    Codes: ``length_mismatch``, ``invalid_value``, ``duplicate_uid``, ``uid_out_of_range``,
+    Codes: ``length_mismatch``, ``invalid_value``, ``invalid_uid``, ``duplicate_uid``,
+    ``uid_out_of_range``,
     ``too_few_weights``, ``weight_above_limit``, ``no_validator_permit``.
     """
 
@@ -256,6 +260,38 @@ def _limit_fractions(fractions: list[float], max_weight_limit: int) -> list[floa
     return fractions
 
 
+def _uid_as_int(uid: Any, position: int) -> int:
+    """An integer uid of any library (int, numpy or torch integer scalar) as a plain int.
+
+    ``operator.index`` is the integer protocol: it refuses floats (``int(1.7)`` would quietly
+    give uid 1) and strings; bools are refused too, ``True`` is not a uid.
+    """
+    if not isinstance(uid, bool):
+        try:
+            return operator.index(uid)
+        except TypeError:
+            pass
+    raise WeightsError(
+        f"uids[{position}] is {uid!r} ({type(uid).__name__}); uids must be integers",
+        code="invalid_uid",
+    )
+
+
+def _weight_as_float(weight: Any, position: int) -> float:
+    """A real-number score (int, float, numpy or torch scalar) as a float; no strings, bools."""
+    if isinstance(weight, numbers.Real) and not isinstance(weight, bool):
+        return float(weight)
+    if not isinstance(weight, bool | str | bytes) and hasattr(weight, "__float__"):
+        try:
+            return float(weight)  # a one-element torch tensor, say
+        except (TypeError, ValueError, RuntimeError):  # RuntimeError: a multi-element tensor
+            pass
+    raise WeightsError(
+        f"weights[{position}] is {weight!r} ({type(weight).__name__}); weights must be numbers",
+        code="invalid_value",
+    )
+
+
 def process_weights(
     uids: Sequence[int],
     weights: Sequence[float],
@@ -273,8 +309,9 @@ def process_weights(
     is zero the result is uniform over all ``n`` uids. Returns ``(uids, values)`` sorted by uid.
 
     Raises:
-        WeightsError: malformed input, or a limit that cannot be met with the nonzero scores
-            given (``weight_above_limit``).
+        WeightsError: malformed input (``invalid_uid`` for a uid that is not an integer,
+            ``invalid_value`` for a weight that is not a finite number >= 0), or a limit
+            that cannot be met with the nonzero scores given (``weight_above_limit``).
     """
     if len(uids) != len(weights):
         raise WeightsError(
@@ -283,7 +320,7 @@ def process_weights(
         )
     if n <= 0:
         raise WeightsError("the subnet has no uids to weight", code="uid_out_of_range")
-    uid_list = [int(u) for u in uids]
+    uid_list = [_uid_as_int(u, k) for k, u in enumerate(uids)]
     for uid in uid_list:
         if not 0 <= uid < n:
             raise WeightsError(
@@ -292,7 +329,7 @@ def process_weights(
             )
     if len(set(uid_list)) != len(uid_list):
         raise WeightsError("a uid appears more than once in the weights", code="duplicate_uid")
-    values = [float(w) for w in weights]
+    values = [_weight_as_float(w, k) for k, w in enumerate(weights)]
     for value in values:
         if not math.isfinite(value) or value < 0:
             raise WeightsError(

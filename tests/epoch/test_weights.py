@@ -136,9 +136,42 @@ def test_process_weights_all_zero_is_uniform() -> None:
         ([0], [float("nan")], "invalid_value"),
         ([0], [-1.0], "invalid_value"),
         ([0], [1.0, 2.0], "length_mismatch"),
+        # A float uid used to be truncated silently (1.7 -> 1), a string to raise ValueError.
+        ([0, 1.7], [1.0, 1.0], "invalid_uid"),
+        ([0, 2.0], [1.0, 1.0], "invalid_uid"),
+        (["1"], [1.0], "invalid_uid"),
+        ([None], [1.0], "invalid_uid"),
+        ([True], [1.0], "invalid_uid"),
+        ([0], ["1.5"], "invalid_value"),
+        ([0], [None], "invalid_value"),
+        ([0], [True], "invalid_value"),
     ],
 )
 def test_process_weights_rejects_bad_input(uids, weights, code) -> None:
     with pytest.raises(WeightsError) as info:
         process_weights(uids, weights, 5, min_allowed_weights=0, max_weight_limit=65535)
     assert info.value.code == code
+    assert info.value.status == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_process_weights_invalid_uid_message_says_what_to_fix() -> None:
+    with pytest.raises(WeightsError, match=r"uids\[1\] is 1\.7 \(float\); uids must be integers"):
+        process_weights([0, 1.7], [1.0, 1.0], 5, min_allowed_weights=0, max_weight_limit=65535)
+
+
+def test_process_weights_accepts_numpy_and_torch_integers() -> None:
+    """Validators often hold uids in arrays; integer scalars of any library are fine."""
+    import numpy as np
+    import torch
+
+    uids = [np.int64(0), torch.tensor(2), np.uint16(1)]
+    out_uids, values = process_weights(
+        uids,
+        [np.float32(1.0), torch.tensor(2.0), 1],
+        5,
+        min_allowed_weights=0,
+        max_weight_limit=65535,
+    )
+    assert out_uids == [0, 1, 2]
+    assert all(type(u) is int for u in out_uids)
+    assert values == [32768, 32768, 65535]
