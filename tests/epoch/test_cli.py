@@ -182,6 +182,18 @@ def test_non_finite_stake_token_is_refused(monkeypatch, capsys, token: str) -> N
     assert out == ""
 
 
+def test_commit_block_masks_weights_committed_before_registration(monkeypatch, capsys) -> None:
+    """A valid commit_block (-1 = none) reaches the epoch: uid 0 committed at block 0, before
+    uid 1 registered at block 1, so its weight on uid 1 does not count."""
+    common = {"block_at_registration": [0, 1], "last_update": [2, 2], "current_block": 3}
+    incentive = []
+    for commit in ([-1, -1], [0, -1]):
+        code, out, err = _run(monkeypatch, capsys, _scenario(commit_block=commit, **common))
+        assert code == 0, err
+        incentive.append(json.loads(out)["epochs"][0]["incentive"])
+    assert incentive == [[0.0, 1.0], [0.0, 0.0]]
+
+
 def test_scenario_too_big_for_memory_is_one_line() -> None:
     """n = 65535 is a legal uid count, but its n×n matrices (34 GB each) do not fit in the
     16 GiB of address space this process gets (a fixed limit, so big machines fail alike)."""
