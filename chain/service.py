@@ -18,7 +18,9 @@ reflection.
 from __future__ import annotations
 
 import asyncio
+import errno
 import logging
+import socket
 from pathlib import Path
 
 import grpc
@@ -30,12 +32,46 @@ from chain.node import ChainNode
 from chain.servicer import ChainServicer
 from protos.chain.v1 import chain_pb2 as pb
 from protos.chain.v1 import chain_pb2_grpc as pb_grpc
+from subnetkit.errors import ConfigError
 from subnetkit.lifecycle import Lifecycle
 
 log = logging.getLogger(__name__)
 
 SERVICE_NAME = pb.DESCRIPTOR.services_by_name["Chain"].full_name
 MAX_MESSAGE = 64 * 1024 * 1024
+
+
+def _bind_problem(host: str, port: int) -> str | None:
+    """Why ``host:port`` cannot be listened on, as a hint saying what to change; None if it can.
+
+    gRPC only says "Failed to bind" (and logs a line of its own), so the address is tried here
+    first, with the SO_REUSEADDR gRPC also sets: a port in TIME_WAIT passes, a listening one
+    does not.
+    """
+    try:
+        infos = socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )
+    except socket.gaierror as exc:
+        return f"cannot resolve --host {host!r} ({exc.strerror}); use an IP such as 127.0.0.1"
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            where = f"{host}:{port}"
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} on {host} is already in use (another chain?); choose another "
+                    "--port, or --port 0 for a free one"
+                )
+            if exc.errno == errno.EACCES:
+                return f"no permission to listen on {where}; use a --port above 1023"
+            if exc.errno == errno.EADDRNOTAVAIL:
+                return f"{host} is not an address of this machine; use --host 127.0.0.1"
+            return f"cannot listen on {where} ({exc.strerror}); change --host or --port"
+    return None
 
 
 def _warm_imports() -> None:
@@ -71,6 +107,8 @@ class ChainService(Lifecycle):
         self.block_time = block_time if block_time is not None else (0.25 if dev else 12.0)
         if self.block_time <= 0:
             raise ValueError("block_time must be > 0 seconds")
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"port {port} is not a TCP port; use 1-65535, or 0 for a free one")
         self.manual = manual
         self.automine = automine
         self.host = host
@@ -91,6 +129,15 @@ class ChainService(Lifecycle):
 
     async def start(self) -> None:
         await super().start()
+        try:
+            await self._start_serving()
+        except BaseException:
+            # Whatever failed (a taken port, a corrupt store, ...): release what was opened, or
+            # the store's aiosqlite thread keeps the process alive after the error is printed.
+            await self.close()
+            raise
+
+    async def _start_serving(self) -> None:
         await self.node.open()
         server = grpc.aio.server(
             options=[
@@ -108,9 +155,9 @@ class ChainService(Lifecycle):
             reflection.enable_server_reflection(
                 (SERVICE_NAME, health.SERVICE_NAME, reflection.SERVICE_NAME), server
             )
-        self.port = server.add_insecure_port(f"{self.host}:{self._want_port}")
-        await server.start()
+        self.port = self._bind(server)
         self._server = server
+        await server.start()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
         # Load torch and the epoch off the loop now, not inside the first epoch block.
@@ -126,10 +173,26 @@ class ChainService(Lifecycle):
             "manual" if self.manual else f"{self.block_time}s blocks",
         )
 
+    def _bind(self, server: grpc.aio.Server) -> int:
+        problem = _bind_problem(self.host, self._want_port)
+        if problem is not None:
+            raise ConfigError(problem)
+        address = f"{self.host}:{self._want_port}"
+        try:
+            port = server.add_insecure_port(address)
+        except RuntimeError as exc:  # lost a race for the port since the check
+            raise ConfigError(
+                f"cannot listen on {address} ({exc}); choose another --port"
+            ) from None
+        if port == 0:
+            raise ConfigError(f"cannot listen on {address}; choose another --port or --host")
+        return port
+
     async def close(self) -> None:
-        if self._server is not None:
+        server, self._server = self._server, None
+        if server is not None:
             await self._health.enter_graceful_shutdown()
-            await self._server.stop(1.0)
+            await server.stop(1.0)
         await self.node.close()
 
     # -- block production ------------------------------------------------------------------------

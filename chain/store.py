@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
@@ -33,6 +34,7 @@ import aiosqlite
 
 from chain.errors import chain_error
 from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.errors import ConfigError
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
@@ -71,13 +73,36 @@ class ChainStore:
         return self._db
 
     async def open(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = await aiosqlite.connect(self.path, isolation_level=None)
-        await self.db.execute("PRAGMA journal_mode=WAL")
-        await self.db.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
-        await self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
-        await self.db.execute(f"PRAGMA wal_autocheckpoint={INLINE_CHECKPOINT_PAGES}")
-        await self.db.executescript(SCHEMA)
+        """Open (creating if needed) the database. A data dir that cannot be created or written
+        is a :class:`ConfigError` naming it; a file there that is not a chain database is
+        ``state_corrupt``. Either way nothing stays open."""
+        data_dir = self.path.parent
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            why = "it is a file" if data_dir.is_file() else (exc.strerror or str(exc))
+            raise ConfigError(
+                f"cannot use {data_dir} as the chain's data dir ({why}); pass a --data-dir "
+                "that is, or can be created as, a writable directory"
+            ) from None
+        try:
+            self._db = await aiosqlite.connect(self.path, isolation_level=None)
+            await self.db.execute("PRAGMA journal_mode=WAL")
+            await self.db.execute(f"PRAGMA synchronous={'FULL' if self.durable else 'NORMAL'}")
+            await self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
+            await self.db.execute(f"PRAGMA wal_autocheckpoint={INLINE_CHECKPOINT_PAGES}")
+            await self.db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            await self.close()
+            if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
+                raise ConfigError(
+                    f"cannot open {self.path} ({exc}); pass a --data-dir this user can write"
+                ) from None
+            raise chain_error(
+                "state_corrupt",
+                f"{self.path} is not a usable chain database ({exc}); restore the data dir "
+                "from a backup or point --data-dir at a fresh directory",
+            ) from None
 
     async def close(self) -> None:
         await self.checkpoint_done()

@@ -45,7 +45,7 @@ _READY = typer.Option(None, "--ready-file", help='Write {"port", "pid"} here onc
 def start(
     data_dir: Path = _DATA_DIR,
     block_time: str = typer.Option(None, "--block-time", help="e.g. 12s or 250ms (dev: 250ms)."),
-    port: int = typer.Option(DEFAULT_PORT, "--port", help="0 picks a free port."),
+    port: int = typer.Option(DEFAULT_PORT, "--port", min=0, max=65535, help="0 picks a free port."),
     host: str = typer.Option("127.0.0.1", "--host"),
     dev: bool = typer.Option(False, "--dev", help="Fund //Alice..//Ferdie, Alice sudo, fast."),
     manual: bool = typer.Option(False, "--manual", help="Produce blocks only on request."),
@@ -68,6 +68,11 @@ def start(
         except OSError as exc:
             raise ConfigError(f"cannot read genesis file {genesis}: {exc.strerror}") from None
     seconds = parse_duration(block_time) if block_time else None
+    if ready_file is not None and not ready_file.parent.is_dir():
+        raise ConfigError(
+            f"--ready-file {ready_file}: directory {ready_file.parent} does not exist; create it "
+            "or write the ready file elsewhere"
+        )
     service = ChainService(
         data_dir,
         port=port,
