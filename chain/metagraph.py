@@ -46,6 +46,13 @@ class AxonInfo:
 
 @dataclass
 class Metagraph:
+    """One subnet at one block (see the module docstring for units).
+
+    ``tao_stake`` (``TS``) is always zeros: this chain has no root network, so no TAO is staked
+    through root and ``stake`` (``S``) equals ``alpha_stake`` (``AS``). The field is kept so
+    code written against Bittensor's metagraph (``S = AS + TS * tao_weight``) runs unchanged.
+    """
+
     netuid: int
     block: int
     block_hash: bytes

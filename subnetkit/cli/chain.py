@@ -111,6 +111,9 @@ def info(
     """Head block, genesis, issuance and subnets of a running chain."""
     import asyncio
 
+    if fmt not in ("text", "json"):
+        raise ConfigError(f"unknown --format {fmt!r}: use 'text' or 'json'")
+
     from chain.client import ChainClient
 
     async def read() -> dict[str, object]:
