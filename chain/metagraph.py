@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from chain import sparse_wire
 from protos.chain.v1 import chain_pb2 as pb
 
 if TYPE_CHECKING:
@@ -154,11 +155,10 @@ class Metagraph:
             return torch.tensor(list(values), dtype=torch.int64)
 
         if snap.with_weights and n:
-            w_u16 = i64(snap.weights).reshape(n, n)
+            w_u16 = sparse_wire.decode(snap.weights, n)
             w = w_u16.to(torch.float32)
-            sums = w.sum(dim=1, keepdim=True)
-            weights = torch.where(sums > 0, w / sums.clamp(min=1.0), torch.zeros_like(w))
-            bonds = i64(snap.bonds).reshape(n, n).to(torch.float32) / U16
+            weights = w / w.sum(dim=1, keepdim=True).clamp(min=1.0)  # empty rows stay 0
+            bonds = sparse_wire.decode(snap.bonds, n).to(torch.float32) / U16
         else:
             w_u16 = torch.zeros((0, 0), dtype=torch.int64)
             weights = torch.zeros((0, 0), dtype=torch.float32)

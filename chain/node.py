@@ -3,8 +3,8 @@
 :class:`ChainNode` owns the in-memory state and is the only writer. Producing a block runs the
 block executor in a worker thread (the epoch's torch work included, so the event loop stays
 free), then writes the block in one SQLite transaction, and only then resolves the receipts of
-the extrinsics it included. Head queries read the live state under the same lock, so they
-always see a whole committed block, never half of one.
+the extrinsics it included. Head queries read the live state under the same lock (in a worker
+thread too), so they always see a whole committed block, never half of one.
 """
 
 from __future__ import annotations
@@ -285,10 +285,17 @@ class ChainNode:
 
     # -- queries -------------------------------------------------------------------------------
     async def query(self, at_block: int, fn: Callable[[State, int, bytes], T]) -> T:
-        """Run ``fn(state, block_number, block_hash)`` at the head (0) or at a kept past block."""
+        """Run ``fn(state, block_number, block_hash)`` at the head (0) or at a kept past block.
+
+        ``fn`` runs in a worker thread, so a large answer (a metagraph with weights at n = 4096)
+        never stalls the event loop, and with it block production and every other RPC. At the
+        head it runs under the block lock: no block is applied to the live state while ``fn``
+        reads it, so it sees one whole committed block. A past block's state is private to the
+        query and needs no lock.
+        """
         if at_block == 0 or at_block == self.head.number:
             async with self.lock:
-                return fn(self.state, self.head.number, self.head.hash)
+                return await asyncio.to_thread(fn, self.state, self.head.number, self.head.hash)
         if at_block > self.head.number:
             raise chain_error(
                 "block_not_found", f"block {at_block} is ahead of the head {self.head.number}"
@@ -297,5 +304,8 @@ class ChainNode:
         if block is None:
             raise chain_error("block_not_found", f"no block {at_block}")
         rows = await self.store.state_rows(at_block)
-        state = await asyncio.to_thread(State.from_rows, rows)
-        return fn(state, at_block, block.header.hash)
+
+        def rebuilt_then_fn() -> T:
+            return fn(State.from_rows(rows), at_block, block.header.hash)
+
+        return await asyncio.to_thread(rebuilt_then_fn)

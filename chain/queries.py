@@ -6,6 +6,7 @@ rebuilt from the store; both go through these functions.
 
 from __future__ import annotations
 
+from chain import sparse_wire
 from chain.errors import chain_error
 from chain.records import Neuron, Subnet
 from chain.runtime.schedule import blocks_until_next_epoch
@@ -114,13 +115,8 @@ def stake(state: State, netuid: int, hotkey: str, coldkey: str) -> int:
     return int(state.get("hstake", (netuid, hotkey), 0))
 
 
-def _dense_u16(state: State, table: str, netuid: int, n: int) -> list[int]:
-    flat = [0] * (n * n)
-    for i in range(n):
-        for j, v in state.get(table, (netuid, i), ()):
-            if j < n:
-                flat[i * n + j] = v
-    return flat
+def _matrix(state: State, table: str, netuid: int, n: int) -> pb.SparseU16Matrix:
+    return sparse_wire.encode([state.get(table, (netuid, uid)) for uid in range(n)], n)
 
 
 def metagraph(
@@ -153,6 +149,6 @@ def metagraph(
         with_weights=with_weights,
     )
     if with_weights:
-        snap.weights.extend(_dense_u16(state, "weights", netuid, sn.n))
-        snap.bonds.extend(_dense_u16(state, "bonds", netuid, sn.n))
+        snap.weights.CopyFrom(_matrix(state, "weights", netuid, sn.n))
+        snap.bonds.CopyFrom(_matrix(state, "bonds", netuid, sn.n))
     return snap

@@ -116,17 +116,23 @@ class ChainServicer(pb_grpc.ChainServicer):
         self, request: pb.GetChainInfoRequest, context: Any
     ) -> pb.GetChainInfoResponse:
         node = self.node
-        return pb.GetChainInfoResponse(
-            genesis_hash=node.genesis_hash,
-            head=node.head,
-            block_time_s=self.block_time,
-            manual=self.manual,
-            dev=node.genesis.dev,
-            sudo=node.genesis.sudo or "",
-            total_issuance=int(node.state.get("sys", ("issuance",), 0)),
-            kept_blocks=node.store.keep_blocks,
-            subnet_lock_cost=int(node.state.get("sys", ("lock_cost",), 0)),
-        )
+
+        def read(state: Any, number: int, block_hash: bytes) -> pb.GetChainInfoResponse:
+            # Through the node's query: issuance and lock cost of the same block as the head
+            # (read on the loop, they could come from a block being applied in a worker).
+            return pb.GetChainInfoResponse(
+                genesis_hash=node.genesis_hash,
+                head=node.head,
+                block_time_s=self.block_time,
+                manual=self.manual,
+                dev=node.genesis.dev,
+                sudo=node.genesis.sudo or "",
+                total_issuance=int(state.get("sys", ("issuance",), 0)),
+                kept_blocks=node.store.keep_blocks,
+                subnet_lock_cost=int(state.get("sys", ("lock_cost",), 0)),
+            )
+
+        return await node.query(0, read)
 
     @_rpc
     async def GetHead(self, request: pb.GetHeadRequest, context: Any) -> pb.GetHeadResponse:

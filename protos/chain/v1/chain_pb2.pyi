@@ -841,12 +841,12 @@ class MetagraphSnapshot(_message.Message):
     @_builtins.property
     def endpoints(self) -> _containers.RepeatedCompositeFieldContainer[Global___Endpoint]: ...
     @_builtins.property
-    def weights(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
-        """n*n u16 row-major (row = setter), stored values"""
+    def weights(self) -> Global___SparseU16Matrix:
+        """stored u16 weights (row = the uid that set them)"""
 
     @_builtins.property
-    def bonds(self) -> _containers.RepeatedScalarFieldContainer[_builtins.int]:
-        """n*n u16 row-major"""
+    def bonds(self) -> Global___SparseU16Matrix:
+        """stored u16 bonds (row = the validator)"""
 
     def __init__(
         self,
@@ -872,16 +872,51 @@ class MetagraphSnapshot(_message.Message):
         pruning_score: _abc.Iterable[_builtins.int] | None = ...,
         endpoints: _abc.Iterable[Global___Endpoint] | None = ...,
         with_weights: _builtins.bool = ...,
-        weights: _abc.Iterable[_builtins.int] | None = ...,
-        bonds: _abc.Iterable[_builtins.int] | None = ...,
+        weights: Global___SparseU16Matrix | None = ...,
+        bonds: Global___SparseU16Matrix | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["subnet", b"subnet"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bonds", b"bonds", "subnet", b"subnet", "weights", b"weights"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
     _ClearFieldArgType: _TypeAlias = _typing.Literal["active", b"active", "alpha_stake", b"alpha_stake", "block", b"block", "block_at_registration", b"block_at_registration", "block_hash", b"block_hash", "bonds", b"bonds", "coldkeys", b"coldkeys", "consensus", b"consensus", "dividends", b"dividends", "emission", b"emission", "endpoints", b"endpoints", "hotkeys", b"hotkeys", "incentive", b"incentive", "last_update", b"last_update", "netuid", b"netuid", "pruning_score", b"pruning_score", "subnet", b"subnet", "tao_stake", b"tao_stake", "total_stake", b"total_stake", "validator_permit", b"validator_permit", "validator_trust", b"validator_trust", "weights", b"weights", "with_weights", b"with_weights"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___MetagraphSnapshot: _TypeAlias = MetagraphSnapshot  # noqa: Y015
+
+@_typing.final
+class SparseU16Matrix(_message.Message):
+    """The stored entries of an n*n matrix of u16, as little-endian arrays that numpy/torch read in
+    one call: row i holds the next row_lengths[i] entries of cols/values, rows in uid order.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    N_FIELD_NUMBER: _builtins.int
+    ROW_LENGTHS_FIELD_NUMBER: _builtins.int
+    COLS_FIELD_NUMBER: _builtins.int
+    VALUES_FIELD_NUMBER: _builtins.int
+    n: _builtins.int
+    row_lengths: _builtins.bytes
+    """n little-endian u32"""
+    cols: _builtins.bytes
+    """little-endian u16 per entry, ascending within a row"""
+    values: _builtins.bytes
+    """little-endian u16 per entry"""
+    def __init__(
+        self,
+        *,
+        n: _builtins.int = ...,
+        row_lengths: _builtins.bytes = ...,
+        cols: _builtins.bytes = ...,
+        values: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["cols", b"cols", "n", b"n", "row_lengths", b"row_lengths", "values", b"values"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SparseU16Matrix: _TypeAlias = SparseU16Matrix  # noqa: Y015
 
 @_typing.final
 class SubmitExtrinsicRequest(_message.Message):
