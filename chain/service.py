@@ -74,7 +74,8 @@ def _bind_problem(host: str, port: int) -> str | None:
     return None
 
 
-def _warm_imports() -> None:
+def _import_epoch_code() -> None:
+    """Import torch and the epoch now, so the first epoch block does not pay for it."""
     import chain.epoch
     import chain.runtime.epoch_io  # noqa: F401
 
@@ -139,6 +140,10 @@ class ChainService(Lifecycle):
 
     async def _start_serving(self) -> None:
         await self.node.open()
+        # Before serving, not in the background after it: a chain that says it is ready has
+        # nothing left to do but answer, and code it cannot import fails the start with the
+        # error (it used to stop an already-ready chain, whose clients then saw only deadlines).
+        await asyncio.to_thread(_import_epoch_code)
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", MAX_MESSAGE),
@@ -160,8 +165,6 @@ class ChainService(Lifecycle):
         await server.start()
         for name in ("", SERVICE_NAME):
             await self._health.set(name, health_pb2.HealthCheckResponse.SERVING)
-        # Load torch and the epoch off the loop now, not inside the first epoch block.
-        self.spawn(asyncio.to_thread(_warm_imports), name="chain-warm-imports")
         if not self.manual:
             self.spawn(self._tick(), name="chain-blocks")
         elif self.automine:

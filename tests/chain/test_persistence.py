@@ -135,8 +135,12 @@ async def test_kill_9_during_a_burst_loses_no_included_extrinsic(tmp_path: Path)
             # Every reported transfer is in the balance (1000 rao each; possibly more that
             # committed but whose receipt never reached us).
             assert await client.balance(dest) >= 1_000 * len(included)
+    except BaseException as exc:
+        exc.add_note(f"restarted chain's log:\n{again.log_tail()}")
+        raise
     finally:
-        assert await again.stop() == 0
+        stopped = await again.stop()
+    assert stopped == 0, f"restarted chain exited {stopped}:\n{again.log_tail()}"
     report = await replay(data)
     assert report.extrinsics >= len(included)
 

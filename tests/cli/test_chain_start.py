@@ -24,9 +24,9 @@ from tests.helpers.chain import running_chain
 EXIT_WITHIN = 30.0
 
 
-def _start(*args: str) -> subprocess.CompletedProcess[str]:
+def _start(*args: str, prelude: str = "") -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SUBNETKIT_")}
-    code = "import sys; from subnetkit.cli import main; sys.exit(main())"
+    code = prelude + "import sys; from subnetkit.cli import main; sys.exit(main())"
     argv = [sys.executable, "-c", code, "--log-level", "WARNING", "chain", "start", *args]
     try:
         return subprocess.run(
@@ -112,3 +112,35 @@ def test_a_data_dir_under_a_file_is_a_config_error_in_process(tmp_path: Path) ->
 
     with pytest.raises(ConfigError, match="Not a directory"):
         asyncio.run(start())
+
+
+#: makes the epoch code fail to import in the child, as a half-saved source file would
+BROKEN_EPOCH_IMPORT = """
+import importlib.abc, sys
+class Broken(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "chain.runtime.epoch_io":
+            raise ImportError("chain.runtime.epoch_io cannot be imported (simulated)")
+sys.meta_path.insert(0, Broken())
+"""
+
+
+def test_code_that_cannot_be_imported_fails_the_start_not_a_ready_chain(tmp_path: Path) -> None:
+    """The epoch code used to be imported in the background after the chain said it was ready;
+    an import error there stopped the ready chain (exit 1) and its clients saw only deadline
+    errors. It is part of starting now: no ready file, one line, non-zero exit."""
+    ready = tmp_path / "ready.json"
+    done = _start(
+        "--dev",
+        "--manual",
+        "--port",
+        "0",
+        "--data-dir",
+        str(tmp_path / "chain"),
+        "--ready-file",
+        str(ready),
+        prelude=BROKEN_EPOCH_IMPORT,
+    )
+    line = _one_error_line(done, "internal")
+    assert "chain.runtime.epoch_io cannot be imported" in line
+    assert not ready.exists(), "the chain said it was ready, then stopped"

@@ -113,6 +113,12 @@ class ChainProcess:
         self.port = int(json.loads(self.ready.read_text())["port"])
         return self
 
+    def log_tail(self, lines: int = 30) -> str:
+        """The end of the chain's stderr log, for assertion messages."""
+        if not self.log.exists():
+            return "(no log)"
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
     async def kill9(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)
