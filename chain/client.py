@@ -474,13 +474,17 @@ class ChainClient:
         at_block: int = 0,
         timeout: float | None = None,
     ) -> Metagraph:
-        """A block-stamped snapshot of the subnet in one RPC (W and B with ``with_weights``)."""
+        """A block-stamped snapshot of the subnet in one RPC (W and B with ``with_weights``).
+
+        The tensors are built in a worker thread: with weights at n = 4096 that is ~0.2 s of
+        torch work (and the first call imports torch), which the caller's loop should not wait
+        out."""
         resp = await self._call(
             "GetMetagraph",
             pb.GetMetagraphRequest(netuid=netuid, with_weights=with_weights, at_block=at_block),
             timeout,
         )
-        return Metagraph.from_proto(resp.metagraph)
+        return await asyncio.to_thread(Metagraph.from_proto, resp.metagraph)
 
 
 Client = ChainClient

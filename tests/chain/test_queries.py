@@ -4,6 +4,7 @@ as sparse u16 arrays that decode to the stored matrix."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import random
 import threading
 import time
@@ -59,6 +60,7 @@ def test_malformed_sparse_matrices_are_refused() -> None:
         sparse_wire.decode(outside, 2)
 
 
+@functools.cache
 def _state(n: int, setters: int) -> State:
     state = State()
     state.put("subnet", (1,), Subnet(1, "ck", "hk", 0, dict(DEFAULTS), n=n, tao_in=1, alpha_in=1))
@@ -126,3 +128,35 @@ async def test_head_queries_run_off_the_loop_and_hold_off_the_next_block(
     assert thread != loop_thread
     assert (number, block_hash) == (head.number, head.hash)
     assert block.header.number == head.number + 1
+
+
+async def test_a_metagraph_with_weights_at_n_4096_does_not_stall_the_loop(
+    chain: ChainHarness,
+) -> None:
+    """The whole round trip (query, wire, tensors) at n = 4096 with 64 validators' rows: the
+    event loop, which also produces blocks and answers every other RPC, keeps ticking. It used
+    to stop for over a second (the dense matrices built on the loop, and decoded there)."""
+    big = _state(4096, 64)
+    state = chain.service.node.state
+    for table in ("subnet", "neuron", "weights", "bonds"):
+        state.tables[table].update(big.tables[table])
+    await chain.client.metagraph(1, with_weights=True)  # warm: torch import, channel
+    loop = asyncio.get_running_loop()
+    worst = 0.0
+    ticking = True
+
+    async def ticker() -> None:
+        nonlocal worst
+        last = loop.time()
+        while ticking:
+            await asyncio.sleep(0.005)
+            now = loop.time()
+            worst, last = max(worst, now - last), now
+
+    task = asyncio.create_task(ticker())
+    async with asyncio.timeout(30):
+        mg = await chain.client.metagraph(1, with_weights=True)
+    ticking = False
+    await task
+    assert mg.n == 4096 and int((mg.weights_u16[:64] > 0).sum()) > 60 * 4000
+    assert worst < 0.5, f"the event loop stalled {worst:.3f} s"
