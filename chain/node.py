@@ -37,11 +37,15 @@ MAX_BLOCK_EXTRINSICS = 8192
 
 @dataclass(slots=True)
 class _Built:
-    executor: BlockExecutor
-    included: list[tuple[Pending, Outcome]]
+    """A block built and encoded off the loop, ready to commit."""
+
+    block: pb.Block
+    #: each included extrinsic's pending entry and receipt, in block order
+    receipts: list[tuple[Pending, pb.Receipt]]
+    #: ``(idx, hash, raw extrinsic, serialised receipt)`` rows for the store
+    rows: list[tuple[int, bytes, bytes, bytes]]
     stale: list[Pending]
     changes: list[tuple[str, bytes | None]]
-    root: bytes
 
 
 def _events(sink: EventSink) -> list[pb.Event]:
@@ -157,9 +161,8 @@ class ChainNode:
             if isinstance(item, ChainError):
                 results.append(item)
                 continue
-            acct = self.state.get("acct", (item.signer,))
             try:
-                results.append(self.pool.add(item, acct.nonce if acct else 0))
+                results.append(self.pool.add(item, self._next_nonce(item.signer)))
             except ChainError as exc:
                 results.append(exc)
         if self.on_submitted is not None and any(isinstance(r, Pending) for r in results):
@@ -175,7 +178,14 @@ class ChainNode:
         return await self.store.get_receipt(ext_hash)
 
     # -- block production ----------------------------------------------------------------------
-    def _build(self, number: int, snapshot: list[list[Pending]]) -> _Built:
+    def _build(
+        self, number: int, parent_hash: bytes, timestamp: int, snapshot: list[list[Pending]]
+    ) -> _Built:
+        """Apply the pool to the state and encode the block, its events and receipts.
+
+        Runs in a worker thread: with thousands of extrinsics (or an epoch's torch work) this is
+        the CPU-heavy part of a block, and none of it may stall the event loop.
+        """
         executor = BlockExecutor(self.state, number)
         executor.initialize()
         included: list[tuple[Pending, Outcome]] = []
@@ -186,14 +196,40 @@ class ChainNode:
                     break
                 outcome = executor.try_apply(pending.ext)
                 if outcome is None:
-                    acct = self.state.get("acct", (pending.ext.signer,))
-                    if pending.ext.nonce < (acct.nonce if acct else 0):
+                    if pending.ext.nonce < self._next_nonce(pending.ext.signer):
                         stale.append(pending)
                         continue
                     break  # a nonce gap: the rest of this signer's queue waits
                 included.append((pending, outcome))
         changes = self.state.flush()
-        return _Built(executor, included, stale, changes, self.state.root)
+        ext_hashes = [p.ext.hash for p, _ in included]
+        header = blocks.make_header(number, parent_hash, timestamp, ext_hashes, self.state.root)
+        events = _events(executor.sink)
+        by_index: dict[int, list[pb.Event]] = {}
+        for event in events:
+            if event.from_extrinsic:
+                by_index.setdefault(event.extrinsic_index, []).append(event)
+        receipts = []
+        rows = []
+        for pending, outcome in included:
+            receipt = pb.Receipt(
+                extrinsic_hash=outcome.hash,
+                block_number=number,
+                block_hash=header.hash,
+                index=outcome.index,
+                success=outcome.success,
+                error_code=outcome.error_code,
+                error_message=outcome.error_message,
+                events=by_index.get(outcome.index, ()),
+            )
+            receipts.append((pending, receipt))
+            rows.append((outcome.index, outcome.hash, pending.ext.raw, receipt.SerializeToString()))
+        block = pb.Block(header=header, extrinsic_hashes=ext_hashes, events=events)
+        return _Built(block, receipts, rows, stale, changes)
+
+    def _next_nonce(self, signer: str) -> int:
+        acct = self.state.get("acct", (signer,))
+        return acct.nonce if acct else 0
 
     async def produce_block(self) -> pb.Block:
         """Build, persist and publish the next block; resolve its receipts after the commit."""
@@ -203,67 +239,34 @@ class ChainNode:
             number = self.head.number + 1
             timestamp = max(int(time.time() * 1000), self.head.timestamp_ms)
             try:
-                built = await asyncio.to_thread(self._build, number, self.pool.snapshot())
-                header = blocks.make_header(
-                    number,
-                    self.head.hash,
-                    timestamp,
-                    [p.ext.hash for p, _ in built.included],
-                    built.root,
+                built = await asyncio.to_thread(
+                    self._build, number, self.head.hash, timestamp, self.pool.snapshot()
                 )
-                events = _events(built.executor.sink)
-                by_index: dict[int, list[pb.Event]] = {}
-                for event in events:
-                    if event.from_extrinsic:
-                        by_index.setdefault(event.extrinsic_index, []).append(event)
-                receipts = []
-                rows = []
-                for pending, outcome in built.included:
-                    receipt = pb.Receipt(
-                        extrinsic_hash=outcome.hash,
-                        block_number=number,
-                        block_hash=header.hash,
-                        index=outcome.index,
-                        success=outcome.success,
-                        error_code=outcome.error_code,
-                        error_message=outcome.error_message,
-                        events=by_index.get(outcome.index, ()),
-                    )
-                    receipts.append((pending, receipt))
-                    rows.append(
-                        (outcome.index, outcome.hash, pending.ext.raw, receipt.SerializeToString())
-                    )
-                block = pb.Block(
-                    header=header,
-                    extrinsic_hashes=[p.ext.hash for p, _ in built.included],
-                    events=events,
-                )
-                await self.store.commit_block(block, rows, built.changes)
+                await self.store.commit_block(built.block, built.rows, built.changes)
             except BaseException as exc:
                 # Memory is now ahead of (or inconsistent with) disk: stop accepting work; a
                 # restart resumes from the last committed block.
                 self.halted = exc
                 log.exception("block %d failed; halting the chain", number)
                 raise
-            self.head = header
-        for pending, receipt in receipts:
+            self.head = built.block.header
+        for pending, receipt in built.receipts:
             self.pool.remove(pending)
             if not pending.future.done():
                 pending.future.set_result(receipt)
         for pending in built.stale:
             self.pool.remove(pending)
             if not pending.future.done():
-                acct = self.state.get("acct", (pending.ext.signer,))
                 pending.future.set_exception(
                     chain_error(
                         "stale_nonce",
                         f"nonce {pending.ext.nonce} was used by another extrinsic; next nonce is "
-                        f"{acct.nonce if acct else 0}",
+                        f"{self._next_nonce(pending.ext.signer)}",
                     )
                 )
                 pending.future.exception()
-        self._publish(block)
-        return block
+        self._publish(built.block)
+        return built.block
 
     # -- subscriptions -------------------------------------------------------------------------
     def subscribe(self, maxsize: int = 1024) -> asyncio.Queue[pb.Block | None]:

@@ -52,8 +52,8 @@ class BlockExecutor:
         self.state = state
         self.number = number
         self.sink = EventSink()
-        self.outcomes: list[Outcome] = []
-        self.included: list[Checked] = []
+        #: extrinsics included so far (failed ones too): the next one's index
+        self.count = 0
 
     def initialize(self) -> None:
         """Per-block hooks, before any extrinsic (subtensor's on_initialize block step)."""
@@ -65,7 +65,7 @@ class BlockExecutor:
         nonce = acct.nonce if acct is not None else 0
         if ext.nonce != nonce:
             return None
-        index = len(self.included)
+        index = self.count
         ctx = Ctx(self.state, self.number, self.sink, ext.signer)
         ctx.set_account(ext.signer, replace(ctx.account(ext.signer), nonce=nonce + 1))
         kind = ext.call.WhichOneof("kind")
@@ -90,6 +90,5 @@ class BlockExecutor:
         if not outcome.success:
             self.sink.emit("ExtrinsicFailed", code=outcome.error_code)
         self.sink.current = None
-        self.included.append(ext)
-        self.outcomes.append(outcome)
+        self.count += 1
         return outcome
