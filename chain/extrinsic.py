@@ -60,13 +60,6 @@ def build(signer: Signer, nonce: int, call: pb.Call, genesis_hash: bytes) -> pb.
     )
 
 
-def hash_of(ext: pb.Extrinsic, genesis_hash: bytes) -> bytes:
-    payload = signing_payload(
-        genesis_hash, ext.signer, ext.crypto or "sr25519", ext.nonce, ext.call
-    )
-    return extrinsic_hash(payload, ext.signature)
-
-
 @dataclass(frozen=True, slots=True)
 class Checked:
     """An extrinsic whose signature verified: what the block executor consumes."""

@@ -16,11 +16,6 @@ ONE = float(1 << FRAC_BITS)
 U16_MAX = 65535
 
 
-def to_bits(x: Tensor) -> Tensor:
-    """Non-negative float64 fractions to I32F32 bit patterns (int64), truncating."""
-    return torch.floor(x * ONE).to(torch.int64)
-
-
 def snap(x: Tensor) -> Tensor:
     """Round non-negative float64 values down onto the I32F32 grid."""
     return torch.floor(x * ONE) / ONE
