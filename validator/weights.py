@@ -5,7 +5,9 @@ It submits at most every ``interval_blocks`` blocks, and never blindly: before e
 it checks, from the metagraph, what the chain would check, and says why it is waiting —
 
 * rate limit: ``weights_rate_limit`` blocks since the last set (or commit); the log names the
-  block the limit lifts at, instead of the anchor's bare "perhaps it is too soon";
+  block the limit lifts at, instead of the anchor's bare "perhaps it is too soon"; a
+  ``rate_limited`` refusal from the chain (which saw a submission this metagraph did not) is
+  retried at the block the chain names, not every interval;
 * permit: a validator without a validator permit (and not the subnet owner) cannot weight
   others; it logs the typed reason and tries again next interval;
 * nothing to say: no miner has a positive score yet, so no weights (a uniform vector would only
@@ -23,6 +25,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import re
 from dataclasses import dataclass
 
 from chain.client import ChainClient
@@ -174,14 +177,21 @@ class WeightSetter:
         return max(self.last_submit_block, int(metagraph.last_update[uid]))
 
     def _refused(self, head: int, what: str, exc: ChainError) -> WeightAction:
-        retry = (
-            "retrying next round"
-            if isinstance(exc, ChainUnavailableError)
-            else (f"retrying in {self.interval_blocks} blocks")
-        )
+        """Log a chain refusal and hold back until it can succeed.
+
+        Unreachable chain: next round. ``rate_limited`` naming the block the limit lifts at:
+        the block before it (a submission sent then lands on it), since the chain knows a
+        submission this validator's metagraph did not show. Anything else: one interval.
+        """
+        if isinstance(exc, ChainUnavailableError):
+            retry_in, retry = 1, "retrying next round"
+        elif (until := _rate_limited_until(exc)) is not None:
+            retry_in = max(1, until - 1 - head)
+            retry = f"retrying at block {head + retry_in}"
+        else:
+            retry_in, retry = self.interval_blocks, f"retrying in {self.interval_blocks} blocks"
         log.warning("%s refused by the chain [%s]: %s; %s", what, exc.code, exc.message, retry)
-        unavailable = isinstance(exc, ChainUnavailableError)
-        return self._refusal(head, 1 if unavailable else self.interval_blocks, exc)
+        return self._refusal(head, retry_in, exc)
 
     def _refusal(self, head: int, retry_in: int, exc: ChainError) -> WeightAction:
         """Hold submissions back ``retry_in`` blocks; the waiting rounds report this refusal."""
@@ -281,6 +291,17 @@ class WeightSetter:
             )
             actions.append(WeightAction("revealed", block))
         return actions
+
+
+_RATE_LIMITED_UNTIL = re.compile(r"rate limited until block (\d+)")
+
+
+def _rate_limited_until(exc: ChainError) -> int | None:
+    """The block a ``rate_limited`` refusal says the limit lifts at, if its message names one."""
+    if exc.code != "rate_limited":
+        return None
+    match = _RATE_LIMITED_UNTIL.search(exc.message)
+    return int(match.group(1)) if match else None
 
 
 def _event_field(receipt: object, name: str, field: str) -> int | None:

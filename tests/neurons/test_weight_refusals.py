@@ -125,3 +125,40 @@ async def test_restarted_validator_under_commit_reveal_does_not_resend_a_refused
     refused = _refusals(caplog)
     assert len(refused) == 1, refused
     assert "commit_weights" in refused[0] and "rate_limited" in refused[0]
+
+
+async def test_rate_limited_refusal_is_retried_at_the_block_the_chain_names(
+    chain: ChainHarness, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A second setter for the same hotkey (a restarted validator) holds a metagraph from before
+    # the first one's set: its preflight passes, the chain refuses as rate limited until a named
+    # block. It must wait for that block, not retry every 3-block interval.
+    h = chain
+    netuid, [miner], vkey = await _staked_validator_subnet(h, 1, weights_rate_limit=20)
+    scores = ScoreStore(alpha=0.5)
+    scores.update({miner.ss58: 1.0})
+    await h.produce(20)  # registration counts as an update: let its rate limit pass
+    stale = await h.client.metagraph(netuid)
+    first = WeightSetter(
+        h.client, vkey, netuid, CommitStore(tmp_path / "a.json"), interval_blocks=3
+    )
+    [done] = await first.step(stale, int(h.service.head.number), scores)
+    assert done.kind == "set", done
+    until = done.block + 20
+    second = WeightSetter(
+        h.client, vkey, netuid, CommitStore(tmp_path / "b.json"), interval_blocks=3
+    )
+    caplog.set_level(logging.INFO, logger="validator.weights")
+    head = int(h.service.head.number)
+    [refusal] = await second.step(stale, head, scores)
+    assert (refusal.kind, refusal.code) == ("refused", "rate_limited")
+    assert f"retrying at block {until - 1}" in _refusals(caplog)[0]
+    for at in range(head + 1, until - 1):
+        assert [(a.kind, a.code) for a in await second.step(stale, at, scores)] == [
+            ("waiting", "rate_limited")
+        ]
+    assert len(_refusals(caplog)) == 1
+    await h.produce(until - 1 - int(h.service.head.number))
+    assert int(h.service.head.number) == until - 1
+    [retry] = await second.step(await h.client.metagraph(netuid), until - 1, scores)
+    assert (retry.kind, retry.block) == ("set", until)
