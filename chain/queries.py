@@ -9,6 +9,7 @@ from __future__ import annotations
 from chain import sparse_wire
 from chain.errors import chain_error
 from chain.records import Neuron, Subnet
+from chain.runtime.emission import price
 from chain.runtime.schedule import blocks_until_next_epoch
 from chain.state import State
 from protos.chain.v1 import chain_pb2 as pb
@@ -43,7 +44,7 @@ def subnet_info(state: State, sn: Subnet, block: int) -> pb.SubnetInfo:
             tao_in=sn.tao_in,
             alpha_in=sn.alpha_in,
             alpha_out=sn.alpha_out,
-            price=sn.tao_in / sn.alpha_in if sn.alpha_in else 0.0,
+            price=price(sn),
         ),
         tempo=tempo,
         blocks_until_next_epoch=blocks_until_next_epoch(sn.netuid, tempo, block),

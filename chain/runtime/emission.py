@@ -105,7 +105,7 @@ def run_subnet_epoch(ctx: Ctx, netuid: int) -> None:
     )
     store_outputs(ctx, sn, out, pay)
     paid = sum(pay)
-    if sn.pending_owner and ctx.uid_of(netuid, sn.owner_hotkey) is not None:
+    if sn.pending_owner and owner_uid is not None:
         ctx.change_stake(netuid, sn.owner_hotkey, sn.owner_coldkey, sn.pending_owner)
         paid += sn.pending_owner
     sn = ctx.subnet(netuid)
