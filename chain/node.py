@@ -298,7 +298,10 @@ class ChainNode:
         """
         if at_block == 0 or at_block == self.head.number:
             async with self.lock:
-                return await asyncio.to_thread(fn, self.state, self.head.number, self.head.hash)
+                # A block may have been committed while this waited for the lock: a query for
+                # a numbered block then reads that block's stored state, not the newer head.
+                if at_block == 0 or at_block == self.head.number:
+                    return await asyncio.to_thread(fn, self.state, self.head.number, self.head.hash)
         if at_block > self.head.number:
             raise chain_error(
                 "block_not_found", f"block {at_block} is ahead of the head {self.head.number}"

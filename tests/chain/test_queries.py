@@ -130,6 +130,39 @@ async def test_head_queries_run_off_the_loop_and_hold_off_the_next_block(
     assert block.header.number == head.number + 1
 
 
+async def test_a_query_for_the_head_number_reads_that_block_if_a_block_lands_first(
+    chain: ChainHarness,
+) -> None:
+    node = chain.service.node
+    reading = threading.Event()
+    release = threading.Event()
+
+    def slow_read(state: State, number: int, block_hash: bytes) -> None:
+        reading.set()
+        assert release.wait(10)
+
+    def where(state: State, number: int, block_hash: bytes) -> tuple[int, bytes]:
+        return number, block_hash
+
+    await chain.produce()  # at_block=0 means "the head", so name a block after genesis
+    head = node.head
+    holding = asyncio.create_task(node.query(0, slow_read))
+    async with asyncio.timeout(10):
+        await asyncio.to_thread(reading.wait, 10)
+    # Queued behind the reader: first the next block, then a query naming today's head.
+    producing = asyncio.create_task(chain.service.produce_block())
+    await asyncio.sleep(0)
+    numbered = asyncio.create_task(node.query(head.number, where))
+    await asyncio.sleep(0)
+    release.set()
+    async with asyncio.timeout(10):
+        await holding
+        block = await producing
+        number, block_hash = await numbered
+    assert block.header.number == head.number + 1
+    assert (number, block_hash) == (head.number, head.hash)
+
+
 async def test_a_metagraph_with_weights_at_n_4096_does_not_stall_the_loop(
     chain: ChainHarness,
 ) -> None:
