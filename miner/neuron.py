@@ -31,7 +31,7 @@ from chain.metagraph import Metagraph, MetagraphDiff
 from chain.sync import MetagraphSync
 from miner.base import Miner
 from miner.server import Limits, MinerServer
-from subnetkit.errors import ConfigError, NotRegisteredError
+from subnetkit.errors import ConfigError
 from subnetkit.neuron import NeuronBase, register_command
 
 log = logging.getLogger(__name__)
@@ -71,24 +71,9 @@ class MinerNeuron(NeuronBase):
         self._permit: list[bool] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
-    async def start(self) -> None:
-        await super().start()
-        try:
-            await self._start_on_chain()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def _start_on_chain(self) -> None:
+    async def start_on_chain(self) -> None:
         settings = self.settings
-        self.chain.connect()
-        uid = await self.chain.uid_for_hotkey(settings.netuid, self.hotkey)
-        if uid is None:
-            raise NotRegisteredError(
-                f"hotkey {self.hotkey} is not registered on subnet {settings.netuid}; "
-                f"register it with: {register_command(settings)}"
-            )
-        self.uid = uid
+        self.uid = uid = await self.registered_uid(self.chain)
         prepare = getattr(self.miner, "prepare", None)
         if prepare is not None:  # optional hook: load models before taking requests
             result = prepare()

@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from subnetkit.errors import ConfigError
+from subnetkit.errors import ConfigError, NotRegisteredError
 from subnetkit.keys import Signer
 from subnetkit.lifecycle import Lifecycle
 from subnetkit.settings import NeuronSettings, WalletSettings
@@ -116,7 +116,7 @@ class MetricsEndpoint:
 class NeuronBase(Lifecycle):
     """Settings, hotkey, state dir and metrics endpoint of one neuron (see module docstring).
 
-    Subclasses set ``role`` and call ``await super().start()`` first in their ``start`` and
+    Subclasses set ``role``, put their own start-up in :meth:`start_on_chain` and call
     ``await super().close()`` last in their ``close``.
     """
 
@@ -155,6 +155,28 @@ class NeuronBase(Lifecycle):
             endpoint.start()
             self.metrics_endpoint = endpoint
         await super().start()
+        try:
+            await self.start_on_chain()
+        except BaseException:
+            await self.close()  # a half-started neuron leaves nothing running
+            raise
+
+    async def start_on_chain(self) -> None:
+        """The role's own start-up, run once the base is up (a failure closes the neuron)."""
+
+    async def registered_uid(self, chain: Any) -> int:
+        """This hotkey's uid on the neuron's subnet (``chain`` is a ``chain.client.ChainClient``).
+
+        Raises :class:`NotRegisteredError` naming the command that registers it.
+        """
+        chain.connect()
+        uid = await chain.uid_for_hotkey(self.netuid, self.hotkey)
+        if uid is None:
+            raise NotRegisteredError(
+                f"hotkey {self.hotkey} is not registered on subnet {self.netuid}; "
+                f"register it with: {register_command(self.settings)}"
+            )
+        return int(uid)
 
     async def close(self) -> None:
         if self.metrics_endpoint is not None:

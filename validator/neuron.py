@@ -39,7 +39,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from chain.client import ChainClient
 from chain.metagraph import Metagraph, MetagraphDiff
 from chain.sync import MetagraphSync
-from subnetkit.errors import NotRegisteredError, SubnetkitError
+from subnetkit.errors import SubnetkitError
 from subnetkit.neuron import NeuronBase, register_command
 from validator.client import MinerClient, QueryResult, Target
 from validator.scores import SCORES_FILE, ScoreStore
@@ -161,24 +161,9 @@ class ValidatorNeuron(NeuronBase):
         self.last_actions: list[WeightAction] = []
 
     # -- lifecycle -------------------------------------------------------------------------------
-    async def start(self) -> None:
-        await super().start()
-        try:
-            await self._start_on_chain()
-        except BaseException:
-            await self.close()
-            raise
-
-    async def _start_on_chain(self) -> None:
+    async def start_on_chain(self) -> None:
         settings = self.settings
-        self.chain.connect()
-        uid = await self.chain.uid_for_hotkey(settings.netuid, self.hotkey)
-        if uid is None:
-            raise NotRegisteredError(
-                f"hotkey {self.hotkey} is not registered on subnet {settings.netuid}; "
-                f"register it with: {register_command(settings)}"
-            )
-        self.uid = uid
+        self.uid = uid = await self.registered_uid(self.chain)
         self.sync.subscribe(self._on_metagraph)
         await self.sync.refresh()
         dropped = self.scores.retain(self.sync.metagraph.hotkeys)
