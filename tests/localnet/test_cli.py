@@ -186,6 +186,14 @@ async def test_sigint_stops_every_neuron_and_the_chain(tmp_path: Path) -> None:
     try:
         pids = await _wait_pids(data / "run" / "pids.json", names, timeout=90)
         assert all(_pid_exists(p["pid"]) for p in pids.values())
+        # Ready children are not yet a running network: the runner still reads the head and
+        # the metagraph. Interrupt once it says it is up (before that, exit 130 is correct).
+        async with asyncio.timeout(60):
+            while True:
+                line = (await proc.stderr.readline()).decode()  # type: ignore[union-attr]
+                assert line, "localnet exited before it was up"
+                if "all neurons up" in line:
+                    break
         proc.send_signal(signal.SIGINT)
         async with asyncio.timeout(60):
             out, err = await proc.communicate()
