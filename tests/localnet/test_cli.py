@@ -51,6 +51,17 @@ async def _wait_pids(path: Path, names: set[str], timeout: float) -> dict[str, d
             await asyncio.sleep(0.1)
 
 
+async def _wait_until_up(proc: asyncio.subprocess.Process, timeout: float = 60) -> None:
+    """Read localnet's stderr until it reports the whole network up (bounded)."""
+    assert proc.stderr is not None
+    async with asyncio.timeout(timeout):
+        while True:
+            line = (await proc.stderr.readline()).decode()
+            assert line, "localnet exited before it was up"
+            if "all neurons up" in line:
+                return
+
+
 @pytest.mark.slow
 async def test_chain_only_network_counts_epochs_and_prints_one_json_object(tmp_path: Path) -> None:
     data = tmp_path / "net"
@@ -188,12 +199,7 @@ async def test_sigint_stops_every_neuron_and_the_chain(tmp_path: Path) -> None:
         assert all(_pid_exists(p["pid"]) for p in pids.values())
         # Ready children are not yet a running network: the runner still reads the head and
         # the metagraph. Interrupt once it says it is up (before that, exit 130 is correct).
-        async with asyncio.timeout(60):
-            while True:
-                line = (await proc.stderr.readline()).decode()  # type: ignore[union-attr]
-                assert line, "localnet exited before it was up"
-                if "all neurons up" in line:
-                    break
+        await _wait_until_up(proc)
         proc.send_signal(signal.SIGINT)
         async with asyncio.timeout(60):
             out, err = await proc.communicate()
@@ -229,12 +235,7 @@ async def test_sigterm_while_running_exits_cleanly(tmp_path: Path) -> None:
         stderr=asyncio.subprocess.PIPE,
     )
     try:
-        async with asyncio.timeout(60):
-            while True:
-                line = (await proc.stderr.readline()).decode()  # type: ignore[union-attr]
-                assert line, "localnet exited before it was up"
-                if "all neurons up" in line:
-                    break
+        await _wait_until_up(proc)
         chain_pid = json.loads((data / "run" / "pids.json").read_text())["chain"]["pid"]
         proc.send_signal(signal.SIGTERM)
         async with asyncio.timeout(30):
