@@ -52,13 +52,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chain.client import ChainClient
-from chain.extrinsic import build, signing_payload
-from chain.genesis import TAO, dev_genesis
-from chain.service import ChainService
-from chain.store import SCHEMA
-from protos.chain.v1 import chain_pb2 as pb
-from subnetkit.keys import Signer, dev_signer, verify
+from subnetkit.chain.client import ChainClient
+from subnetkit.chain.extrinsic import build, signing_payload
+from subnetkit.chain.genesis import TAO, dev_genesis
+from subnetkit.chain.service import ChainService
+from subnetkit.chain.store import SCHEMA
+from subnetkit.core.keys import Signer, dev_signer, verify
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 BATCH = 1024
 SIGNERS = 64
@@ -306,9 +306,9 @@ async def bench_metagraph(
 # -- block apply ----------------------------------------------------------------------------------
 def bare_epoch(service: ChainService, netuid: int, block: int) -> tuple[float, float]:
     """(seconds to gather inputs from state, seconds in run_epoch) for ``block``'s epoch."""
-    from chain.epoch import run_epoch
-    from chain.runtime.context import Ctx, EventSink
-    from chain.runtime.epoch_io import epoch_inputs
+    from subnetkit.chain.epoch import run_epoch
+    from subnetkit.chain.transition.context import Ctx, EventSink
+    from subnetkit.chain.transition.epoch_io import epoch_inputs
 
     ctx = Ctx(service.node.state, block, EventSink())
     sn = ctx.subnet(netuid)
@@ -422,8 +422,8 @@ async def bench_block_apply(
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     # The service warms these imports (torch) in a worker thread at start; do it now so that
     # import does not compete with the ingest measurement for the GIL and the CPU.
-    import chain.epoch
-    import chain.runtime.epoch_io  # noqa: F401
+    import subnetkit.chain.epoch
+    import subnetkit.chain.transition.epoch_io  # noqa: F401
 
     big = 1024 if args.quick else 4096
     reps = 5 if args.quick else 20

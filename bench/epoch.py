@@ -11,7 +11,7 @@ Sizes default to n in {256, 1024, 4096} with {64, 256, 1024} validators (``--qui
 
 With ``--json`` the last stdout line is one JSON object with every figure. The target is
 n=4096, v=256 in at most 50 ms per epoch on a 2-core CPU. By default the process is set up the
-way the chain sets itself up (``tune_for_epochs()`` in chain/epoch/runtime.py: one torch
+way the chain sets itself up (``tune_for_epochs()`` in chain/epoch/process_tuning.py: one torch
 thread, freed memory kept mapped); ``--threads N`` and ``--no-retain`` measure other settings.
 Both implementations always run under the same settings, in the same process.
 """
@@ -32,8 +32,8 @@ import torch
 _HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
 
-from chain.epoch import EpochHyperparams, EpochInputs, run_epoch  # noqa: E402
-from chain.epoch.runtime import tune_for_epochs  # noqa: E402
+from subnetkit.chain.epoch import EpochHyperparams, EpochInputs, run_epoch  # noqa: E402
+from subnetkit.chain.epoch.process_tuning import tune_for_epochs  # noqa: E402
 
 TARGET_MS = 50.0
 BLOCK = 10_000

@@ -42,12 +42,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from subnets.embedding.codec import decode_embeddings, encode_embeddings
-from subnets.embedding.engines import GoodEngine, NoisyEngine, RandomEngine
-from subnets.embedding.model import ReferenceModel, load_reference_model
-from subnets.embedding.scorer import EmbeddingAnswer, EmbeddingScorer
-from subnets.embedding.tasks import EmbeddingTask, make_task
-from validator.scoring import ScoringRuntime, device_context, resolve_device
+from subnetkit.subnets.embedding.codec import decode_embeddings, encode_embeddings
+from subnetkit.subnets.embedding.engines import GoodEngine, NoisyEngine, RandomEngine
+from subnetkit.subnets.embedding.model import ReferenceModel, load_reference_model
+from subnetkit.subnets.embedding.scorer import EmbeddingAnswer, EmbeddingScorer
+from subnetkit.subnets.embedding.tasks import EmbeddingTask, make_task
+from subnetkit.validator.scoring import ScoringRuntime, device_context, resolve_device
 
 QUALITY_WEIGHT = 0.9
 LATENCY_BUDGET_S = 2.0

@@ -49,9 +49,9 @@ def make_baseline_server(signer: Any) -> Any:
     """A bare grpc.aio Echo server doing only the protocol's crypto: (server, port)."""
     import grpc
 
-    from subnetkit.keys import verify
+    from subnetkit.core.keys import verify
+    from subnetkit.subnets.echo import echo_pb2
     from subnetkit.wire import protocol
-    from subnets.echo import echo_pb2
 
     async def echo(body: bytes, context: grpc.aio.ServicerContext) -> bytes:
         md = dict(context.invocation_metadata() or ())
@@ -87,7 +87,8 @@ def make_baseline_server(signer: Any) -> Any:
     server.add_generic_rpc_handlers(
         (
             grpc.method_handlers_generic_handler(
-                "subnets.echo.v1.Echo", {"Echo": grpc.unary_unary_rpc_method_handler(echo)}
+                "subnets.echo.v1.Echo",
+                {"Echo": grpc.unary_unary_rpc_method_handler(echo)},
             ),
         )
     )
@@ -119,9 +120,9 @@ class BaselineClient:
 
     async def call(self, hotkey: str, port: int, body: bytes) -> bool:
         """Sign, send, verify the response signature and parse: True if it verified."""
-        from subnetkit.keys import verify
+        from subnetkit.core.keys import verify
+        from subnetkit.subnets.echo import echo_pb2
         from subnetkit.wire import protocol
-        from subnets.echo import echo_pb2
 
         nonce = self.nonce()
         body_hash = protocol.sha256(body)
@@ -171,9 +172,9 @@ def miner_process(conn: Connection, count: int, loop_kind: str) -> None:
 async def _miner_process(conn: Connection, count: int) -> None:
     import logging
 
-    from miner import MinerServer
-    from subnetkit.keys import Signer
-    from subnets.echo.miner import EchoMiner
+    from subnetkit.core.keys import Signer
+    from subnetkit.miner import MinerServer
+    from subnetkit.subnets.echo.miner import EchoMiner
 
     logging.getLogger("miner").setLevel(logging.WARNING)
     keys = [Signer.from_seed(bytes([i % 256, i // 256]) * 16) for i in range(count)]
@@ -315,9 +316,9 @@ def median_pair(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> dict[
 
 async def bench_single(args: argparse.Namespace) -> dict[str, Any]:
     """One miner, closed-loop load at each concurrency: baseline vs subnetkit slice pairs."""
-    from subnetkit.keys import dev_signer
-    from subnets.echo import echo_pb2
-    from validator.client import MinerClient, Target
+    from subnetkit.core.keys import dev_signer
+    from subnetkit.subnets.echo import echo_pb2
+    from subnetkit.validator.client import MinerClient, Target
 
     method = echo_pb2.DESCRIPTOR.services_by_name["Echo"].methods_by_name["Echo"]
     request = echo_pb2.EchoRequest(text="bench", payload=os.urandom(args.payload))
@@ -359,9 +360,9 @@ async def bench_single(args: argparse.Namespace) -> dict[str, Any]:
 
 async def bench_fanout(args: argparse.Namespace, count: int) -> dict[str, Any]:
     """Rounds of one query to ``count`` miners (all in one process), both systems alternating."""
-    from subnetkit.keys import dev_signer
-    from subnets.echo import echo_pb2
-    from validator.client import MinerClient, Target
+    from subnetkit.core.keys import dev_signer
+    from subnetkit.subnets.echo import echo_pb2
+    from subnetkit.validator.client import MinerClient, Target
 
     method = echo_pb2.DESCRIPTOR.services_by_name["Echo"].methods_by_name["Echo"]
     request = echo_pb2.EchoRequest(text="bench", payload=os.urandom(args.payload))

@@ -1,6 +1,6 @@
 """The local chain of record: state, blocks, extrinsics, epoch and emission, service and client.
 
-Kept light on purpose: importing ``chain`` imports nothing heavy. ``chain.Client``,
+Kept light on purpose: importing ``subnetkit.chain`` imports nothing heavy. ``chain.Client``,
 ``chain.ChainClient``, ``chain.Metagraph``, ``chain.ChainService`` and ``chain.diff`` are loaded
 on first use.
 """
@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 _LAZY = {
-    "Client": ("chain.client", "ChainClient"),
-    "ChainClient": ("chain.client", "ChainClient"),
-    "Metagraph": ("chain.metagraph", "Metagraph"),
-    "diff": ("chain.metagraph", "diff"),
-    "ChainService": ("chain.service", "ChainService"),
+    "Client": ("subnetkit.chain.client", "ChainClient"),
+    "ChainClient": ("subnetkit.chain.client", "ChainClient"),
+    "Metagraph": ("subnetkit.chain.metagraph", "Metagraph"),
+    "diff": ("subnetkit.chain.metagraph", "diff"),
+    "ChainService": ("subnetkit.chain.service", "ChainService"),
 }
 
 
@@ -24,7 +24,7 @@ def __getattr__(name: str) -> Any:
 
         module, attr = _LAZY[name]
         return getattr(importlib.import_module(module), attr)
-    raise AttributeError(f"module 'chain' has no attribute {name!r}")
+    raise AttributeError(f"module 'subnetkit.chain' has no attribute {name!r}")
 
 
 __all__ = ["ChainClient", "ChainService", "Client", "Metagraph", "diff"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Sequence
 
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 ZERO = bytes(32)
 

@@ -3,9 +3,9 @@
 Every method takes ``timeout=`` (seconds, the gRPC deadline). Calls wait for the channel to be
 ready within that deadline, so a client outlives a chain restart: gRPC reconnects underneath and
 the next call goes through. Errors are typed: the chain's refusals arrive as
-:class:`subnetkit.errors.ChainError` (``NotRegisteredError`` for ``not_registered``) with the
+:class:`subnetkit.core.errors.ChainError` (``NotRegisteredError`` for ``not_registered``) with the
 chain's ``.code``; an unreachable chain or a missed deadline is
-:class:`subnetkit.errors.ChainUnavailableError`.
+:class:`subnetkit.core.errors.ChainUnavailableError`.
 
 Extrinsics are signed here. The client keeps each signer's next nonce and hands them out in
 order, so concurrent calls from one key do not collide; after a refusal at the pool it re-reads
@@ -27,14 +27,14 @@ from typing import Any, Self
 
 import grpc
 
-from chain import extrinsic
-from chain.commit_reveal import commit_hash
-from chain.errors import chain_error
-from chain.metagraph import Metagraph
-from protos.chain.v1 import chain_pb2 as pb
-from protos.chain.v1 import chain_pb2_grpc as pb_grpc
-from subnetkit.errors import ChainError, ChainUnavailableError
-from subnetkit.keys import Signer
+from subnetkit.chain import extrinsic
+from subnetkit.chain.commit_reveal import commit_hash
+from subnetkit.chain.errors import chain_error
+from subnetkit.chain.metagraph import Metagraph
+from subnetkit.core.errors import ChainError, ChainUnavailableError
+from subnetkit.core.keys import Signer
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
+from subnetkit.protos.chain.v1 import chain_pb2_grpc as pb_grpc
 
 ERROR_KEY = "x-chain-error"
 DEFAULT_TIMEOUT = 10.0

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
-    from chain.epoch.types import EpochOutputs
+    from subnetkit.chain.epoch.types import EpochOutputs
 
 TOTAL_SUPPLY_RAO = 21_000_000_000_000_000
 DEFAULT_BLOCK_EMISSION_RAO = 1_000_000_000

@@ -1,13 +1,14 @@
 """Typed chain errors: every refusal has a stable ``code``, a gRPC status and a message saying
-what to do. The servicer maps them to the wire at one choke point and the client maps them back,
-so a caller on either side catches the same :class:`subnetkit.errors.ChainError` with ``.code``.
+what to do. The servicer maps them to the wire at one choke point and the client maps them
+back, so a caller on either side catches the same :class:`subnetkit.core.errors.ChainError`
+with ``.code``.
 """
 
 from __future__ import annotations
 
 import grpc
 
-from subnetkit.errors import ChainError, NotRegisteredError
+from subnetkit.core.errors import ChainError, NotRegisteredError
 
 S = grpc.StatusCode
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
-from chain.errors import chain_error
-from protos.chain.v1 import chain_pb2 as pb
-from subnetkit.keys import Signer, crypto_id, is_valid_ss58, verify
+from subnetkit.chain.errors import chain_error
+from subnetkit.core.keys import Signer, crypto_id, is_valid_ss58, verify
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 DOMAIN = b"subnetkit/extrinsic/v1\x00"
 

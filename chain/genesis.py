@@ -10,11 +10,11 @@ import json
 import time
 from dataclasses import asdict, dataclass, field
 
-from chain import hyperparams
-from chain.records import Account
-from chain.state import State
-from subnetkit.errors import ConfigError
-from subnetkit.keys import DEV_ACCOUNTS, dev_signer, is_valid_ss58
+from subnetkit.chain import hyperparams
+from subnetkit.chain.records import Account
+from subnetkit.chain.state import State
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.keys import DEV_ACCOUNTS, dev_signer, is_valid_ss58
 
 TAO = 1_000_000_000
 #: what each dev account starts with

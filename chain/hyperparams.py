@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chain.errors import fail
+from subnetkit.chain.errors import fail
 
 U16 = 65535
 U64 = 2**63 - 1  # stored as signed 64-bit in the proto map; plenty for rao

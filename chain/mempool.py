@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
-from chain.errors import chain_error
-from chain.extrinsic import Checked
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain.errors import chain_error
+from subnetkit.chain.extrinsic import Checked
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 MAX_FUTURE_NONCES = 4096
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chain import sparse_wire
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain import sparse_wire
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 if TYPE_CHECKING:
     import torch

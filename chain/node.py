@@ -17,16 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from chain import blocks, extrinsic
-from chain.errors import chain_error
-from chain.genesis import GenesisConfig, dev_genesis, genesis_state
-from chain.mempool import Mempool, Pending
-from chain.runtime.block import BlockExecutor, Outcome
-from chain.runtime.context import EventSink
-from chain.state import State
-from chain.store import ChainStore
-from protos.chain.v1 import chain_pb2 as pb
-from subnetkit.errors import ChainError
+from subnetkit.chain import blocks, extrinsic
+from subnetkit.chain.errors import chain_error
+from subnetkit.chain.genesis import GenesisConfig, dev_genesis, genesis_state
+from subnetkit.chain.mempool import Mempool, Pending
+from subnetkit.chain.state import State
+from subnetkit.chain.store import ChainStore
+from subnetkit.chain.transition.block import BlockExecutor, Outcome
+from subnetkit.chain.transition.context import EventSink
+from subnetkit.core.errors import ChainError
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -6,13 +6,13 @@ rebuilt from the store; both go through these functions.
 
 from __future__ import annotations
 
-from chain import sparse_wire
-from chain.errors import chain_error
-from chain.records import Neuron, Subnet
-from chain.runtime.emission import price
-from chain.runtime.schedule import blocks_until_next_epoch
-from chain.state import State
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain import sparse_wire
+from subnetkit.chain.errors import chain_error
+from subnetkit.chain.records import Neuron, Subnet
+from subnetkit.chain.state import State
+from subnetkit.chain.transition.emission import price
+from subnetkit.chain.transition.schedule import blocks_until_next_epoch
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 
 def account(state: State, address: str, block: int) -> pb.GetAccountResponse:

@@ -27,13 +27,13 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from chain.genesis import GenesisConfig
-from chain.node import ChainNode
-from chain.servicer import ChainServicer
-from protos.chain.v1 import chain_pb2 as pb
-from protos.chain.v1 import chain_pb2_grpc as pb_grpc
-from subnetkit.errors import ConfigError
-from subnetkit.lifecycle import Lifecycle
+from subnetkit.chain.genesis import GenesisConfig
+from subnetkit.chain.node import ChainNode
+from subnetkit.chain.servicer import ChainServicer
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.lifecycle import Lifecycle
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
+from subnetkit.protos.chain.v1 import chain_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,8 @@ def _bind_problem(host: str, port: int) -> str | None:
 
 def _import_epoch_code() -> None:
     """Import torch and the epoch now, so the first epoch block does not pay for it."""
-    import chain.epoch
-    import chain.runtime.epoch_io  # noqa: F401
+    import subnetkit.chain.epoch
+    import subnetkit.chain.transition.epoch_io  # noqa: F401
 
 
 class ChainService(Lifecycle):

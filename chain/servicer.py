@@ -1,7 +1,7 @@
 """The gRPC face of the chain (``subnetkit.chain.v1.Chain``).
 
 :func:`_rpc` is the single choke point where errors become gRPC statuses: a
-:class:`subnetkit.errors.SubnetkitError` aborts with its status, the message
+:class:`subnetkit.core.errors.SubnetkitError` aborts with its status, the message
 ``"<code>: <message>"`` and the trailing metadata ``x-chain-error: <code>``; anything else is
 logged and becomes INTERNAL. Handlers themselves only raise.
 """
@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 
 import grpc
 
-from chain import queries
-from chain.errors import chain_error
-from chain.mempool import Pending
-from chain.node import ChainNode
-from protos.chain.v1 import chain_pb2 as pb
-from protos.chain.v1 import chain_pb2_grpc as pb_grpc
-from subnetkit.errors import SubnetkitError
+from subnetkit.chain import queries
+from subnetkit.chain.errors import chain_error
+from subnetkit.chain.mempool import Pending
+from subnetkit.chain.node import ChainNode
+from subnetkit.core.errors import SubnetkitError
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
+from subnetkit.protos.chain.v1 import chain_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 ERROR_KEY = "x-chain-error"

@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from chain.errors import chain_error
-from chain.records import SparseRow
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain.errors import chain_error
+from subnetkit.chain.records import SparseRow
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 if TYPE_CHECKING:
     import torch

@@ -19,8 +19,8 @@ import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from chain import records
-from chain.records import Account, Neuron, Subnet
+from subnetkit.chain import records
+from subnetkit.chain.records import Account, Neuron, Subnet
 
 MOD = 2**256
 

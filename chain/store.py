@@ -32,9 +32,9 @@ from pathlib import Path
 
 import aiosqlite
 
-from chain.errors import chain_error
-from protos.chain.v1 import chain_pb2 as pb
-from subnetkit.errors import ConfigError
+from subnetkit.chain.errors import chain_error
+from subnetkit.core.errors import ConfigError
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);

@@ -20,10 +20,10 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 
-from chain.client import ChainClient
-from chain.metagraph import Metagraph, MetagraphDiff, diff
-from protos.chain.v1 import chain_pb2 as pb
-from subnetkit.errors import ChainError
+from subnetkit.chain.client import ChainClient
+from subnetkit.chain.metagraph import Metagraph, MetagraphDiff, diff
+from subnetkit.core.errors import ChainError
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 log = logging.getLogger(__name__)
 

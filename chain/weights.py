@@ -17,7 +17,7 @@ from typing import Any
 
 import grpc
 
-from subnetkit.errors import ChainError
+from subnetkit.core.errors import ChainError
 
 U16_MAX = 65535
 _ONE_BITS = 1 << 32  # 1.0 as an I32F32 bit pattern

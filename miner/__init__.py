@@ -1,8 +1,8 @@
 """Miners: subclass :class:`Miner` with a subnet's service and serve it with :class:`MinerServer`.
 
 ```python
-from miner import Miner, MinerServer
-from subnets.echo import echo_pb2
+from subnetkit.miner import Miner, MinerServer
+from subnetkit.subnets.echo import echo_pb2
 
 class EchoMiner(Miner):
     service = echo_pb2.DESCRIPTOR.services_by_name["Echo"]
@@ -15,7 +15,7 @@ async with MinerServer(EchoMiner(), signer, port=0) as server:
 ```
 """
 
-from miner.base import CallContext, Miner
-from miner.server import Limits, MinerServer
+from subnetkit.miner.base import CallContext, Miner
+from subnetkit.miner.server import Limits, MinerServer
 
 __all__ = ["CallContext", "Limits", "Miner", "MinerServer"]

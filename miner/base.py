@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 from google.protobuf.descriptor import ServiceDescriptor
 
-from subnetkit.errors import ConfigError
+from subnetkit.core.errors import ConfigError
 from subnetkit.wire.methods import MethodSpec, service_methods
 
 

@@ -1,7 +1,7 @@
 """``MinerNeuron``: a :class:`~miner.Miner` run as a neuron of a live subnet.
 
 Start-up, in order: connect to the chain, check that the hotkey is registered on the subnet
-(else :class:`~subnetkit.errors.NotRegisteredError` with the command that registers it), load
+(else :class:`~subnetkit.core.errors.NotRegisteredError` with the command that registers it), load
 the metagraph and follow blocks (:class:`chain.sync.MetagraphSync`), start the signed gRPC
 server, then publish its endpoint on chain (skipped when the chain already has it, so a restart
 does not trip ``serving_rate_limit``).
@@ -26,13 +26,13 @@ import inspect
 import logging
 from typing import Any
 
-from chain.client import ChainClient
-from chain.metagraph import Metagraph, MetagraphDiff
-from chain.sync import MetagraphSync
-from miner.base import Miner
-from miner.server import Limits, MinerServer
-from subnetkit.errors import ConfigError
-from subnetkit.neuron import NeuronBase, register_command
+from subnetkit.chain.client import ChainClient
+from subnetkit.chain.metagraph import Metagraph, MetagraphDiff
+from subnetkit.chain.sync import MetagraphSync
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.neuron import NeuronBase, register_command
+from subnetkit.miner.base import Miner
+from subnetkit.miner.server import Limits, MinerServer
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ before it is authenticated:
 
 Handlers are registered as raw-bytes gRPC handlers (no (de)serializer), so step 5 hashes the exact
 bytes received and the response signature covers the exact bytes sent. Every rejection is a
-:class:`~subnetkit.errors.WireError` mapped to its gRPC status at one place, ``_reject``.
+:class:`~subnetkit.core.errors.WireError` mapped to its gRPC status at one place, ``_reject``.
 """
 
 from __future__ import annotations
@@ -38,14 +38,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
-from miner.base import BoundSynapse, CallContext, Miner, bind_synapses
-from miner.metrics import UNAUTHENTICATED_CALLER, MinerMetrics
-from miner.scheduler import QueueFull, SynapseScheduler
-from subnetkit.errors import ConfigError, WireError
-from subnetkit.keys import Signer
-from subnetkit.lifecycle import Lifecycle
+from subnetkit.core.errors import ConfigError, WireError
+from subnetkit.core.keys import Signer
+from subnetkit.core.lifecycle import Lifecycle
+from subnetkit.miner.base import BoundSynapse, CallContext, Miner, bind_synapses
+from subnetkit.miner.metrics import UNAUTHENTICATED_CALLER, MinerMetrics
+from subnetkit.miner.scheduler import QueueFull, SynapseScheduler
 from subnetkit.wire import protocol
-from subnetkit.wire.replay import ReplayCache, ReplayCacheFull
+from subnetkit.wire.nonce_cache import NonceCache, NonceCacheFull
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +67,8 @@ class Limits:
     max_per_caller: int = 512  # one caller's requests queued or running, all synapses
     max_age_s: float = 10.0  # oldest acceptable nonce
     max_skew_s: float = 2.0  # how far ahead of our clock a nonce may be
-    replay_capacity: int = 200_000  # live (caller, nonce) pairs remembered, all callers
-    replay_per_caller: int = 50_000  # one caller's share of them: ~4,000 requests/s sustained
+    nonce_cache_capacity: int = 200_000  # live (caller, nonce) pairs remembered, all callers
+    nonce_cache_per_caller: int = 50_000  # one caller's share of them: ~4,000 requests/s sustained
     default_timeout_s: float = 60.0  # handler budget when the caller sets no deadline
     # Threads per plain ``def`` synapse. Such a synapse runs at most this many handlers at once
     # (its max_concurrency is capped to it), so a request never waits unseen in the pool.
@@ -153,7 +153,7 @@ class MinerServer(Lifecycle):
 
     ``blacklist``/``priority`` override the miner's hooks of the same name. ``metrics_registry``
     receives this server's Prometheus metrics (a fresh registry by default: ``.metrics.registry``).
-    Runs inside the caller's event loop; use ``subnetkit.lifecycle.run_until_signalled`` for a
+    Runs inside the caller's event loop; use ``subnetkit.core.lifecycle.run_until_signalled`` for a
     process that stops gracefully on SIGTERM/SIGINT (health NOT_SERVING first, then drain).
     """
 
@@ -185,10 +185,10 @@ class MinerServer(Lifecycle):
         self._clock = clock
         self.metrics = MinerMetrics(metrics_registry)
         lim = self.limits
-        self.replay = ReplayCache(
+        self.nonce_cache = NonceCache(
             lim.max_age_s + lim.max_skew_s,
-            lim.replay_capacity,
-            per_caller=lim.replay_per_caller,
+            lim.nonce_cache_capacity,
+            per_caller=lim.nonce_cache_per_caller,
             clock=clock,
         )
         threads = max(1, lim.worker_threads)
@@ -343,11 +343,11 @@ class MinerServer(Lifecycle):
         protocol.verify_request(auth, bound.spec.path, body_hash)
         return auth, body_hash
 
-    def _check_replay(self, auth: protocol.RequestAuth) -> None:
+    def _check_nonce(self, auth: protocol.RequestAuth) -> None:
         """Step 6, once the caller is authenticated (so its rejections count under its name)."""
         try:
-            fresh = self.replay.check_and_add(auth.caller, auth.nonce)
-        except ReplayCacheFull as exc:
+            fresh = self.nonce_cache.check_and_add(auth.caller, auth.nonce)
+        except NonceCacheFull as exc:
             raise _error(_S.RESOURCE_EXHAUSTED, str(exc)) from None
         if not fresh:
             raise _error(
@@ -457,7 +457,7 @@ class MinerServer(Lifecycle):
         try:
             auth, body_hash = await self._admit(bound, body, context)
             caller = self.metrics.caller_label(auth.caller)
-            self._check_replay(auth)
+            self._check_nonce(auth)
             request = self._parse(bound, body)
             budget, deadline, enforce_at = self._deadline(context)
             ctx = CallContext(

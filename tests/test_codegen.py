@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from subnetkit import codegen
-from subnetkit.errors import ConfigError
+from subnetkit.core.errors import ConfigError
+from subnetkit.tools import codegen
 
 REPO = Path(__file__).resolve().parents[1]
 

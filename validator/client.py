@@ -26,8 +26,8 @@ import grpc
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import DecodeError, Message
 
-from subnetkit.errors import ConfigError
-from subnetkit.keys import Signer
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.keys import Signer
 from subnetkit.wire import protocol
 from subnetkit.wire.methods import MethodSpec, resolve_method
 

@@ -36,16 +36,16 @@ from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 from prometheus_client import Counter, Gauge, Histogram
 
-from chain.client import ChainClient
-from chain.metagraph import Metagraph, MetagraphDiff
-from chain.sync import MetagraphSync
-from subnetkit.errors import SubnetkitError
-from subnetkit.neuron import NeuronBase, register_command
-from validator.client import MinerClient, QueryResult, Target
-from validator.scores import SCORES_FILE, ScoreStore
-from validator.scoring import RoundScores, Scorer, ScoringError, ScoringRuntime
-from validator.state import CommitStore
-from validator.weights import WeightAction, WeightSetter
+from subnetkit.chain.client import ChainClient
+from subnetkit.chain.metagraph import Metagraph, MetagraphDiff
+from subnetkit.chain.sync import MetagraphSync
+from subnetkit.core.errors import SubnetkitError
+from subnetkit.core.neuron import NeuronBase, register_command
+from subnetkit.validator.client import MinerClient, QueryResult, Target
+from subnetkit.validator.scores import SCORES_FILE, ScoreStore
+from subnetkit.validator.scoring import RoundScores, Scorer, ScoringError, ScoringRuntime
+from subnetkit.validator.state import CommitStore
+from subnetkit.validator.weights import WeightAction, WeightSetter
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,8 @@ from typing import Any
 
 import torch
 
-from subnetkit.errors import ConfigError
-from validator.state import StateFileError, atomic_write_json, read_json
+from subnetkit.core.errors import ConfigError
+from subnetkit.validator.state import StateFileError, atomic_write_json, read_json
 
 log = logging.getLogger(__name__)
 

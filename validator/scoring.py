@@ -36,7 +36,7 @@ import grpc
 import torch
 from torch import Tensor, nn
 
-from subnetkit.errors import ConfigError, SubnetkitError
+from subnetkit.core.errors import ConfigError, SubnetkitError
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from subnetkit.errors import ConfigError
+from subnetkit.core.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ class PendingCommit:
         salt: bytes | None = None,
     ) -> PendingCommit:
         """A commit of processed u16 ``weights`` with a fresh salt and the chain's hash."""
-        from chain.commit_reveal import commit_hash
+        from subnetkit.chain.commit_reveal import commit_hash
 
         salt = salt if salt is not None else new_salt()
         digest = commit_hash(hotkey, netuid, uids, weights, salt, version_key)
@@ -194,7 +194,7 @@ class PendingCommit:
 
     def matches_hash(self) -> bool:
         """Whether the stored values still reproduce ``commit_hash`` (a reveal would pass)."""
-        from chain.commit_reveal import commit_hash
+        from subnetkit.chain.commit_reveal import commit_hash
 
         digest = commit_hash(
             self.hotkey, self.netuid, self.uids, self.weights, self.salt, self.version_key

@@ -28,14 +28,14 @@ import logging
 import re
 from dataclasses import dataclass
 
-from chain.client import ChainClient
-from chain.metagraph import Metagraph
-from chain.runtime.schedule import epoch_index, first_block_of_epoch
-from chain.weights import WeightsError, process_weights
-from subnetkit.errors import ChainError, ChainUnavailableError
-from subnetkit.keys import Signer
-from validator.scores import ScoreStore
-from validator.state import CommitStore, PendingCommit
+from subnetkit.chain.client import ChainClient
+from subnetkit.chain.metagraph import Metagraph
+from subnetkit.chain.transition.schedule import epoch_index, first_block_of_epoch
+from subnetkit.chain.weights import WeightsError, process_weights
+from subnetkit.core.errors import ChainError, ChainUnavailableError
+from subnetkit.core.keys import Signer
+from subnetkit.validator.scores import ScoreStore
+from subnetkit.validator.state import CommitStore, PendingCommit
 
 log = logging.getLogger(__name__)
 

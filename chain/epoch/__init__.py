@@ -6,8 +6,13 @@ should call :func:`chain.epoch.runtime.tune_for_epochs` once at startup (measure
 and steadier on shared 2-core machines).
 """
 
-from chain.epoch.types import EpochHyperparams, EpochInputs, EpochOutputs, activity_cutoff_blocks
-from chain.epoch.yuma import run_epoch
+from subnetkit.chain.epoch.types import (
+    EpochHyperparams,
+    EpochInputs,
+    EpochOutputs,
+    activity_cutoff_blocks,
+)
+from subnetkit.chain.epoch.yuma import run_epoch
 
 __all__ = [
     "EpochHyperparams",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from chain.epoch.quant import U16_MAX, col_normalize, u16_ratio
+from subnetkit.chain.epoch.quant import U16_MAX, col_normalize, u16_ratio
 
 # Below any nonzero column sum of fractions; keeps zero columns at zero without a branch.
 _TINY = 1e-300

@@ -15,9 +15,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from chain.epoch.types import EpochHyperparams, EpochInputs, EpochOutputs
-from chain.epoch.yuma import run_epoch
-from subnetkit.errors import ConfigError
+from subnetkit.chain.epoch.types import EpochHyperparams, EpochInputs, EpochOutputs
+from subnetkit.chain.epoch.yuma import run_epoch
+from subnetkit.core.errors import ConfigError
 
 HYPERPARAMETER_FIELDS = (
     "kappa",

@@ -45,7 +45,7 @@ class EpochHyperparams:
     owner_uid: int | None = None
 
     def __post_init__(self) -> None:
-        from subnetkit.errors import ConfigError
+        from subnetkit.core.errors import ConfigError
 
         for name in ("kappa", "bonds_penalty", "alpha_low", "alpha_high"):
             value = getattr(self, name)
@@ -200,7 +200,7 @@ class EpochOutputs:
 
         ``pruning_score`` is the legacy max-upscaled combined emission.
         """
-        from chain.epoch.quant import max_upscale_u16_tensor, to_u16
+        from subnetkit.chain.epoch.quant import max_upscale_u16_tensor, to_u16
 
         return {
             "stake_weight": to_u16(self.stake),

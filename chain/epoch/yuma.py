@@ -13,11 +13,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from chain.epoch.bonds import yuma2_bonds, yuma3_bonds
-from chain.epoch.median import normalized_stake_bits, weighted_median_columns
-from chain.epoch.quant import ONE, U16_MAX, normalize, snap, u16_ratio
-from chain.epoch.types import EpochHyperparams, EpochInputs, EpochOutputs
-from subnetkit.errors import ConfigError
+from subnetkit.chain.epoch.bonds import yuma2_bonds, yuma3_bonds
+from subnetkit.chain.epoch.median import normalized_stake_bits, weighted_median_columns
+from subnetkit.chain.epoch.quant import ONE, U16_MAX, normalize, snap, u16_ratio
+from subnetkit.chain.epoch.types import EpochHyperparams, EpochInputs, EpochOutputs
+from subnetkit.core.errors import ConfigError
 
 _I64 = torch.int64
 _F64 = torch.float64

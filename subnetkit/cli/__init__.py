@@ -29,7 +29,7 @@ def _root(
     log_level: str = typer.Option("INFO", "--log-level", envvar="SUBNETKIT_LOG_LEVEL"),
     log_format: str = typer.Option("text", "--log-format", help="text or json"),
 ) -> None:
-    from subnetkit import log
+    from subnetkit.core import log
 
     if debug:
         os.environ["SUBNETKIT_DEBUG"] = "1"
@@ -41,7 +41,7 @@ _registry.register_all(app)
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
-    from subnetkit.errors import SubnetkitError
+    from subnetkit.core.errors import SubnetkitError
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:

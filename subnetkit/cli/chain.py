@@ -9,7 +9,7 @@ from pathlib import Path
 
 import typer
 
-from subnetkit.errors import ConfigError
+from subnetkit.core.errors import ConfigError
 
 chain_app = typer.Typer(help="The local chain of record.", no_args_is_help=True)
 
@@ -57,9 +57,9 @@ def start(
     """Start the chain service; prints {"port": .., "pid": ..} on stdout once it serves."""
     import asyncio
 
-    from chain.genesis import GenesisConfig
-    from chain.service import ChainService
-    from subnetkit.lifecycle import install_event_loop_policy, run_until_signalled
+    from subnetkit.chain.genesis import GenesisConfig
+    from subnetkit.chain.service import ChainService
+    from subnetkit.core.lifecycle import install_event_loop_policy, run_until_signalled
 
     genesis_cfg = None
     if genesis is not None:
@@ -93,10 +93,10 @@ def start(
             tmp.replace(ready_file)
         typer.echo(doc)
 
-    from chain.epoch.runtime import tune_for_epochs
+    from subnetkit.chain.epoch.process_tuning import tune_for_epochs
 
     # This process exists to apply blocks: one torch thread and retained allocations make
-    # epochs ~10x steadier on shared cores (see chain/epoch/runtime.py).
+    # epochs ~10x steadier on shared cores (see chain/epoch/process_tuning.py).
     tune_for_epochs()
     install_event_loop_policy()
     asyncio.run(run_until_signalled(service, on_ready=ready))
@@ -114,7 +114,7 @@ def info(
     if fmt not in ("text", "json"):
         raise ConfigError(f"unknown --format {fmt!r}: use 'text' or 'json'")
 
-    from chain.client import ChainClient
+    from subnetkit.chain.client import ChainClient
 
     async def read() -> dict[str, object]:
         async with ChainClient(address, timeout=timeout) as client:
@@ -170,9 +170,9 @@ def replay_cmd(data_dir: Path = _DATA_DIR) -> None:
     """Re-execute every stored block from genesis and check every state root."""
     import asyncio
 
-    from chain.replay import replay
+    from subnetkit.chain.reexecute import reexecute
 
-    report = asyncio.run(replay(data_dir))
+    report = asyncio.run(reexecute(data_dir))
     typer.echo(
         json.dumps(
             {

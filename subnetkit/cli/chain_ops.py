@@ -27,11 +27,11 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from subnetkit.errors import ConfigError
+from subnetkit.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from chain.client import ChainClient
-    from subnetkit.keys import Signer
+    from subnetkit.chain.client import ChainClient
+    from subnetkit.core.keys import Signer
 
 T = TypeVar("T")
 
@@ -113,7 +113,7 @@ class Connection:
 
     def run(self, work: Callable[[ChainClient], Awaitable[T]]) -> T:
         """Open a client, run ``work`` with it on a fresh event loop, close the client."""
-        from chain.client import ChainClient
+        from subnetkit.chain.client import ChainClient
 
         async def main() -> T:
             async with ChainClient(self.endpoint, timeout=self.timeout) as client:
@@ -145,12 +145,12 @@ class Keys:
 
     @property
     def _path(self) -> Path:
-        from subnetkit import wallet
+        from subnetkit.core import wallet
 
         return wallet.resolve_path(self.wallet_path or wallet.DEFAULT_WALLET_PATH)
 
     def _uri_signer(self) -> Signer:
-        from subnetkit.keys import DEV_ACCOUNTS, Signer
+        from subnetkit.core.keys import DEV_ACCOUNTS, Signer
 
         assert self.uri is not None
         uri = self.uri
@@ -160,7 +160,7 @@ class Keys:
 
     def coldkey(self) -> Signer:
         """The signing coldkey (decrypts the wallet's coldkey: seconds when encrypted)."""
-        from subnetkit import wallet
+        from subnetkit.core import wallet
 
         if self.uri:
             return self._uri_signer()
@@ -170,14 +170,14 @@ class Keys:
 
     def coldkey_address(self) -> str:
         """The coldkey's SS58 address, without decrypting anything."""
-        from subnetkit import wallet
+        from subnetkit.core import wallet
 
         if self.uri:
             return self._uri_signer().ss58
         return wallet.coldkeypub(self.wallet_name, path=self._path)
 
     def hotkey_address(self) -> str:
-        from subnetkit import wallet
+        from subnetkit.core import wallet
 
         if self.uri:
             return self._uri_signer().ss58
@@ -231,7 +231,7 @@ def fmt_tao(rao: int | float) -> str:
 
 
 def _check_address(address: str, what: str) -> str:
-    from subnetkit.keys import is_valid_ss58
+    from subnetkit.core.keys import is_valid_ss58
 
     if not is_valid_ss58(address):
         raise ConfigError(f"{what} {address!r} is not an SS58 address")
@@ -398,7 +398,7 @@ def subnet_hyperparams(
     fmt: Format = "text",
 ) -> None:
     """A subnet's hyperparameters, with who may set each and within which bounds."""
-    from chain.hyperparams import SPECS
+    from subnetkit.chain.hyperparams import SPECS
 
     conn = Connection(endpoint, timeout, fmt)
     values = conn.run(lambda client: client.hyperparameters(netuid))
@@ -580,7 +580,7 @@ def stake_remove(
     coldkey = keys.coldkey()
 
     async def work(client: ChainClient) -> dict[str, Any]:
-        from subnetkit.errors import ChainError
+        from subnetkit.core.errors import ChainError
 
         alpha = units
         if alpha is None:

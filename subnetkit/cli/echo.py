@@ -24,8 +24,8 @@ def demo(
     """Start echo miners on 127.0.0.1:0 and query them with a signed validator client."""
     import asyncio
 
-    from subnetkit.errors import ConfigError
-    from subnetkit.lifecycle import install_event_loop_policy
+    from subnetkit.core.errors import ConfigError
+    from subnetkit.core.lifecycle import install_event_loop_policy
 
     if fmt not in ("text", "json"):
         raise ConfigError(f"unknown --format {fmt!r}: use 'text' or 'json'")
@@ -36,11 +36,11 @@ def demo(
 async def _demo(requests: int, miners: int, timeout: float, fmt: str) -> None:
     import asyncio
 
-    from miner import MinerServer
-    from subnetkit.keys import DEV_ACCOUNTS, Signer, dev_signer
-    from subnets.echo import echo_pb2
-    from subnets.echo.miner import EchoMiner
-    from validator.client import MinerClient, Target
+    from subnetkit.core.keys import DEV_ACCOUNTS, Signer, dev_signer
+    from subnetkit.miner import MinerServer
+    from subnetkit.subnets.echo import echo_pb2
+    from subnetkit.subnets.echo.miner import EchoMiner
+    from subnetkit.validator.client import MinerClient, Target
 
     validator_key = dev_signer("alice")
     keys = [
@@ -88,7 +88,7 @@ async def _demo(requests: int, miners: int, timeout: float, fmt: str) -> None:
     finally:
         await asyncio.gather(*(s.stop(1.0) for s in servers))
     if failures:
-        from subnetkit.errors import WireError
+        from subnetkit.core.errors import WireError
 
         raise WireError(f"{failures} of {requests * miners} echo queries failed (see above)")
 
@@ -103,17 +103,17 @@ def serve(
     """Run one echo miner until SIGTERM/SIGINT. Prints 'serving HOTKEY on HOST:PORT' when up."""
     import asyncio
 
-    from subnetkit.lifecycle import install_event_loop_policy
+    from subnetkit.core.lifecycle import install_event_loop_policy
 
     install_event_loop_policy()
     asyncio.run(_serve(host, port, key, crypto))
 
 
 async def _serve(host: str, port: int, key: str, crypto: str) -> None:
-    from miner import MinerServer
-    from subnetkit.keys import Signer
-    from subnetkit.lifecycle import run_until_signalled
-    from subnets.echo.miner import EchoMiner
+    from subnetkit.core.keys import Signer
+    from subnetkit.core.lifecycle import run_until_signalled
+    from subnetkit.miner import MinerServer
+    from subnetkit.subnets.echo.miner import EchoMiner
 
     server = MinerServer(EchoMiner(), Signer.from_uri(key, crypto), host, port)
 

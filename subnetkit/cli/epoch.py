@@ -31,7 +31,7 @@ def replay_cmd(
     """Replay a scenario: scenario.json on stdin, outputs JSON on stdout."""
     import json
 
-    from subnetkit.errors import ConfigError
+    from subnetkit.core.errors import ConfigError
 
     try:
         text = input_path.read_text() if input_path is not None else sys.stdin.read()
@@ -48,7 +48,7 @@ def replay_cmd(
 
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"--device {device} asked for but CUDA is not available here")
-    from chain.epoch.scenario import outputs_to_json, parse_scenario, replay
+    from subnetkit.chain.epoch.scenario import outputs_to_json, parse_scenario, replay
 
     try:
         outputs = replay(parse_scenario(doc), stateful=stateful, device=device)

@@ -53,8 +53,8 @@ def up(
     import asyncio
 
     from subnetkit.cli.chain import parse_duration
-    from subnetkit.errors import ConfigError
-    from subnetkit.lifecycle import install_event_loop_policy
+    from subnetkit.core.errors import ConfigError
+    from subnetkit.core.lifecycle import install_event_loop_policy
     from subnetkit.localnet.runner import DEFAULT_TEMPO, LocalnetConfig
 
     if fmt not in ("text", "json"):
@@ -94,7 +94,7 @@ async def _up(cfg: object, fmt: str) -> dict[str, object]:
 
     assert isinstance(cfg, LocalnetConfig)
     # wallet creation logs a line per dev wallet; the progress lines already say it
-    logging.getLogger("subnetkit.wallet").setLevel(logging.WARNING)
+    logging.getLogger("subnetkit.core.wallet").setLevel(logging.WARNING)
     err = Console(stderr=True, highlight=False)
     out = Console(highlight=False)
     if not out.is_terminal:  # a pipe or file: no 80-column squeeze of the final table

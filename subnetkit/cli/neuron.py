@@ -1,11 +1,11 @@
 """``subnetkit miner run`` and ``subnetkit validator run``: a subnet's neurons as processes.
 
-Both take the same flags (mapped onto :class:`subnetkit.settings.NeuronSettings`: flags over
+Both take the same flags (mapped onto :class:`subnetkit.core.settings.NeuronSettings`: flags over
 ``SUBNETKIT_*`` environment over ``--config`` TOML over defaults; ``--set section.key=value``
 reaches any other setting); ``validator run`` adds the validator's own ``--sample-size``,
 ``--timeout`` and ``--moving-average-alpha`` (the miner command does not have them).
 ``--subnet`` is a built-in name (``echo``, ``embedding``), a module with ``SUBNET``, or
-``pkg.module:Attr`` (see :mod:`subnetkit.subnet_spec`).
+``pkg.module:Attr`` (see :mod:`subnetkit.core.subnet_spec`).
 
 Once the neuron is up, ``--ready-file`` receives ``{"pid", "hotkey", "port", "uid"}`` (the
 miner's serving port; the validator's metrics port or null). A hotkey that is not registered
@@ -23,7 +23,7 @@ from typing import Any
 
 import typer
 
-from subnetkit.errors import ConfigError
+from subnetkit.core.errors import ConfigError
 
 miner_app = typer.Typer(help="Run a subnet's miner.", no_args_is_help=True)
 validator_app = typer.Typer(help="Run a subnet's validator.", no_args_is_help=True)
@@ -120,7 +120,7 @@ def _overrides(**flags: Any) -> dict[str, Any]:
 
 def _apply_log_settings(settings: Any) -> None:
     """Honour log_level/log_format given in TOML, env or --set (the global flags set defaults)."""
-    from subnetkit import log
+    from subnetkit.core import log
 
     given = settings.model_fields_set & {"log_level", "log_format"}
     if given:
@@ -130,9 +130,9 @@ def _apply_log_settings(settings: Any) -> None:
 def _run(role: str, subnet: str, variant: str | None, config: Path | None, **flags: Any) -> None:
     import asyncio
 
-    from subnetkit.lifecycle import install_event_loop_policy
-    from subnetkit.settings import load_settings
-    from subnetkit.subnet_spec import build_component, resolve_subnet
+    from subnetkit.core.lifecycle import install_event_loop_policy
+    from subnetkit.core.settings import load_settings
+    from subnetkit.core.subnet_spec import build_component, resolve_subnet
 
     ready_file: Path | None = flags.pop("ready_file")
     settings = load_settings(config, _overrides(**flags))
@@ -151,18 +151,18 @@ def _run(role: str, subnet: str, variant: str | None, config: Path | None, **fla
 
 
 async def _serve(role: str, component: Any, settings: Any, ready_file: Path | None) -> None:
-    from subnetkit.lifecycle import run_until_signalled
-    from subnetkit.neuron import write_ready_file
+    from subnetkit.core.lifecycle import run_until_signalled
+    from subnetkit.core.neuron import write_ready_file
 
     if role == "miner":
-        from miner.base import Miner
-        from miner.neuron import MinerNeuron
+        from subnetkit.miner.base import Miner
+        from subnetkit.miner.neuron import MinerNeuron
 
         if not isinstance(component, Miner):
             raise ConfigError(f"{type(component).__name__} is not a miner.Miner subclass")
         neuron: Any = MinerNeuron(component, settings)
     else:
-        from validator.neuron import Validator, ValidatorNeuron
+        from subnetkit.validator.neuron import Validator, ValidatorNeuron
 
         if not isinstance(component, Validator):
             raise ConfigError(f"{type(component).__name__} is not a validator.neuron.Validator")

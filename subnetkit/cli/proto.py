@@ -18,8 +18,8 @@ def compile_cmd(
     no_stubs: bool = typer.Option(False, "--no-stubs", help="Skip mypy-protobuf .pyi stubs."),
 ) -> None:
     """Generate *_pb2.py, *_pb2_grpc.py and .pyi stubs beside each .proto."""
-    from subnetkit import codegen
-    from subnetkit.errors import ConfigError
+    from subnetkit.core.errors import ConfigError
+    from subnetkit.tools import codegen
 
     targets = list(paths or codegen.configured_roots(root))
     if not targets:

@@ -20,8 +20,8 @@ def new(
     fmt: str = typer.Option("text", "--format", help="text or json"),
 ) -> None:
     """Create NAME/ with proto (compiled), miner, validator, scorer, test and README."""
-    from subnetkit.errors import ConfigError
-    from subnetkit.scaffold import scaffold_subnet
+    from subnetkit.core.errors import ConfigError
+    from subnetkit.tools.scaffold import scaffold_subnet
 
     if fmt not in ("text", "json"):
         raise ConfigError(f"unknown --format {fmt!r}: use 'text' or 'json'")

@@ -22,8 +22,8 @@ _PATH_HELP = "Wallet root (default ~/.subnetkit/wallets)."
 
 
 def _root(wallet_path: Path | None, bittensor: bool) -> Path:
-    from subnetkit import wallet
-    from subnetkit.errors import ConfigError
+    from subnetkit.core import wallet
+    from subnetkit.core.errors import ConfigError
 
     if bittensor and wallet_path is not None:
         raise ConfigError("give either --bittensor or --wallet-path, not both")
@@ -33,7 +33,7 @@ def _root(wallet_path: Path | None, bittensor: bool) -> Path:
 
 
 def _check_format(fmt: str) -> str:
-    from subnetkit.errors import ConfigError
+    from subnetkit.core.errors import ConfigError
 
     if fmt not in ("text", "json"):
         raise ConfigError(f"unknown --format {fmt!r}: use 'text' or 'json'")
@@ -86,8 +86,8 @@ def create_cmd(
     fmt: str = typer.Option("text", "--format", help="text or json"),
 ) -> None:
     """Create a wallet (coldkey + hotkey), or add a hotkey to an existing wallet."""
-    from subnetkit import wallet
-    from subnetkit.errors import ConfigError, WalletError
+    from subnetkit.core import wallet
+    from subnetkit.core.errors import ConfigError, WalletError
 
     _check_format(fmt)
     root = _root(wallet_path, bittensor)
@@ -145,7 +145,7 @@ def list_cmd(
     fmt: str = typer.Option("text", "--format", help="text or json"),
 ) -> None:
     """List every wallet under the root with its coldkey and hotkey addresses."""
-    from subnetkit import wallet
+    from subnetkit.core import wallet
 
     _check_format(fmt)
     root = _root(wallet_path, bittensor)
@@ -171,7 +171,7 @@ def show_cmd(
     fmt: str = typer.Option("text", "--format", help="text or json"),
 ) -> None:
     """Show one wallet's addresses and key types (reads public files only)."""
-    from subnetkit import wallet
+    from subnetkit.core import wallet
 
     _check_format(fmt)
     info = wallet.wallet_info(name, path=_root(wallet_path, bittensor))

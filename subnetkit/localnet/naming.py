@@ -37,7 +37,7 @@ def subnet_variants(subnet: str) -> tuple[str, ...]:
     Reads the subnet's ``SUBNET`` spec (a ConfigError names a subnet that cannot be found, before
     anything starts); falls back to :data:`KNOWN_VARIANTS` for a spec that declares none.
     """
-    from subnetkit.subnet_spec import resolve_subnet
+    from subnetkit.core.subnet_spec import resolve_subnet
 
     spec = resolve_subnet(subnet)
     declared = tuple(str(v) for v in spec.variants if _VARIANT_RE.match(str(v)))

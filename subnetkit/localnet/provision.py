@@ -21,13 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from subnetkit.keys import DEV_ACCOUNTS, Signer, dev_signer
+from subnetkit.core.keys import DEV_ACCOUNTS, Signer, dev_signer
 from subnetkit.localnet.naming import NeuronPlan
 from subnetkit.localnet.supervisor import LocalnetError
 
 if TYPE_CHECKING:
-    from chain.client import ChainClient
-    from protos.chain.v1 import chain_pb2 as pb
+    from subnetkit.chain.client import ChainClient
+    from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ def neuron_keys(plans: Sequence[NeuronPlan]) -> list[NeuronKeys]:
 def write_wallets(keys: Sequence[NeuronKeys], wallet_path: Path) -> None:
     """One unencrypted dev wallet per neuron (``<name>/coldkey``, ``<name>/hotkeys/default``)
     plus ``owner`` (Alice with the owner hotkey). Idempotent for the same keys."""
-    from subnetkit.wallet import create_wallet
+    from subnetkit.core.wallet import create_wallet
 
     create_wallet(OWNER_WALLET, path=wallet_path, uri="//Alice", hotkey_uri="//localnet//owner")
     for k in keys:
@@ -100,7 +100,7 @@ async def _submit_batch(
     client: ChainClient, items: Sequence[tuple[Signer, pb.Call]], what: str
 ) -> list[pb.Receipt]:
     """Sign ``items`` in order and submit them in one RPC; raise the first failure, typed."""
-    from chain.errors import chain_error
+    from subnetkit.chain.errors import chain_error
 
     if not items:
         return []
@@ -152,7 +152,7 @@ async def provision(
 
     ``commit_reveal=None`` keeps the chain's default (on); ``tempo=None`` keeps the dev tempo.
     """
-    from protos.chain.v1 import chain_pb2 as pb
+    from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
     alice = dev_signer("alice")
     owner_hot = Signer.from_uri("//localnet//owner")

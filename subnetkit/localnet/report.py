@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from rich.table import Table
 
-    from chain.client import ChainClient
+    from subnetkit.chain.client import ChainClient
     from subnetkit.localnet.provision import Network
 
 RAO = 1e9

@@ -38,7 +38,7 @@ from subnetkit.localnet.report import EpochTracker
 from subnetkit.localnet.supervisor import Child, LocalnetError, LocalnetInterrupted, Supervisor
 
 if TYPE_CHECKING:
-    from chain.client import ChainClient
+    from subnetkit.chain.client import ChainClient
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class LocalnetConfig:
     miner_sets: tuple[str, ...] = ()
 
     def check(self) -> None:
-        from subnetkit.errors import ConfigError
+        from subnetkit.core.errors import ConfigError
 
         if self.miners < 0 or self.validators < 0:
             raise ConfigError("--miners and --validators must be 0 or more")
@@ -260,7 +260,7 @@ class Localnet:
                 shutil.rmtree(self.data_dir, ignore_errors=True)
 
     async def _body(self) -> dict[str, Any]:
-        from chain.client import ChainClient
+        from subnetkit.chain.client import ChainClient
 
         cfg = self.cfg
         chain = await self.supervisor.spawn(CHAIN, chain_argv(self.data_dir, cfg.block_time))

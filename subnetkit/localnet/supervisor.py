@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from subnetkit.errors import SubnetkitError
+from subnetkit.core.errors import SubnetkitError
 
 log = logging.getLogger(__name__)
 

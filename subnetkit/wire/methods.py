@@ -16,7 +16,7 @@ from google.protobuf.descriptor import MethodDescriptor, ServiceDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
-from subnetkit.errors import ConfigError
+from subnetkit.core.errors import ConfigError
 
 
 @dataclass(frozen=True, slots=True)

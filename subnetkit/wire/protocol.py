@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import grpc
 
-from subnetkit.errors import WireError
-from subnetkit.keys import Signer, is_valid_ss58, verify
+from subnetkit.core.errors import WireError
+from subnetkit.core.keys import Signer, is_valid_ss58, verify
 
 #: The protocol version every request carries; a miner rejects any other.
 PROTOCOL_VERSION = "1"

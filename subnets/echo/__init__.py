@@ -8,11 +8,11 @@
 ``SUBNET`` below is how ``subnetkit miner run --subnet echo`` finds the two classes.
 """
 
-from subnetkit.subnet_spec import SubnetSpec
+from subnetkit.core.subnet_spec import SubnetSpec
 
 SUBNET = SubnetSpec(
     name="echo",
-    miner="subnets.echo.miner:EchoMiner",
-    validator="subnets.echo.validator:EchoValidator",
+    miner="subnetkit.subnets.echo.miner:EchoMiner",
+    validator="subnetkit.subnets.echo.validator:EchoValidator",
     description="Miners echo random text back; validators score exactness and latency.",
 )

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from subnets.echo import echo_pb2 as subnets_dot_echo_dot_echo__pb2
+from subnetkit.subnets.echo import echo_pb2 as subnetkit_dot_subnets_dot_echo_dot_echo__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in subnets/echo/echo_pb2_grpc.py depends on'
+        + ' but the generated code in subnetkit/subnets/echo/echo_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,13 +36,13 @@ class EchoStub:
         """
         self.Echo = channel.unary_unary(
                 '/subnets.echo.v1.Echo/Echo',
-                request_serializer=subnets_dot_echo_dot_echo__pb2.EchoRequest.SerializeToString,
-                response_deserializer=subnets_dot_echo_dot_echo__pb2.EchoResponse.FromString,
+                request_serializer=subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoResponse.FromString,
                 _registered_method=True)
         self.EchoStream = channel.unary_stream(
                 '/subnets.echo.v1.Echo/EchoStream',
-                request_serializer=subnets_dot_echo_dot_echo__pb2.EchoStreamRequest.SerializeToString,
-                response_deserializer=subnets_dot_echo_dot_echo__pb2.EchoChunk.FromString,
+                request_serializer=subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoStreamRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoChunk.FromString,
                 _registered_method=True)
 
 
@@ -68,13 +68,13 @@ def add_EchoServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Echo': grpc.unary_unary_rpc_method_handler(
                     servicer.Echo,
-                    request_deserializer=subnets_dot_echo_dot_echo__pb2.EchoRequest.FromString,
-                    response_serializer=subnets_dot_echo_dot_echo__pb2.EchoResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoRequest.FromString,
+                    response_serializer=subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoResponse.SerializeToString,
             ),
             'EchoStream': grpc.unary_stream_rpc_method_handler(
                     servicer.EchoStream,
-                    request_deserializer=subnets_dot_echo_dot_echo__pb2.EchoStreamRequest.FromString,
-                    response_serializer=subnets_dot_echo_dot_echo__pb2.EchoChunk.SerializeToString,
+                    request_deserializer=subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoStreamRequest.FromString,
+                    response_serializer=subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -102,8 +102,8 @@ class Echo:
             request,
             target,
             '/subnets.echo.v1.Echo/Echo',
-            subnets_dot_echo_dot_echo__pb2.EchoRequest.SerializeToString,
-            subnets_dot_echo_dot_echo__pb2.EchoResponse.FromString,
+            subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoRequest.SerializeToString,
+            subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -129,8 +129,8 @@ class Echo:
             request,
             target,
             '/subnets.echo.v1.Echo/EchoStream',
-            subnets_dot_echo_dot_echo__pb2.EchoStreamRequest.SerializeToString,
-            subnets_dot_echo_dot_echo__pb2.EchoChunk.FromString,
+            subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoStreamRequest.SerializeToString,
+            subnetkit_dot_subnets_dot_echo_dot_echo__pb2.EchoChunk.FromString,
             options,
             channel_credentials,
             insecure,

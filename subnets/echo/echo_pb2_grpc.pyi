@@ -10,7 +10,7 @@ RPCs are both supported by subnetkit's miner server and validator client.
 
 from collections import abc as _abc
 from grpc import aio as _aio
-from subnets.echo import echo_pb2 as _echo_pb2
+from subnetkit.subnets.echo import echo_pb2 as _echo_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys

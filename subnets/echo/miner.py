@@ -14,8 +14,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-from miner import CallContext, Miner
-from subnets.echo import echo_pb2
+from subnetkit.miner import CallContext, Miner
+from subnetkit.subnets.echo import echo_pb2
 
 
 class EchoMiner(Miner):

@@ -20,10 +20,10 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from subnets.echo import echo_pb2
-from validator.client import QueryResult
-from validator.neuron import Validator
-from validator.scoring import ScoringBatch
+from subnetkit.subnets.echo import echo_pb2
+from subnetkit.validator.client import QueryResult
+from subnetkit.validator.neuron import Validator
+from subnetkit.validator.scoring import ScoringBatch
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,12 +16,12 @@ lazily, once per process, on first use.
 EMBEDDING_DIM = 384
 """Width of all-MiniLM-L6-v2's sentence embeddings, and so of every valid answer."""
 
-from subnetkit.subnet_spec import SubnetSpec  # noqa: E402
+from subnetkit.core.subnet_spec import SubnetSpec  # noqa: E402
 
 SUBNET = SubnetSpec(
     name="embedding",
-    miner="subnets.embedding.miner:EmbeddingMiner",
-    validator="subnets.embedding.validator:EmbeddingValidator",
+    miner="subnetkit.subnets.embedding.miner:EmbeddingMiner",
+    validator="subnetkit.subnets.embedding.validator:EmbeddingValidator",
     variants=("good", "noisy", "random"),
     description="Miners embed texts; validators score cosine agreement with a reference model.",
 )

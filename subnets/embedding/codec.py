@@ -14,9 +14,9 @@ import grpc
 import numpy as np
 import torch
 
-from subnetkit.errors import WireError
-from subnets.embedding import EMBEDDING_DIM
-from subnets.embedding.embedding_pb2 import EmbedRequest, EmbedResponse
+from subnetkit.core.errors import WireError
+from subnetkit.subnets.embedding import EMBEDDING_DIM
+from subnetkit.subnets.embedding.embedding_pb2 import EmbedRequest, EmbedResponse
 
 MAX_TEXTS = 64
 """Most texts one request may carry (bounds a miner's work per call)."""

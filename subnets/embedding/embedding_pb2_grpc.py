@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from subnets.embedding import embedding_pb2 as subnets_dot_embedding_dot_embedding__pb2
+from subnetkit.subnets.embedding import embedding_pb2 as subnetkit_dot_subnets_dot_embedding_dot_embedding__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in subnets/embedding/embedding_pb2_grpc.py depends on'
+        + ' but the generated code in subnetkit/subnets/embedding/embedding_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,8 +37,8 @@ class EmbeddingStub:
         """
         self.Embed = channel.unary_unary(
                 '/subnetkit.subnets.embedding.v1.Embedding/Embed',
-                request_serializer=subnets_dot_embedding_dot_embedding__pb2.EmbedRequest.SerializeToString,
-                response_deserializer=subnets_dot_embedding_dot_embedding__pb2.EmbedResponse.FromString,
+                request_serializer=subnetkit_dot_subnets_dot_embedding_dot_embedding__pb2.EmbedRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_subnets_dot_embedding_dot_embedding__pb2.EmbedResponse.FromString,
                 _registered_method=True)
 
 
@@ -58,8 +58,8 @@ def add_EmbeddingServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Embed': grpc.unary_unary_rpc_method_handler(
                     servicer.Embed,
-                    request_deserializer=subnets_dot_embedding_dot_embedding__pb2.EmbedRequest.FromString,
-                    response_serializer=subnets_dot_embedding_dot_embedding__pb2.EmbedResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_subnets_dot_embedding_dot_embedding__pb2.EmbedRequest.FromString,
+                    response_serializer=subnetkit_dot_subnets_dot_embedding_dot_embedding__pb2.EmbedResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -88,8 +88,8 @@ class Embedding:
             request,
             target,
             '/subnetkit.subnets.embedding.v1.Embedding/Embed',
-            subnets_dot_embedding_dot_embedding__pb2.EmbedRequest.SerializeToString,
-            subnets_dot_embedding_dot_embedding__pb2.EmbedResponse.FromString,
+            subnetkit_dot_subnets_dot_embedding_dot_embedding__pb2.EmbedRequest.SerializeToString,
+            subnetkit_dot_subnets_dot_embedding_dot_embedding__pb2.EmbedResponse.FromString,
             options,
             channel_credentials,
             insecure,

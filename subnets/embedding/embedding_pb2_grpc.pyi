@@ -10,7 +10,7 @@ numpy/torch view instead of building count*dim Python floats, and the size check
 
 from collections import abc as _abc
 from grpc import aio as _aio
-from subnets.embedding import embedding_pb2 as _embedding_pb2
+from subnetkit.subnets.embedding import embedding_pb2 as _embedding_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys

@@ -19,11 +19,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from subnetkit.errors import ConfigError
-from subnets.embedding import EMBEDDING_DIM
-from subnets.embedding.codec import check_texts, encode_embeddings
-from subnets.embedding.embedding_pb2 import EmbedRequest, EmbedResponse
-from subnets.embedding.scorer import Embedder
+from subnetkit.core.errors import ConfigError
+from subnetkit.subnets.embedding import EMBEDDING_DIM
+from subnetkit.subnets.embedding.codec import check_texts, encode_embeddings
+from subnetkit.subnets.embedding.embedding_pb2 import EmbedRequest, EmbedResponse
+from subnetkit.subnets.embedding.scorer import Embedder
 
 NOISY_SIGMA = 0.05
 """Default per-component noise of :class:`NoisyEngine` (expected cosine ~0.71)."""
@@ -54,7 +54,7 @@ class GoodEngine(EmbeddingEngine):
 
     def _embedder(self) -> Embedder:
         if self._model is None:
-            from subnets.embedding.model import load_reference_model
+            from subnetkit.subnets.embedding.model import load_reference_model
 
             self._model = load_reference_model(self._device)
         return self._model
@@ -117,7 +117,7 @@ ENGINES: dict[str, type[EmbeddingEngine]] = {
 async def answer_request(engine: EmbeddingEngine, request: EmbedRequest) -> EmbedResponse:
     """Miner side: check the request's limits, embed off the loop, pack the reply.
 
-    Raises :class:`~subnetkit.errors.WireError` (INVALID_ARGUMENT) for a request outside the
+    Raises :class:`~subnetkit.core.errors.WireError` (INVALID_ARGUMENT) for a request outside the
     subnet's limits, which the miner's server maps to the matching gRPC status.
     """
     texts = check_texts(request.texts)

@@ -10,9 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from miner import CallContext, Miner
-from subnets.embedding import embedding_pb2
-from subnets.embedding.engines import EmbeddingEngine, GoodEngine, answer_request, make_engine
+from subnetkit.miner import CallContext, Miner
+from subnetkit.subnets.embedding import embedding_pb2
+from subnetkit.subnets.embedding.engines import (
+    EmbeddingEngine,
+    GoodEngine,
+    answer_request,
+    make_engine,
+)
 
 VARIANTS = ("good", "noisy", "random")
 

@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from subnetkit.errors import ConfigError
-from subnets.embedding import EMBEDDING_DIM
-from validator.scoring import resolve_device
+from subnetkit.core.errors import ConfigError
+from subnetkit.subnets.embedding import EMBEDDING_DIM
+from subnetkit.validator.scoring import resolve_device
 
 log = logging.getLogger(__name__)
 

@@ -26,12 +26,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from subnetkit.errors import ConfigError
-from subnets.embedding import EMBEDDING_DIM
-from subnets.embedding.codec import decode_embeddings
-from subnets.embedding.embedding_pb2 import EmbedResponse
-from subnets.embedding.tasks import EmbeddingTask
-from validator.scoring import ScoringBatch
+from subnetkit.core.errors import ConfigError
+from subnetkit.subnets.embedding import EMBEDDING_DIM
+from subnetkit.subnets.embedding.codec import decode_embeddings
+from subnetkit.subnets.embedding.embedding_pb2 import EmbedResponse
+from subnetkit.subnets.embedding.tasks import EmbeddingTask
+from subnetkit.validator.scoring import ScoringBatch
 
 
 class Embedder(Protocol):
@@ -53,7 +53,7 @@ class EmbeddingAnswer:
     ) -> EmbeddingAnswer:
         """Validator side: decode a miner's reply to ``task`` (zero-copy view of its bytes).
 
-        Raises :class:`~subnetkit.errors.WireError` (INVALID_ARGUMENT) for a reply of the wrong
+        Raises :class:`~subnetkit.core.errors.WireError` (INVALID_ARGUMENT) for a reply of the wrong
         count, width or size, or with non-finite values; treat that miner's round as failed.
         """
         vectors = decode_embeddings(response, count=len(task.texts), dim=EMBEDDING_DIM)
@@ -92,7 +92,7 @@ class EmbeddingScorer(nn.Module):
     def prepare(self, device: torch.device) -> None:
         """Runtime hook (worker thread): load the reference model on the scoring device."""
         if self.reference is None:
-            from subnets.embedding.model import load_reference_model
+            from subnetkit.subnets.embedding.model import load_reference_model
 
             self.reference = load_reference_model(device)
 

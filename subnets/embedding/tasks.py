@@ -13,8 +13,8 @@ import itertools
 import random
 from dataclasses import dataclass
 
-from subnetkit.errors import ConfigError
-from subnets.embedding.codec import MAX_TEXTS
+from subnetkit.core.errors import ConfigError
+from subnetkit.subnets.embedding.codec import MAX_TEXTS
 
 _HANDWRITTEN = (
     "The river froze overnight and the children skated to school.",

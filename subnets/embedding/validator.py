@@ -11,12 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from subnets.embedding import embedding_pb2
-from subnets.embedding.codec import encode_request
-from subnets.embedding.scorer import Embedder, EmbeddingAnswer, EmbeddingScorer
-from subnets.embedding.tasks import EmbeddingTask, make_task
-from validator.client import QueryResult
-from validator.neuron import Validator
+from subnetkit.subnets.embedding import embedding_pb2
+from subnetkit.subnets.embedding.codec import encode_request
+from subnetkit.subnets.embedding.scorer import Embedder, EmbeddingAnswer, EmbeddingScorer
+from subnetkit.subnets.embedding.tasks import EmbeddingTask, make_task
+from subnetkit.validator.client import QueryResult
+from subnetkit.validator.neuron import Validator
 
 
 class EmbeddingValidator(Validator):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from chain import extrinsic
-from chain.hyperparams import DEV_OVERRIDES
-from protos.chain.v1 import chain_pb2 as pb
-from subnetkit.errors import ChainError, NotRegisteredError
-from subnetkit.keys import Signer
+from subnetkit.chain import extrinsic
+from subnetkit.chain.hyperparams import DEV_OVERRIDES
+from subnetkit.core.errors import ChainError, NotRegisteredError
+from subnetkit.core.keys import Signer
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 from tests.helpers.chain import TAO, ChainHarness
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from subnetkit.errors import ChainError
+from subnetkit.core.errors import ChainError
 from tests.helpers.chain import ChainHarness
 
 

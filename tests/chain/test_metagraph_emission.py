@@ -12,9 +12,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chain.metagraph import diff
-from chain.service import SERVICE_NAME
-from subnetkit.keys import Signer
+from subnetkit.chain.metagraph import diff
+from subnetkit.chain.service import SERVICE_NAME
+from subnetkit.core.keys import Signer
 from tests.helpers.chain import TAO, ChainHarness
 
 

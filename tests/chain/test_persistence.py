@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from chain.client import ChainClient
-from chain.replay import replay
-from chain.store import ChainStore
-from subnetkit.errors import ChainError, ChainUnavailableError
-from subnetkit.keys import Signer, dev_signer
+from subnetkit.chain.client import ChainClient
+from subnetkit.chain.reexecute import reexecute
+from subnetkit.chain.store import ChainStore
+from subnetkit.core.errors import ChainError, ChainUnavailableError
+from subnetkit.core.keys import Signer, dev_signer
 from tests.helpers.chain import TAO, ChainProcess, running_chain
 
 
@@ -44,7 +44,7 @@ async def test_restart_resumes_with_the_same_state_root_and_replay_matches(tmp_p
         assert (await chain.client.subnet_info(netuid)).n == 4
         await chain.produce(2)  # and it carries on from there
         assert chain.service.head.number == number + 2
-    report = await replay(data)
+    report = await reexecute(data)
     assert report.head == number + 2 and report.blocks == number + 3
     assert report.extrinsics == 9  # subnet, 2 sudo, 3 registrations, stake, transfer, weights
 
@@ -70,8 +70,8 @@ async def test_tampering_is_detected_at_restart_and_by_replay(tmp_path: Path) ->
     )
     await store.close()
     with pytest.raises(ChainError) as info:
-        await replay(data)
-    assert info.value.code == "replay_mismatch"
+        await reexecute(data)
+    assert info.value.code == "reexecution_mismatch"
 
 
 async def test_past_block_queries_and_pruning(tmp_path: Path) -> None:
@@ -141,7 +141,7 @@ async def test_kill_9_during_a_burst_loses_no_included_extrinsic(tmp_path: Path)
     finally:
         stopped = await again.stop()
     assert stopped == 0, f"restarted chain exited {stopped}:\n{again.log_tail()}"
-    report = await replay(data)
+    report = await reexecute(data)
     assert report.extrinsics >= len(included)
 
 

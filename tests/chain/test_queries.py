@@ -12,12 +12,12 @@ import time
 import pytest
 import torch
 
-from chain import queries, sparse_wire
-from chain.hyperparams import DEFAULTS
-from chain.metagraph import Metagraph
-from chain.records import Neuron, Subnet
-from chain.state import State
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain import queries, sparse_wire
+from subnetkit.chain.hyperparams import DEFAULTS
+from subnetkit.chain.metagraph import Metagraph
+from subnetkit.chain.records import Neuron, Subnet
+from subnetkit.chain.state import State
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 from tests.helpers.chain import ChainHarness
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from chain import records
-from chain.records import Account, Neuron, Subnet
+from subnetkit.chain import records
+from subnetkit.chain.records import Account, Neuron, Subnet
 
 
 def _reference_plain(value: Any) -> Any:

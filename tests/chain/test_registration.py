@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from chain.metagraph import diff
-from subnetkit.errors import ChainError
-from subnetkit.keys import Signer
+from subnetkit.chain.metagraph import diff
+from subnetkit.core.errors import ChainError
+from subnetkit.core.keys import Signer
 from tests.helpers.chain import ChainHarness
 
 

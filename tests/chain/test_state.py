@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from chain.records import Account, Neuron
-from chain.state import State
+from subnetkit.chain.records import Account, Neuron
+from subnetkit.chain.state import State
 
 
 def _root_from_scratch(state: State) -> bytes:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from chain import blocks
-from chain.store import ChainStore
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain import blocks
+from subnetkit.chain.store import ChainStore
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 
 def _block(number: int) -> pb.Block:

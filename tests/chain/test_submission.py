@@ -10,10 +10,10 @@ from pathlib import Path
 import grpc
 import pytest
 
-from chain import extrinsic
-from chain.mempool import MAX_FUTURE_NONCES
-from protos.chain.v1 import chain_pb2 as pb
-from subnetkit.keys import Signer
+from subnetkit.chain import extrinsic
+from subnetkit.chain.mempool import MAX_FUTURE_NONCES
+from subnetkit.core.keys import Signer
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 from tests.helpers.chain import TAO, ChainHarness, running_chain
 
 S = grpc.StatusCode

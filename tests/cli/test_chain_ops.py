@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from subnetkit.cli.chain_ops import parse_hyperparameter_value, parse_tao
-from subnetkit.errors import ConfigError
-from subnetkit.keys import Signer
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.keys import Signer
 from tests.cli.conftest import Cli, Result, ThreadedChain
 
 TAO = 1_000_000_000
@@ -420,7 +420,7 @@ def test_bad_input_is_refused_before_signing(cli: Cli, args: list[str], code: st
 
 # -- wallets, endpoints -------------------------------------------------------------------------
 def test_wallet_keys_on_disk_sign_and_list(cli: Cli, chain: ThreadedChain, tmp_path: Path) -> None:
-    from subnetkit import wallet
+    from subnetkit.core import wallet
 
     # An unencrypted (dev) coldkey: encrypting one costs ~20 s of argon2 on this machine; the
     # --password-env path of load_coldkey is tested in tests/subnetkit/test_wallet.py.

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from chain.service import ChainService
-from chain.store import ChainStore
+from subnetkit.chain.service import ChainService
+from subnetkit.chain.store import ChainStore
 from subnetkit.cli import main
-from subnetkit.errors import ConfigError
-from subnetkit.keys import dev_signer
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.keys import dev_signer
 from tests.helpers.chain import running_chain
 
 #: a failing start must be over well within this (a hang used to run until killed)
@@ -119,8 +119,8 @@ BROKEN_EPOCH_IMPORT = """
 import importlib.abc, sys
 class Broken(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
-        if name == "chain.runtime.epoch_io":
-            raise ImportError("chain.runtime.epoch_io cannot be imported (simulated)")
+        if name == "subnetkit.chain.transition.epoch_io":
+            raise ImportError("subnetkit.chain.transition.epoch_io cannot be imported (simulated)")
 sys.meta_path.insert(0, Broken())
 """
 
@@ -142,5 +142,5 @@ def test_code_that_cannot_be_imported_fails_the_start_not_a_ready_chain(tmp_path
         prelude=BROKEN_EPOCH_IMPORT,
     )
     line = _one_error_line(done, "internal")
-    assert "chain.runtime.epoch_io cannot be imported" in line
+    assert "subnetkit.chain.transition.epoch_io cannot be imported" in line
     assert not ready.exists(), "the chain said it was ready, then stopped"

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from subnetkit.keys import Signer
+from subnetkit.core.keys import Signer
 from tests.cli.conftest import ThreadedChain
 
 SCRIPT = Path(sys.executable).parent / "subnetkit"

@@ -19,11 +19,11 @@ from pathlib import Path
 
 import pytest
 
-from chain.coinbase import DEFAULT_OWNER_CUT_U16, U16_MAX
-from subnets.embedding.engines import GoodEngine, NoisyEngine, RandomEngine
-from subnets.embedding.miner import EmbeddingMiner
-from subnets.embedding.model import load_reference_model
-from subnets.embedding.validator import EmbeddingValidator
+from subnetkit.chain.coinbase import DEFAULT_OWNER_CUT_U16, U16_MAX
+from subnetkit.subnets.embedding.engines import GoodEngine, NoisyEngine, RandomEngine
+from subnetkit.subnets.embedding.miner import EmbeddingMiner
+from subnetkit.subnets.embedding.model import load_reference_model
+from subnetkit.subnets.embedding.validator import EmbeddingValidator
 from tests.helpers.chain import TAO, ChainHarness
 from tests.neurons.support import drive, running_miners, running_validator, settings_for
 

@@ -7,17 +7,17 @@ import numpy as np
 import pytest
 import torch
 
-from subnetkit.errors import ConfigError, WireError
-from subnets.embedding import EMBEDDING_DIM
-from subnets.embedding.codec import (
+from subnetkit.core.errors import ConfigError, WireError
+from subnetkit.subnets.embedding import EMBEDDING_DIM
+from subnetkit.subnets.embedding.codec import (
     MAX_TEXT_CHARS,
     MAX_TEXTS,
     decode_embeddings,
     encode_embeddings,
     encode_request,
 )
-from subnets.embedding.embedding_pb2 import EmbedRequest, EmbedResponse
-from subnets.embedding.tasks import corpus, make_task
+from subnetkit.subnets.embedding.embedding_pb2 import EmbedRequest, EmbedResponse
+from subnetkit.subnets.embedding.tasks import corpus, make_task
 
 
 def test_embeddings_round_trip_through_the_proto_bytes() -> None:

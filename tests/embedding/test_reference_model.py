@@ -18,11 +18,11 @@ import pytest
 import torch
 from torch import Tensor
 
-from subnets.embedding import EMBEDDING_DIM, model
-from subnets.embedding.engines import GoodEngine, NoisyEngine, RandomEngine, make_engine
-from subnets.embedding.scorer import EmbeddingAnswer, EmbeddingScorer
-from subnets.embedding.tasks import make_task
-from validator.scoring import WORKER_THREAD_PREFIX, ScoringBatch, ScoringRuntime
+from subnetkit.subnets.embedding import EMBEDDING_DIM, model
+from subnetkit.subnets.embedding.engines import GoodEngine, NoisyEngine, RandomEngine, make_engine
+from subnetkit.subnets.embedding.scorer import EmbeddingAnswer, EmbeddingScorer
+from subnetkit.subnets.embedding.tasks import make_task
+from subnetkit.validator.scoring import WORKER_THREAD_PREFIX, ScoringBatch, ScoringRuntime
 
 _LOOPBACK = ("127.0.0.1", "::1", "localhost")
 

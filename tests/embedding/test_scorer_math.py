@@ -13,14 +13,14 @@ import pytest
 import torch
 from torch import Tensor
 
-from subnetkit.errors import ConfigError, WireError
-from subnets.embedding import EMBEDDING_DIM
-from subnets.embedding.codec import encode_request
-from subnets.embedding.embedding_pb2 import EmbedRequest, EmbedResponse
-from subnets.embedding.engines import RandomEngine, answer_request
-from subnets.embedding.scorer import EmbeddingAnswer, EmbeddingScorer
-from subnets.embedding.tasks import make_task
-from validator.scoring import ScoringRuntime
+from subnetkit.core.errors import ConfigError, WireError
+from subnetkit.subnets.embedding import EMBEDDING_DIM
+from subnetkit.subnets.embedding.codec import encode_request
+from subnetkit.subnets.embedding.embedding_pb2 import EmbedRequest, EmbedResponse
+from subnetkit.subnets.embedding.engines import RandomEngine, answer_request
+from subnetkit.subnets.embedding.scorer import EmbeddingAnswer, EmbeddingScorer
+from subnetkit.subnets.embedding.tasks import make_task
+from subnetkit.validator.scoring import ScoringRuntime
 
 
 class HashEmbedder:

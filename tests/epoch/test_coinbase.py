@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.coinbase import (
+from subnetkit.chain.coinbase import (
     TOTAL_SUPPLY_RAO,
     AlphaSplit,
     block_emission,

@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.epoch.median import (
+from subnetkit.chain.epoch.median import (
     _select_torch,
     kappa_bits,
     normalized_stake_bits,

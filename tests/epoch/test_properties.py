@@ -8,8 +8,8 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.coinbase import epoch_payouts
-from chain.epoch import EpochHyperparams, EpochInputs, EpochOutputs, run_epoch
+from subnetkit.chain.coinbase import epoch_payouts
+from subnetkit.chain.epoch import EpochHyperparams, EpochInputs, EpochOutputs, run_epoch
 
 BLOCK = 1000
 
@@ -240,7 +240,7 @@ def test_epoch_is_deterministic() -> None:
 
 
 def test_bad_shapes_are_refused_with_field_name() -> None:
-    from subnetkit.errors import ConfigError
+    from subnetkit.core.errors import ConfigError
 
     inputs = random_subnet(1, 5)
     inputs.bonds = inputs.bonds[:4]

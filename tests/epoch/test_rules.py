@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from chain.coinbase import epoch_payouts
-from chain.epoch import EpochHyperparams, EpochInputs, activity_cutoff_blocks, run_epoch
-from chain.epoch.yuma import top_k_nonzero
+from subnetkit.chain.coinbase import epoch_payouts
+from subnetkit.chain.epoch import EpochHyperparams, EpochInputs, activity_cutoff_blocks, run_epoch
+from subnetkit.chain.epoch.yuma import top_k_nonzero
 
 BLOCK = 500
 

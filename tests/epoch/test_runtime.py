@@ -8,8 +8,8 @@ import sys
 
 SCRIPT = """
 import json, torch
-from chain.epoch.runtime import tune_for_epochs
-from chain.epoch import EpochHyperparams, EpochInputs, run_epoch
+from subnetkit.chain.epoch.process_tuning import tune_for_epochs
+from subnetkit.chain.epoch import EpochHyperparams, EpochInputs, run_epoch
 applied = tune_for_epochs(threads=1)
 n = 64
 out = run_epoch(EpochInputs(

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from chain.epoch.scenario import VECTOR_FIELDS, outputs_to_json, parse_scenario, replay
+from subnetkit.chain.epoch.scenario import VECTOR_FIELDS, outputs_to_json, parse_scenario, replay
 
 REPO = Path(__file__).resolve().parents[2]
 VECTORS = REPO / ".." / "shared" / "reference" / "yuma-vectors"

@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain.weights import WeightsError, check_weights, max_upscale_u16, process_weights
-from subnetkit.errors import ChainError
+from subnetkit.chain.weights import WeightsError, check_weights, max_upscale_u16, process_weights
+from subnetkit.core.errors import ChainError
 
 
 def _check(uids, values, **overrides):

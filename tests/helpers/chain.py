@@ -18,9 +18,9 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from chain.client import ChainClient
-from chain.service import ChainService
-from subnetkit.keys import Signer, dev_signer
+from subnetkit.chain.client import ChainClient
+from subnetkit.chain.service import ChainService
+from subnetkit.core.keys import Signer, dev_signer
 
 TAO = 1_000_000_000
 

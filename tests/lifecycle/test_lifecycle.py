@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from subnetkit.lifecycle import Lifecycle, run_until_signalled
+from subnetkit.core.lifecycle import Lifecycle, run_until_signalled
 
 
 class Recorder(Lifecycle):
@@ -70,7 +70,7 @@ def test_sigterm_shuts_a_real_process_down_cleanly() -> None:
     code = textwrap.dedent(
         """
         import asyncio, sys
-        from subnetkit.lifecycle import Lifecycle, run_until_signalled
+        from subnetkit.core.lifecycle import Lifecycle, run_until_signalled
 
         class C(Lifecycle):
             async def close(self):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typer.main import get_command
 
 from subnetkit.cli import app
-from subnetkit.keys import Signer
+from subnetkit.core.keys import Signer
 from subnetkit.localnet.naming import NeuronPlan
 from subnetkit.localnet.provision import Network, NeuronKeys
 from subnetkit.localnet.runner import LocalnetConfig, neuron_argv

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from subnetkit.errors import ConfigError
+from subnetkit.core.errors import ConfigError
 from subnetkit.localnet.naming import plan_neurons, subnet_variants
 
 

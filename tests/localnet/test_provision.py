@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from subnetkit.core.wallet import load_hotkey
 from subnetkit.localnet.naming import plan_neurons
 from subnetkit.localnet.provision import EXTRA_FUNDS_TAO, TAO, provision, validator_stakes
-from subnetkit.wallet import load_hotkey
 from tests.helpers.chain import running_chain
 
 

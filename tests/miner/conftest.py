@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from subnetkit.keys import Signer, dev_signer
+from subnetkit.core.keys import Signer, dev_signer
 
 
 @pytest.fixture(scope="session")

@@ -6,8 +6,8 @@ import asyncio
 import threading
 from collections.abc import AsyncIterator, Iterator
 
-from miner import CallContext, Miner
-from subnets.echo import echo_pb2
+from subnetkit.miner import CallContext, Miner
+from subnetkit.subnets.echo import echo_pb2
 
 
 class ScriptedMiner(Miner):

@@ -13,9 +13,9 @@ import time
 import grpc
 import pytest
 
-from miner import CallContext, Limits, MinerServer
-from subnetkit.keys import Signer
-from subnets.echo import echo_pb2
+from subnetkit.core.keys import Signer
+from subnetkit.miner import CallContext, Limits, MinerServer
+from subnetkit.subnets.echo import echo_pb2
 from tests.miner.fakes import ScriptedMiner, eventually
 from tests.wire.raw import ECHO, raw_unary, signed_metadata
 
@@ -161,7 +161,7 @@ async def test_handler_raises(
     server: MinerServer, alice: Signer, caplog: pytest.LogCaptureFixture
 ) -> None:
     body = echo_pb2.EchoRequest(text="raise").SerializeToString()
-    with caplog.at_level(logging.ERROR, logger="miner.server"):
+    with caplog.at_level(logging.ERROR, logger="subnetkit.miner.server"):
         reply = await raw_unary(server.port, body, signed_metadata(alice, body, server.hotkey))
     assert reply.code == S.INTERNAL
     assert "handler failed" in reply.details

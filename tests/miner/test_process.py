@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from subnetkit.keys import dev_signer
-from subnets.echo import echo_pb2
-from validator.client import MinerClient, Target
+from subnetkit.core.keys import dev_signer
+from subnetkit.subnets.echo import echo_pb2
+from subnetkit.validator.client import MinerClient, Target
 
 CLI = Path(sys.executable).parent / "subnetkit"
 ECHO = echo_pb2.DESCRIPTOR.services_by_name["Echo"].methods_by_name["Echo"]

@@ -7,10 +7,10 @@ import asyncio
 import grpc
 import pytest
 
-from miner import Limits, MinerServer
-from miner.scheduler import QueueFull, SynapseScheduler
-from subnetkit.keys import Signer
-from subnets.echo import echo_pb2
+from subnetkit.core.keys import Signer
+from subnetkit.miner import Limits, MinerServer
+from subnetkit.miner.scheduler import QueueFull, SynapseScheduler
+from subnetkit.subnets.echo import echo_pb2
 from tests.miner.fakes import ScriptedMiner, eventually
 from tests.wire.raw import raw_unary, signed_metadata
 
@@ -118,19 +118,19 @@ async def test_scheduler_rejects_past_queue_limit() -> None:
     assert sched.running == 0
 
 
-async def test_full_replay_cache_sheds_instead_of_forgetting(alice: Signer, bob: Signer) -> None:
-    async with MinerServer(ScriptedMiner(), bob, limits=Limits(replay_capacity=2)) as server:
+async def test_full_nonce_cache_sheds_instead_of_forgetting(alice: Signer, bob: Signer) -> None:
+    async with MinerServer(ScriptedMiner(), bob, limits=Limits(nonce_cache_capacity=2)) as server:
         assert (await send(server, alice, "one")).code == S.OK
         assert (await send(server, alice, "two")).code == S.OK
         full = await send(server, alice, "three")
-        assert full.code == S.RESOURCE_EXHAUSTED and "replay cache full" in full.details
-        assert len(server.replay) == 2
+        assert full.code == S.RESOURCE_EXHAUSTED and "nonce cache full" in full.details
+        assert len(server.nonce_cache) == 2
 
 
 async def test_replay_quota_sheds_the_greedy_caller_only(
     alice: Signer, bob: Signer, charlie: Signer
 ) -> None:
-    limits = Limits(replay_capacity=100, replay_per_caller=2)
+    limits = Limits(nonce_cache_capacity=100, nonce_cache_per_caller=2)
     async with MinerServer(ScriptedMiner(), bob, limits=limits) as server:
         assert (await send(server, alice, "one")).code == S.OK
         assert (await send(server, alice, "two")).code == S.OK

@@ -12,13 +12,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from prometheus_client import CollectorRegistry
 
-from miner import CallContext, Miner, MinerServer
-from subnetkit.errors import ConfigError
-from subnetkit.keys import Signer
-from subnets.echo import echo_pb2
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.keys import Signer
+from subnetkit.miner import CallContext, Miner, MinerServer
+from subnetkit.subnets.echo import echo_pb2
+from subnetkit.validator.client import MinerClient, Target
 from tests.miner.fakes import ScriptedMiner, ThreadedMiner, eventually
 from tests.wire.raw import raw_unary, signed_metadata
-from validator.client import MinerClient, Target
 
 S = grpc.StatusCode
 SERVICE = echo_pb2.DESCRIPTOR.services_by_name["Echo"]

@@ -12,9 +12,9 @@ import asyncio
 
 import grpc
 
-from miner import Limits, MinerServer
-from subnetkit.keys import Signer
-from subnets.echo import echo_pb2
+from subnetkit.core.keys import Signer
+from subnetkit.miner import Limits, MinerServer
+from subnetkit.subnets.echo import echo_pb2
 from tests.miner.fakes import BlockingThreadMiner, eventually
 from tests.wire.raw import ECHO, ECHO_STREAM, raw_unary, signed_metadata
 

@@ -12,12 +12,12 @@ from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from miner.base import Miner
-from miner.neuron import MinerNeuron
-from subnetkit.keys import Signer
-from subnetkit.settings import NeuronSettings, load_settings
+from subnetkit.core.keys import Signer
+from subnetkit.core.settings import NeuronSettings, load_settings
+from subnetkit.miner.base import Miner
+from subnetkit.miner.neuron import MinerNeuron
+from subnetkit.validator.neuron import Validator, ValidatorNeuron
 from tests.helpers.chain import ChainHarness
-from validator.neuron import Validator, ValidatorNeuron
 
 ROUND_TIMEOUT = 30.0
 

@@ -12,14 +12,14 @@ from pathlib import Path
 import grpc
 import pytest
 
-from miner.neuron import MinerNeuron
-from subnetkit.errors import ConfigError
-from subnetkit.keys import Signer
-from subnets.echo import echo_pb2
-from subnets.echo.miner import EchoMiner
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.keys import Signer
+from subnetkit.miner.neuron import MinerNeuron
+from subnetkit.subnets.echo import echo_pb2
+from subnetkit.subnets.echo.miner import EchoMiner
+from subnetkit.validator.client import MinerClient, Target
 from tests.helpers.chain import TAO, ChainHarness
 from tests.neurons.support import settings_for
-from validator.client import MinerClient, Target
 
 pytestmark = pytest.mark.timeout(60)
 

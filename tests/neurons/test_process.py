@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from miner.neuron import MinerNeuron
-from subnetkit import wallet
-from subnetkit.errors import NotRegisteredError
-from subnetkit.keys import Signer
-from subnets.echo import echo_pb2
-from subnets.echo.miner import EchoMiner
+from subnetkit.core import wallet
+from subnetkit.core.errors import NotRegisteredError
+from subnetkit.core.keys import Signer
+from subnetkit.miner.neuron import MinerNeuron
+from subnetkit.subnets.echo import echo_pb2
+from subnetkit.subnets.echo.miner import EchoMiner
+from subnetkit.validator.client import MinerClient, Target
 from tests.helpers.chain import TAO, ChainHarness
 from tests.neurons.support import settings_for
-from validator.client import MinerClient, Target
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 

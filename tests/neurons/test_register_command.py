@@ -5,9 +5,9 @@ from __future__ import annotations
 import shlex
 from pathlib import Path
 
-from subnetkit.neuron import register_command
-from subnetkit.settings import load_settings
-from subnetkit.wallet import DEFAULT_WALLET_PATH
+from subnetkit.core.neuron import register_command
+from subnetkit.core.settings import load_settings
+from subnetkit.core.wallet import DEFAULT_WALLET_PATH
 
 
 def _args(command: str) -> dict[str, str]:

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from subnets.echo.miner import EchoMiner
-from subnets.echo.validator import EchoValidator
+from subnetkit.subnets.echo.miner import EchoMiner
+from subnetkit.subnets.echo.validator import EchoValidator
 from tests.helpers.chain import TAO, ChainHarness
 from tests.neurons.support import drive, running_miners, running_validator, settings_for
 
@@ -44,7 +44,7 @@ async def test_an_unexpected_error_in_one_round_is_logged_and_the_loop_goes_on(
     await h.client.add_stake(h.charlie, netuid, vkey.ss58, 100 * TAO)
     await h.produce_until_epoch(netuid)
     settings = settings_for(h, netuid, tmp_path / "state")
-    caplog.set_level(logging.INFO, logger="validator.neuron")
+    caplog.set_level(logging.INFO, logger="subnetkit.validator.neuron")
     async with (
         running_miners(h, settings, [(EchoMiner(), k) for k in miners]),
         running_validator(h, settings, _FlakyEchoValidator(failures=2), vkey) as validator,

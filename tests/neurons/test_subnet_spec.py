@@ -5,15 +5,17 @@ from __future__ import annotations
 import pytest
 
 from subnetkit.cli.neuron import parse_set
-from subnetkit.errors import ConfigError
-from subnetkit.settings import load_settings
-from subnetkit.subnet_spec import SubnetSpec, build_component, resolve_subnet
-from subnets.echo.miner import EchoMiner
-from subnets.echo.validator import EchoValidator
-from subnets.embedding.miner import EmbeddingMiner
-from subnets.embedding.validator import EmbeddingValidator
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.settings import load_settings
+from subnetkit.core.subnet_spec import SubnetSpec, build_component, resolve_subnet
+from subnetkit.subnets.echo.miner import EchoMiner
+from subnetkit.subnets.echo.validator import EchoValidator
+from subnetkit.subnets.embedding.miner import EmbeddingMiner
+from subnetkit.subnets.embedding.validator import EmbeddingValidator
 
-CUSTOM = SubnetSpec(name="custom", miner="subnets.echo.miner:EchoMiner", variants=("a", "b"))
+CUSTOM = SubnetSpec(
+    name="custom", miner="subnetkit.subnets.echo.miner:EchoMiner", variants=("a", "b")
+)
 
 
 def test_builtin_names_resolve_to_both_classes() -> None:
@@ -26,8 +28,8 @@ def test_builtin_names_resolve_to_both_classes() -> None:
 
 
 def test_module_path_and_import_strings() -> None:
-    assert resolve_subnet("subnets.echo").name == "echo"
-    direct = resolve_subnet("subnets.echo.miner:EchoMiner", role="miner")
+    assert resolve_subnet("subnetkit.subnets.echo").name == "echo"
+    direct = resolve_subnet("subnetkit.subnets.echo.miner:EchoMiner", role="miner")
     assert direct.class_for("miner") is EchoMiner
     assert resolve_subnet("tests.neurons.test_subnet_spec:CUSTOM") is CUSTOM
 
@@ -37,9 +39,9 @@ def test_module_path_and_import_strings() -> None:
     [
         ("nope", "unknown subnet 'nope'"),
         ("no_such_pkg.mod:X", "no such module"),
-        ("subnets.echo.miner:Missing", "has no 'Missing'"),
-        ("subnets.echo.miner", "defines no SUBNET"),
-        ("subnets.echo:SUBNET.name", "neither a SubnetSpec nor a class"),
+        ("subnetkit.subnets.echo.miner:Missing", "has no 'Missing'"),
+        ("subnetkit.subnets.echo.miner", "defines no SUBNET"),
+        ("subnetkit.subnets.echo:SUBNET.name", "neither a SubnetSpec nor a class"),
     ],
 )
 def test_bad_subnet_names_are_config_errors(name: str, fragment: str) -> None:

@@ -6,8 +6,8 @@ import asyncio
 
 import pytest
 
-from chain.metagraph import Metagraph, MetagraphDiff
-from chain.sync import MetagraphSync
+from subnetkit.chain.metagraph import Metagraph, MetagraphDiff
+from subnetkit.chain.sync import MetagraphSync
 from tests.helpers.chain import ChainHarness
 
 pytestmark = pytest.mark.timeout(30)

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from subnets.echo.miner import EchoMiner
-from subnets.echo.validator import EchoValidator
+from subnetkit.subnets.echo.miner import EchoMiner
+from subnetkit.subnets.echo.validator import EchoValidator
+from subnetkit.validator.neuron import COMMITS_FILE
 from tests.helpers.chain import TAO, ChainHarness
 from tests.neurons.support import drive, running_miners, running_validator, settings_for
-from validator.neuron import COMMITS_FILE
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -84,7 +84,7 @@ async def test_rate_limited_weights_are_not_sent_and_the_log_says_until_when(
     settings = settings_for(
         h, netuid, tmp_path / "state", **{"validator.weights_interval_blocks": 1}
     )
-    caplog.set_level(logging.INFO, logger="validator.weights")
+    caplog.set_level(logging.INFO, logger="subnetkit.validator.weights")
     async with (
         running_miners(h, settings, [(EchoMiner(), k) for k in miners]),
         running_validator(h, settings, EchoValidator(), vkey) as validator,

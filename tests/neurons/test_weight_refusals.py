@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from subnets.echo.miner import EchoMiner
-from subnets.echo.validator import EchoValidator
+from subnetkit.subnets.echo.miner import EchoMiner
+from subnetkit.subnets.echo.validator import EchoValidator
+from subnetkit.validator.scores import ScoreStore
+from subnetkit.validator.state import CommitStore
+from subnetkit.validator.weights import WeightSetter
 from tests.helpers.chain import TAO, ChainHarness
 from tests.neurons.support import drive, running_miners, running_validator, settings_for
-from validator.scores import ScoreStore
-from validator.state import CommitStore
-from validator.weights import WeightSetter
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -50,7 +50,7 @@ async def test_weights_refused_by_the_pipeline_twice_in_a_row_are_waited_out(
     setter = WeightSetter(
         h.client, vkey, netuid, CommitStore(tmp_path / "commits.json"), interval_blocks=3
     )
-    caplog.set_level(logging.INFO, logger="validator.weights")
+    caplog.set_level(logging.INFO, logger="subnetkit.validator.weights")
     mg = await h.client.metagraph(netuid)
     head = int(h.service.head.number)
     steps = [await setter.step(mg, head + i, scores) for i in range(7)]
@@ -76,7 +76,7 @@ async def test_first_submission_refused_by_the_chain_is_not_resent_before_the_in
     settings = settings_for(
         h, netuid, tmp_path / "state", **{"validator.weights_interval_blocks": 10}
     )
-    caplog.set_level(logging.INFO, logger="validator.weights")
+    caplog.set_level(logging.INFO, logger="subnetkit.validator.weights")
     async with (
         running_miners(h, settings, [(EchoMiner(), k) for k in miners]),
         running_validator(h, settings, EchoValidator(), vkey) as validator,
@@ -112,7 +112,7 @@ async def test_restarted_validator_under_commit_reveal_does_not_resend_a_refused
     interval = {"validator.weights_interval_blocks": 10}
     before = settings_for(h, netuid, tmp_path / "state-before", **interval)
     after = settings_for(h, netuid, tmp_path / "state-after", **interval)
-    caplog.set_level(logging.INFO, logger="validator.weights")
+    caplog.set_level(logging.INFO, logger="subnetkit.validator.weights")
     async with running_miners(h, before, [(EchoMiner(), k) for k in miners]):
         async with running_validator(h, before, EchoValidator(), vkey) as first:
             await drive(h, [first], 1)
@@ -148,7 +148,7 @@ async def test_rate_limited_refusal_is_retried_at_the_block_the_chain_names(
     second = WeightSetter(
         h.client, vkey, netuid, CommitStore(tmp_path / "b.json"), interval_blocks=3
     )
-    caplog.set_level(logging.INFO, logger="validator.weights")
+    caplog.set_level(logging.INFO, logger="subnetkit.validator.weights")
     head = int(h.service.head.number)
     [refusal] = await second.step(stale, head, scores)
     assert (refusal.kind, refusal.code) == ("refused", "rate_limited")

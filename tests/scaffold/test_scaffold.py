@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from subnetkit.errors import ConfigError
-from subnetkit.scaffold import camel, check_name, scaffold_subnet
+from subnetkit.core.errors import ConfigError
+from subnetkit.tools.scaffold import camel, check_name, scaffold_subnet
 
 CLI = Path(sys.executable).parent / "subnetkit"
 

@@ -12,8 +12,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from subnetkit.errors import ConfigError
-from validator.scoring import (
+from subnetkit.core.errors import ConfigError
+from subnetkit.validator.scoring import (
     WORKER_THREAD_PREFIX,
     ScoringBatch,
     ScoringError,

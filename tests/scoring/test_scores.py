@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from subnetkit.errors import ConfigError
-from validator.scores import ScoreStore
-from validator.state import StateFileError
+from subnetkit.core.errors import ConfigError
+from subnetkit.validator.scores import ScoreStore
+from subnetkit.validator.state import StateFileError
 
 
 def test_moving_average_from_zero() -> None:
@@ -149,7 +149,7 @@ def test_save_without_path_is_a_config_error() -> None:
 
 def test_weights_for_feeds_the_shared_weight_pipeline() -> None:
     """The store's raw vector goes straight into chain.weights.process_weights."""
-    from chain.weights import process_weights
+    from subnetkit.chain.weights import process_weights
 
     store = ScoreStore(alpha=1.0)
     store.update({"a": 0.9, "b": 0.3, "c": 0.0})

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from subnetkit.errors import ConfigError
-from validator.state import (
+from subnetkit.core.errors import ConfigError
+from subnetkit.validator.state import (
     CommitStore,
     PendingCommit,
     StateFileError,
@@ -109,9 +109,9 @@ def test_malformed_commit_file_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_commit_from_the_weight_pipeline_is_revealable_after_restart(tmp_path: Path) -> None:
     """Scores -> process_weights -> commit (chain's hash) -> restart -> same hash reproduced."""
-    from chain.weights import process_weights
-    from subnetkit.keys import dev_signer
-    from validator.scores import ScoreStore
+    from subnetkit.chain.weights import process_weights
+    from subnetkit.core.keys import dev_signer
+    from subnetkit.validator.scores import ScoreStore
 
     scores = ScoreStore(alpha=1.0)
     scores.update({"a": 0.9, "b": 0.1})

@@ -8,8 +8,8 @@ from pathlib import Path
 import pydantic
 import pytest
 
-from subnetkit.errors import ConfigError
-from subnetkit.settings import NeuronSettings, load_settings, resolve_device
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.settings import NeuronSettings, load_settings, resolve_device
 
 
 @pytest.fixture(autouse=True)

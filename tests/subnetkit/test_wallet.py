@@ -19,10 +19,10 @@ import pytest
 from bittensor_wallet import Keypair, Wallet
 from bittensor_wallet.keyfile import decrypt_keyfile_data, deserialize_keypair_from_keyfile_data
 
-from subnetkit import wallet
 from subnetkit.cli import main
-from subnetkit.errors import WalletError
-from subnetkit.keys import dev_signer, verify
+from subnetkit.core import wallet
+from subnetkit.core.errors import WalletError
+from subnetkit.core.keys import dev_signer, verify
 
 SUBNETKIT = Path(sys.executable).with_name("subnetkit")
 PASSWORD = "correct-Horse-battery-9"

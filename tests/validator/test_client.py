@@ -10,14 +10,14 @@ from collections.abc import AsyncIterator
 import grpc
 import pytest
 
-from miner import Limits, MinerServer
-from subnetkit.errors import ConfigError
-from subnetkit.keys import Signer, dev_signer
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.keys import Signer, dev_signer
+from subnetkit.miner import Limits, MinerServer
+from subnetkit.subnets.echo import echo_pb2
+from subnetkit.subnets.echo.miner import EchoMiner
+from subnetkit.validator.client import MinerClient, QueryError, Target
 from subnetkit.wire import protocol
-from subnets.echo import echo_pb2
-from subnets.echo.miner import EchoMiner
 from tests.miner.fakes import ScriptedMiner
-from validator.client import MinerClient, QueryError, Target
 
 S = grpc.StatusCode
 SERVICE = echo_pb2.DESCRIPTOR.services_by_name["Echo"]

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import grpc
 
-from subnetkit.keys import Signer
+from subnetkit.core.keys import Signer
 from subnetkit.wire import protocol
 
 ECHO = "/subnets.echo.v1.Echo/Echo"

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from subnetkit.keys import Signer, verify
+from subnetkit.core.keys import Signer, verify
 from subnetkit.wire import protocol
 
 HERE = Path(__file__).parent

@@ -8,10 +8,10 @@ import time
 import grpc
 import pytest
 
-from subnetkit.errors import WireError
-from subnetkit.keys import dev_signer
+from subnetkit.core.errors import WireError
+from subnetkit.core.keys import dev_signer
 from subnetkit.wire import protocol
-from subnetkit.wire.replay import ReplayCache, ReplayCacheFull
+from subnetkit.wire.nonce_cache import NonceCache, NonceCacheFull
 
 ALICE = dev_signer("alice")
 BOB = dev_signer("bob")
@@ -98,9 +98,9 @@ class FakeClock:
         return self.now
 
 
-def test_replay_cache_rejects_second_use_and_expires() -> None:
+def test_nonce_cache_rejects_second_use_and_expires() -> None:
     clock = FakeClock()
-    cache = ReplayCache(ttl_s=12, capacity=10, clock=clock)
+    cache = NonceCache(ttl_s=12, capacity=10, clock=clock)
     assert cache.check_and_add("a", 1)
     assert not cache.check_and_add("a", 1)
     assert cache.check_and_add("b", 1)  # nonces are per caller
@@ -109,15 +109,15 @@ def test_replay_cache_rejects_second_use_and_expires() -> None:
     assert len(cache) == 1
 
 
-def test_replay_cache_memory_is_bounded_under_flood() -> None:
+def test_nonce_cache_memory_is_bounded_under_flood() -> None:
     clock = FakeClock()
-    cache = ReplayCache(ttl_s=12, capacity=1000, clock=clock)
+    cache = NonceCache(ttl_s=12, capacity=1000, clock=clock)
     shed = 0
     for i in range(50_000):
         clock.now = i * 10**5  # 10,000 requests per simulated second
         try:
             cache.check_and_add("flood", i)
-        except ReplayCacheFull:
+        except NonceCacheFull:
             shed += 1
         assert len(cache) <= 1000
     assert shed > 0  # refused rather than forgetting live nonces
@@ -126,31 +126,31 @@ def test_replay_cache_memory_is_bounded_under_flood() -> None:
     assert len(cache) == 1
 
 
-def test_replay_cache_quota_keeps_one_caller_from_starving_others() -> None:
+def test_nonce_cache_quota_keeps_one_caller_from_starving_others() -> None:
     clock = FakeClock()
-    cache = ReplayCache(ttl_s=12, capacity=10, per_caller=3, clock=clock)
+    cache = NonceCache(ttl_s=12, capacity=10, per_caller=3, clock=clock)
     for nonce in range(3):
         assert cache.check_and_add("greedy", nonce)
-    with pytest.raises(ReplayCacheFull, match=r"caller greedy has 3 .*quota 3 per 12 s"):
+    with pytest.raises(NonceCacheFull, match=r"caller greedy has 3 .*quota 3 per 12 s"):
         cache.check_and_add("greedy", 3)
     assert not cache.check_and_add("greedy", 0)  # a replay is still a replay, not a quota miss
     for caller in ("b", "c"):
         for nonce in range(3):
             assert cache.check_and_add(caller, nonce)
     assert cache.check_and_add("d", 0)
-    with pytest.raises(ReplayCacheFull, match="replay cache full"):
+    with pytest.raises(NonceCacheFull, match="nonce cache full"):
         cache.check_and_add("e", 0)  # the hard capacity still bounds the pool
     clock.now = 12 * 10**9
     assert cache.check_and_add("greedy", 99)  # expiry returns the caller's share
     assert cache.live("greedy") == 1 and cache.live("b") == 0
 
 
-def test_replay_cache_flood_from_one_caller_leaves_room_for_others() -> None:
+def test_nonce_cache_flood_from_one_caller_leaves_room_for_others() -> None:
     clock = FakeClock()
-    cache = ReplayCache(ttl_s=12, capacity=1000, clock=clock)  # default quota: a quarter
+    cache = NonceCache(ttl_s=12, capacity=1000, clock=clock)  # default quota: a quarter
     for i in range(20_000):
         clock.now = i * 10**5
-        with contextlib.suppress(ReplayCacheFull):
+        with contextlib.suppress(NonceCacheFull):
             cache.check_and_add("flood", i)
         assert len(cache) <= 1000
     assert cache.live("flood") == 250

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from protos.chain.v1 import chain_pb2 as protos_dot_chain_dot_v1_dot_chain__pb2
+from subnetkit.protos.chain.v1 import chain_pb2 as subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in protos/chain/v1/chain_pb2_grpc.py depends on'
+        + ' but the generated code in subnetkit/protos/chain/v1/chain_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -36,73 +36,73 @@ class ChainStub:
         """
         self.SubmitExtrinsic = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/SubmitExtrinsic',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicResponse.FromString,
                 _registered_method=True)
         self.SubmitExtrinsics = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/SubmitExtrinsics',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsResponse.FromString,
                 _registered_method=True)
         self.GetReceipt = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/GetReceipt',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptResponse.FromString,
                 _registered_method=True)
         self.GetChainInfo = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/GetChainInfo',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoResponse.FromString,
                 _registered_method=True)
         self.GetHead = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/GetHead',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadResponse.FromString,
                 _registered_method=True)
         self.GetBlock = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/GetBlock',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockResponse.FromString,
                 _registered_method=True)
         self.ProduceBlocks = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/ProduceBlocks',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksResponse.FromString,
                 _registered_method=True)
         self.StreamBlocks = channel.unary_stream(
                 '/subnetkit.chain.v1.Chain/StreamBlocks',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksResponse.FromString,
                 _registered_method=True)
         self.GetAccount = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/GetAccount',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountResponse.FromString,
                 _registered_method=True)
         self.ListSubnets = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/ListSubnets',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsResponse.FromString,
                 _registered_method=True)
         self.GetSubnet = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/GetSubnet',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetResponse.FromString,
                 _registered_method=True)
         self.GetNeuron = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/GetNeuron',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronResponse.FromString,
                 _registered_method=True)
         self.GetStake = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/GetStake',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeResponse.FromString,
                 _registered_method=True)
         self.GetMetagraph = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/GetMetagraph',
-                request_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphRequest.SerializeToString,
-                response_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphResponse.FromString,
                 _registered_method=True)
 
 
@@ -198,73 +198,73 @@ def add_ChainServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'SubmitExtrinsic': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitExtrinsic,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicResponse.SerializeToString,
             ),
             'SubmitExtrinsics': grpc.unary_unary_rpc_method_handler(
                     servicer.SubmitExtrinsics,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsResponse.SerializeToString,
             ),
             'GetReceipt': grpc.unary_unary_rpc_method_handler(
                     servicer.GetReceipt,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptResponse.SerializeToString,
             ),
             'GetChainInfo': grpc.unary_unary_rpc_method_handler(
                     servicer.GetChainInfo,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoResponse.SerializeToString,
             ),
             'GetHead': grpc.unary_unary_rpc_method_handler(
                     servicer.GetHead,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadResponse.SerializeToString,
             ),
             'GetBlock': grpc.unary_unary_rpc_method_handler(
                     servicer.GetBlock,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockResponse.SerializeToString,
             ),
             'ProduceBlocks': grpc.unary_unary_rpc_method_handler(
                     servicer.ProduceBlocks,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksResponse.SerializeToString,
             ),
             'StreamBlocks': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamBlocks,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksResponse.SerializeToString,
             ),
             'GetAccount': grpc.unary_unary_rpc_method_handler(
                     servicer.GetAccount,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountResponse.SerializeToString,
             ),
             'ListSubnets': grpc.unary_unary_rpc_method_handler(
                     servicer.ListSubnets,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsResponse.SerializeToString,
             ),
             'GetSubnet': grpc.unary_unary_rpc_method_handler(
                     servicer.GetSubnet,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetResponse.SerializeToString,
             ),
             'GetNeuron': grpc.unary_unary_rpc_method_handler(
                     servicer.GetNeuron,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronResponse.SerializeToString,
             ),
             'GetStake': grpc.unary_unary_rpc_method_handler(
                     servicer.GetStake,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeResponse.SerializeToString,
             ),
             'GetMetagraph': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMetagraph,
-                    request_deserializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphRequest.FromString,
-                    response_serializer=protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -292,8 +292,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/SubmitExtrinsic',
-            protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -319,8 +319,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/SubmitExtrinsics',
-            protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.SubmitExtrinsicsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -346,8 +346,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/GetReceipt',
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetReceiptResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -373,8 +373,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/GetChainInfo',
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChainInfoResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -400,8 +400,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/GetHead',
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetHeadResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -427,8 +427,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/GetBlock',
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetBlockResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -454,8 +454,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/ProduceBlocks',
-            protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ProduceBlocksResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -481,8 +481,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/StreamBlocks',
-            protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.StreamBlocksResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -508,8 +508,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/GetAccount',
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetAccountResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -535,8 +535,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/ListSubnets',
-            protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.ListSubnetsResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -562,8 +562,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/GetSubnet',
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetSubnetResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -589,8 +589,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/GetNeuron',
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetNeuronResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -616,8 +616,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/GetStake',
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeResponse.FromString,
             options,
             channel_credentials,
             insecure,
@@ -643,8 +643,8 @@ class Chain:
             request,
             target,
             '/subnetkit.chain.v1.Chain/GetMetagraph',
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphRequest.SerializeToString,
-            protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphResponse.FromString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphResponse.FromString,
             options,
             channel_credentials,
             insecure,

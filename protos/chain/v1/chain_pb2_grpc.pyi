@@ -10,7 +10,7 @@ in the subnet's alpha units for stake. Errors cross the wire as a gRPC status wh
 
 from collections import abc as _abc
 from grpc import aio as _aio
-from protos.chain.v1 import chain_pb2 as _chain_pb2
+from subnetkit.protos.chain.v1 import chain_pb2 as _chain_pb2
 import abc as _abc_1
 import grpc as _grpc
 import sys

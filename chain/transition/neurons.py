@@ -12,10 +12,10 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import replace
 
-from chain.errors import fail
-from chain.records import Neuron
-from chain.runtime.context import Ctx, fmt_tao, require_address
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain.errors import fail
+from subnetkit.chain.records import Neuron
+from subnetkit.chain.transition.context import Ctx, fmt_tao, require_address
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 
 def claim_hotkey(ctx: Ctx, hotkey: str) -> None:

@@ -14,11 +14,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from chain.errors import DispatchError
-from chain.extrinsic import Checked
-from chain.runtime import balances, emission, neurons, staking, subnets, weight_calls
-from chain.runtime.context import Ctx, EventSink
-from chain.state import State
+from subnetkit.chain.errors import DispatchError
+from subnetkit.chain.extrinsic import Checked
+from subnetkit.chain.state import State
+from subnetkit.chain.transition import balances, emission, neurons, staking, subnets, weight_calls
+from subnetkit.chain.transition.context import Ctx, EventSink
 
 log = logging.getLogger(__name__)
 

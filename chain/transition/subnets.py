@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from chain import hyperparams
-from chain.errors import fail
-from chain.records import Subnet
-from chain.runtime.context import Ctx, fmt_tao, require_address
-from chain.runtime.neurons import append_neuron, claim_hotkey
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain import hyperparams
+from subnetkit.chain.errors import fail
+from subnetkit.chain.records import Subnet
+from subnetkit.chain.transition.context import Ctx, fmt_tao, require_address
+from subnetkit.chain.transition.neurons import append_neuron, claim_hotkey
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 #: netuid 0 is subtensor's root network; we do not run root, so user subnets start at 1.
 FIRST_NETUID = 1

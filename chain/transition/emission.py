@@ -23,10 +23,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from chain.coinbase import block_emission, epoch_payouts, inject, split_alpha_out, subnet_shares
-from chain.records import Subnet
-from chain.runtime.context import Ctx
-from chain.runtime.schedule import epoch_index, is_epoch_block
+from subnetkit.chain.coinbase import (
+    block_emission,
+    epoch_payouts,
+    inject,
+    split_alpha_out,
+    subnet_shares,
+)
+from subnetkit.chain.records import Subnet
+from subnetkit.chain.transition.context import Ctx
+from subnetkit.chain.transition.schedule import epoch_index, is_epoch_block
 
 
 def price(sn: Subnet) -> float:
@@ -88,13 +94,13 @@ def commit_blocks(ctx: Ctx, sn: Subnet) -> list[int]:
 
 
 def run_subnet_epoch(ctx: Ctx, netuid: int) -> None:
-    from chain.runtime.epoch_io import epoch_inputs, store_outputs
+    from subnetkit.chain.transition.epoch_io import epoch_inputs, store_outputs
 
     sn = ctx.subnet(netuid)
     pending_total = sn.pending_server + sn.pending_validator + sn.pending_root
     if sn.n == 0:
         return
-    from chain.epoch import run_epoch
+    from subnetkit.chain.epoch import run_epoch
 
     inputs, hp = epoch_inputs(ctx, sn, pending_total)
     out = run_epoch(inputs, hp, device="cpu")

@@ -24,11 +24,11 @@ from collections import deque
 from collections.abc import Callable
 
 
-class ReplayCacheFull(Exception):
+class NonceCacheFull(Exception):
     """No room for one more live entry (pool or caller quota): shed the request, never forget."""
 
 
-class ReplayCache:
+class NonceCache:
     """Remembers (caller, nonce) pairs for ``ttl_s`` seconds: ``capacity`` in all, at most
     ``per_caller`` per caller (default a quarter of the capacity)."""
 
@@ -75,7 +75,7 @@ class ReplayCache:
     def check_and_add(self, caller: str, nonce: int) -> bool:
         """True the first time (caller, nonce) is seen; False for a replay.
 
-        Raises :class:`ReplayCacheFull` when the caller is at its quota or the pool is full.
+        Raises :class:`NonceCacheFull` when the caller is at its quota or the pool is full.
         """
         key = (caller, nonce)
         now = self._clock()
@@ -83,11 +83,11 @@ class ReplayCache:
         if key in self._seen:
             return False
         if len(self._seen) >= self.capacity:
-            raise ReplayCacheFull(f"replay cache full ({self.capacity} live nonces); retry shortly")
+            raise NonceCacheFull(f"nonce cache full ({self.capacity} live nonces); retry shortly")
         held = self._counts.get(caller, 0)
         if held >= self.per_caller:
             ttl = self.ttl_ns / 1e9
-            raise ReplayCacheFull(
+            raise NonceCacheFull(
                 f"caller {caller} has {held} requests in the replay window here (quota "
                 f"{self.per_caller} per {ttl:g} s): send fewer requests per second to this miner"
             )

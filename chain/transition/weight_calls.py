@@ -17,12 +17,12 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import replace
 
-from chain.commit_reveal import commit_hash
-from chain.errors import fail
-from chain.records import Commits, encode_int_pairs
-from chain.runtime.context import Ctx
-from chain.runtime.schedule import epoch_index, first_block_of_epoch
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain.commit_reveal import commit_hash
+from subnetkit.chain.errors import fail
+from subnetkit.chain.records import Commits, encode_int_pairs
+from subnetkit.chain.transition.context import Ctx
+from subnetkit.chain.transition.schedule import epoch_index, first_block_of_epoch
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 MAX_PENDING_COMMITS = 10
 
@@ -45,7 +45,7 @@ def _apply_weights(
     *,
     rate_limited: bool,
 ) -> None:
-    from chain.weights import WeightsError, check_weights, max_upscale_u16
+    from subnetkit.chain.weights import WeightsError, check_weights, max_upscale_u16
 
     if len(uids) != len(values):
         raise fail(

@@ -4,8 +4,8 @@ A subnet package says what it has in one object, ``SUBNET``, in its ``__init__.p
 
     SUBNET = SubnetSpec(
         name="embedding",
-        miner="subnets.embedding.miner:EmbeddingMiner",
-        validator="subnets.embedding.validator:EmbeddingValidator",
+        miner="subnetkit.subnets.embedding.miner:EmbeddingMiner",
+        validator="subnetkit.subnets.embedding.validator:EmbeddingValidator",
         variants=("good", "noisy", "random"),
     )
 
@@ -25,15 +25,15 @@ import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from subnetkit.errors import ConfigError
+from subnetkit.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from subnetkit.settings import NeuronSettings
+    from subnetkit.core.settings import NeuronSettings
 
 #: Subnets that ship with subnetkit: short name -> the module holding ``SUBNET``.
 BUILTIN_SUBNETS: dict[str, str] = {
-    "echo": "subnets.echo",
-    "embedding": "subnets.embedding",
+    "echo": "subnetkit.subnets.echo",
+    "embedding": "subnetkit.subnets.embedding",
 }
 
 

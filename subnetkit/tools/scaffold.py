@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from subnetkit.errors import ConfigError
+from subnetkit.core.errors import ConfigError
 
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
@@ -98,7 +98,7 @@ def scaffold_subnet(
             written.append(path)
         generated: list[Path] = []
         if compile_proto:
-            from subnetkit.codegen import compile_protos
+            from subnetkit.tools.codegen import compile_protos
 
             generated = compile_protos([package / f"{name}.proto"], root=root)
     except BaseException:

@@ -13,7 +13,7 @@ from typing import Literal
 
 from bittensor_wallet import Keypair
 
-from subnetkit.errors import WalletError
+from subnetkit.core.errors import WalletError
 
 CryptoType = Literal["sr25519", "ed25519"]
 _CRYPTO_IDS: dict[str, int] = {"ed25519": 0, "sr25519": 1}

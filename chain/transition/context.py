@@ -10,10 +10,10 @@ import json
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chain.errors import fail
-from chain.records import Account, Neuron, Subnet
-from chain.state import State
-from subnetkit.keys import is_valid_ss58
+from subnetkit.chain.errors import fail
+from subnetkit.chain.records import Account, Neuron, Subnet
+from subnetkit.chain.state import State
+from subnetkit.core.keys import is_valid_ss58
 
 TAO = 1_000_000_000
 

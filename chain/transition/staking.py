@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from chain.errors import fail
-from chain.runtime.context import Ctx, fmt_tao
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain.errors import fail
+from subnetkit.chain.transition.context import Ctx, fmt_tao
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 #: subtensor's DefaultMinStake
 MIN_STAKE = 2_000_000

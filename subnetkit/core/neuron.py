@@ -1,7 +1,7 @@
 """What every neuron process shares, chain-agnostic: identity, state dir, metrics, readiness.
 
-:class:`NeuronBase` is a :class:`~subnetkit.lifecycle.Lifecycle` holding the resolved
-:class:`~subnetkit.settings.NeuronSettings`, the hotkey that signs for the neuron (loaded from
+:class:`NeuronBase` is a :class:`~subnetkit.core.lifecycle.Lifecycle` holding the resolved
+:class:`~subnetkit.core.settings.NeuronSettings`, the hotkey that signs for the neuron (loaded from
 the wallet unless given), a per-neuron Prometheus :class:`CollectorRegistry` (the global one
 raises on the second neuron in a process) served over HTTP when ``metrics.port`` is set, and the
 neuron's own state directory ``<state_dir>/<wallet>/<hotkey>/netuid<N>/<role>``. The chain-aware
@@ -25,10 +25,10 @@ from typing import Any, ClassVar
 
 from prometheus_client import CollectorRegistry, start_http_server
 
-from subnetkit.errors import ConfigError, NotRegisteredError
-from subnetkit.keys import Signer
-from subnetkit.lifecycle import Lifecycle
-from subnetkit.settings import NeuronSettings, WalletSettings
+from subnetkit.core.errors import ConfigError, NotRegisteredError
+from subnetkit.core.keys import Signer
+from subnetkit.core.lifecycle import Lifecycle
+from subnetkit.core.settings import NeuronSettings, WalletSettings
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ class NeuronBase(Lifecycle):
 
 def load_signer(settings: NeuronSettings) -> Signer:
     """The neuron's hotkey from its wallet (btcli layout under ``wallet.path``)."""
-    from subnetkit.wallet import load_hotkey
+    from subnetkit.core.wallet import load_hotkey
 
     wallet = settings.wallet
     return load_hotkey(wallet.name, wallet.hotkey, path=wallet.path)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from chain.errors import fail
-from chain.runtime.context import Ctx, require_address
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain.errors import fail
+from subnetkit.chain.transition.context import Ctx, require_address
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 
 def transfer(ctx: Ctx, call: pb.Transfer) -> None:

@@ -14,16 +14,16 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from chain.records import SparseRow, Subnet, encode_int_pairs
-from chain.runtime.context import Ctx
-from chain.runtime.emission import commit_blocks
+from subnetkit.chain.records import SparseRow, Subnet, encode_int_pairs
+from subnetkit.chain.transition.context import Ctx
+from subnetkit.chain.transition.emission import commit_blocks
 
 if TYPE_CHECKING:
-    from chain.epoch import EpochHyperparams, EpochInputs, EpochOutputs
+    from subnetkit.chain.epoch import EpochHyperparams, EpochInputs, EpochOutputs
 
 
 def hyperparams_for(ctx: Ctx, sn: Subnet) -> EpochHyperparams:
-    from chain.epoch import EpochHyperparams, activity_cutoff_blocks
+    from subnetkit.chain.epoch import EpochHyperparams, activity_cutoff_blocks
 
     owner_uid = ctx.uid_of(sn.netuid, sn.owner_hotkey)
     return EpochHyperparams(
@@ -99,7 +99,7 @@ def dense(ctx: Ctx, table: str, netuid: int, n: int) -> tuple[torch.Tensor, torc
 
 
 def epoch_inputs(ctx: Ctx, sn: Subnet, rao_emission: int) -> tuple[EpochInputs, EpochHyperparams]:
-    from chain.epoch import EpochInputs
+    from subnetkit.chain.epoch import EpochInputs
 
     n = sn.n
     neurons = [ctx.neuron(sn.netuid, uid) for uid in range(n)]

@@ -28,7 +28,7 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
-from subnetkit.errors import ConfigError
+from subnetkit.core.errors import ConfigError
 
 ENV_PREFIX = "SUBNETKIT_"
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
@@ -47,7 +47,7 @@ class _Section(BaseModel):
 class WalletSettings(_Section):
     name: str = "default"
     hotkey: str = "default"
-    path: Path = Path("~/.subnetkit/wallets")  # = subnetkit.wallet.DEFAULT_WALLET_PATH
+    path: Path = Path("~/.subnetkit/wallets")  # = subnetkit.core.wallet.DEFAULT_WALLET_PATH
 
     @field_validator("path")
     @classmethod

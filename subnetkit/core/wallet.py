@@ -8,7 +8,7 @@ btcli and the Bittensor SDK, and an existing ``~/.bittensor/wallets`` works here
 We write keyfiles through bittensor-wallet's ``Wallet.set_*`` methods (its format, its
 encryption: NaCl secretbox with an argon2i key) but generate keys and decide about existing
 files ourselves, so nothing here ever prompts or prints on its own. Secrets never leave this
-module except as :class:`~subnetkit.keys.Signer` objects (which do not show them) and through
+module except as :class:`~subnetkit.core.keys.Signer` objects (which do not show them) and through
 the explicit ``on_mnemonic`` callback of :func:`create_wallet`.
 
 Encrypting or decrypting a coldkey costs ~5 s on purpose (argon2i, "sensitive" limits), and
@@ -33,8 +33,8 @@ from typing import Any
 
 from bittensor_wallet import Keyfile, Keypair, Wallet
 
-from subnetkit.errors import WalletError
-from subnetkit.keys import DEV_ACCOUNTS, Signer, crypto_id
+from subnetkit.core.errors import WalletError
+from subnetkit.core.keys import DEV_ACCOUNTS, Signer, crypto_id
 
 log = logging.getLogger(__name__)
 

@@ -12,17 +12,17 @@ import asyncio
 from dataclasses import dataclass
 from pathlib import Path
 
-from chain import blocks, extrinsic
-from chain.errors import chain_error
-from chain.genesis import GenesisConfig, genesis_state
-from chain.runtime.block import BlockExecutor
-from chain.state import State
-from chain.store import ChainStore
-from protos.chain.v1 import chain_pb2 as pb
+from subnetkit.chain import blocks, extrinsic
+from subnetkit.chain.errors import chain_error
+from subnetkit.chain.genesis import GenesisConfig, genesis_state
+from subnetkit.chain.state import State
+from subnetkit.chain.store import ChainStore
+from subnetkit.chain.transition.block import BlockExecutor
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 
 @dataclass(frozen=True)
-class ReplayReport:
+class ReexecutionReport:
     blocks: int
     extrinsics: int
     head: int
@@ -40,11 +40,12 @@ def _execute(
         outcome = executor.try_apply(checked)
         if outcome is None:
             raise chain_error(
-                "replay_mismatch", f"block {number}: extrinsic {checked.hash.hex()} not includable"
+                "reexecution_mismatch",
+                f"block {number}: extrinsic {checked.hash.hex()} not includable",
             )
         if (outcome.success, outcome.error_code) != (receipt.success, receipt.error_code):
             raise chain_error(
-                "replay_mismatch",
+                "reexecution_mismatch",
                 f"block {number}: extrinsic {checked.hash.hex()} gave "
                 f"{outcome.success}/{outcome.error_code!r}, stored receipt says "
                 f"{receipt.success}/{receipt.error_code!r}",
@@ -54,8 +55,8 @@ def _execute(
     return hashes
 
 
-async def replay(data_dir: Path | str) -> ReplayReport:
-    """Replay the chain in ``data_dir`` (safe while it runs: SQLite readers do not block it)."""
+async def reexecute(data_dir: Path | str) -> ReexecutionReport:
+    """Re-execute the chain in ``data_dir`` (safe while it runs: SQLite readers do not block it)."""
     store = ChainStore(Path(data_dir))
     await store.open()
     try:
@@ -82,17 +83,18 @@ async def replay(data_dir: Path | str) -> ReplayReport:
                 )
             if header.state_root != stored.state_root:
                 raise chain_error(
-                    "replay_mismatch",
+                    "reexecution_mismatch",
                     f"block {number}: replayed state root {header.state_root.hex()} != stored "
                     f"{stored.state_root.hex()}",
                 )
             if header.hash != stored.hash:
                 raise chain_error(
-                    "replay_mismatch", f"block {number}: replayed block hash differs from stored"
+                    "reexecution_mismatch",
+                    f"block {number}: replayed block hash differs from stored",
                 )
             parent = header
             count += 1
         assert parent is not None
-        return ReplayReport(count, extrinsics, parent.number, parent.state_root)
+        return ReexecutionReport(count, extrinsics, parent.number, parent.state_root)
     finally:
         await store.close()

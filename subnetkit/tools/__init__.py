@@ -1,0 +1,1 @@
+"""Developer tools above the neurons: protobuf code generation and the subnet scaffold."""
