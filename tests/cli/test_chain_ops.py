@@ -423,7 +423,7 @@ def test_wallet_keys_on_disk_sign_and_list(cli: Cli, chain: ThreadedChain, tmp_p
     from subnetkit.core import wallet
 
     # An unencrypted (dev) coldkey: encrypting one costs ~20 s of argon2 on this machine; the
-    # --password-env path of load_coldkey is tested in tests/subnetkit/test_wallet.py.
+    # --password-env path of load_coldkey is tested in tests/core/test_wallet.py.
     info = wallet.create_wallet("ops", "miner", path=tmp_path)
     keys = ["--wallet-name", "ops", "--wallet-hotkey", "miner", "--wallet-path", str(tmp_path)]
     _json(

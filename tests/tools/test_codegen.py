@@ -10,7 +10,7 @@ import pytest
 from subnetkit.core.errors import ConfigError
 from subnetkit.tools import codegen
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def test_generated_code_is_fresh(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from subnetkit.chain.epoch.scenario import VECTOR_FIELDS, outputs_to_json, parse_scenario, replay
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 VECTORS = REPO / ".." / "shared" / "reference" / "yuma-vectors"
 PUBLIC = (
     "rust_test_active_stake",

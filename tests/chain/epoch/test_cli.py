@@ -12,7 +12,7 @@ import pytest
 
 from subnetkit.cli import main
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 VECTORS = REPO / ".." / "shared" / "reference" / "yuma-vectors"
 ZERO_WEIGHTS = VECTORS / "rust_test_zero_weights.json"
 

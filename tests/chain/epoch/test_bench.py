@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "epoch.py"
+BENCH = Path(__file__).resolve().parents[3] / "bench" / "epoch.py"
 
 
 def _bench_module():
