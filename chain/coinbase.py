@@ -1,4 +1,4 @@
-"""The coinbase (reference yuma.md §7): how new TAO and alpha enter each block, and how an
+"""The coinbase (docs/epoch.md §7): how new TAO and alpha enter each block, and how an
 epoch's share vectors turn into rao staked to each uid.
 
 Pure functions over integers (rao) the chain calls once per block and once per epoch. Amounts
@@ -23,7 +23,7 @@ _SHARE_BITS = 40  # fixed-point resolution used to apportion integer rao exactly
 
 
 def block_emission(total_issuance_rao: int, *, total_supply_rao: int = TOTAL_SUPPLY_RAO) -> int:
-    """Rao emitted per block given what has been issued so far (halvings, §7.1).
+    """Rao emitted per block given what has been issued so far (halvings, docs/epoch.md §7).
 
     ``k = floor(log2(1 / (1 - I / supply)))`` and the emission is ``floor(1e9 / 2^k)``: 1 TAO
     per block until half the supply is issued, then halving each time the remaining supply
@@ -44,7 +44,7 @@ def block_emission(total_issuance_rao: int, *, total_supply_rao: int = TOTAL_SUP
 def subnet_shares(
     ema_prices: Mapping[int, float], miner_burned: Mapping[int, float] | None = None
 ) -> dict[int, float]:
-    """Each subnet's fraction of the block's TAO emission (§7.3).
+    """Each subnet's fraction of the block's TAO emission (docs/epoch.md §7).
 
     ``share_i ∝ ema_price_i × (1 − miner_burned_i)`` normalised to sum 1; if every such weight
     is 0 the shares fall back to pure price shares; if every price is 0, all shares are 0.
@@ -68,7 +68,7 @@ def subnet_shares(
 
 
 class Injection(NamedTuple):
-    """What one subnet's pool receives in a block (§7.4); unpacks as a 3-tuple."""
+    """What one subnet's pool receives in a block (docs/epoch.md §7); unpacks as a 3-tuple."""
 
     tao_in: int
     """TAO added to the pool's TAO reserve."""
@@ -79,7 +79,7 @@ class Injection(NamedTuple):
 
 
 def inject(tao_emission: int, price: float, alpha_in_cap: int) -> Injection:
-    """Split a subnet's TAO emission into pool injections (§7.4).
+    """Split a subnet's TAO emission into pool injections (docs/epoch.md §7).
 
     ``alpha_in = tao_emission / price`` capped at ``alpha_in_cap`` (the chain passes
     ``root_proportion × alpha_out``). When capped, only ``alpha_in × price`` TAO goes in beside
@@ -99,7 +99,9 @@ def inject(tao_emission: int, price: float, alpha_in_cap: int) -> Injection:
 
 @dataclass(frozen=True)
 class AlphaSplit:
-    """One block's ``alpha_out`` divided between owner, miners, validators and root (§7.5).
+    """One block's ``alpha_out`` divided between owner, miners, validators and root.
+
+    See docs/epoch.md §7.
 
     The four parts sum exactly to ``alpha_out``.
     """
@@ -117,8 +119,8 @@ class AlphaSplit:
 def split_alpha_out(
     alpha_out: int, owner_cut_u16: int = DEFAULT_OWNER_CUT_U16, root_proportion: float = 0.0
 ) -> AlphaSplit:
-    """Divide ``alpha_out`` (§7.5): owner cut first, then half of the rest to miners, the other
-    half to validators, of which ``root_proportion`` goes to root stakers.
+    """Divide ``alpha_out`` (docs/epoch.md §7): owner cut first, then half of the rest to
+    miners, the other half to validators, of which ``root_proportion`` goes to root stakers.
 
     ``owner_cut = floor(alpha_out × owner_cut_u16 / 65535)``; miners get
     ``floor(rest / 2)``; root gets ``floor(root_proportion × (rest − miners))``; validators the
@@ -160,7 +162,7 @@ def epoch_payouts(
     *,
     burn_uids: Collection[int] = (),
 ) -> list[int]:
-    """Per-uid rao to add as stake after an epoch (§7.6), never more than was pending.
+    """Per-uid rao to add as stake after an epoch (docs/epoch.md §7), never more than was pending.
 
     The epoch's server and validator emissions are used only as proportions: miners share
     ``pending_server`` by ``normalized_server_emission``, validators share

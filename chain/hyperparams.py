@@ -40,7 +40,8 @@ def _sudo(default: int, lo: int, hi: int, doc: str = "") -> HyperparamSpec:
     return HyperparamSpec(default, lo, hi, None, None, doc)
 
 
-#: Defaults from subtensor's runtime (yuma.md §8). Owner ranges follow subtensor's admin-utils.
+#: Defaults from subtensor's runtime (docs/epoch.md §8). Owner ranges follow subtensor's
+#: admin-utils.
 SPECS: dict[str, HyperparamSpec] = {
     "tempo": HyperparamSpec(360, 1, 50_400, 360, 50_400, "blocks between epochs"),
     "kappa": _sudo(32_767, 0, U16, "consensus majority, /65535"),

@@ -2,8 +2,8 @@
 
 One implementation on both sides is the point: a validator that runs :func:`process_weights`
 produces exactly what :func:`check_weights` accepts, because the final acceptance test is the
-same code. The rules follow subtensor's ``internal_set_weights`` (reference yuma.md §4) and its
-fixed-point helpers (§5.3): weights travel and are stored as u16, max-upscaled so the largest
+same code. The rules follow subtensor's ``internal_set_weights`` (docs/epoch.md §4) and its
+fixed-point helpers (§5.3 there): weights travel and are stored as u16, max-upscaled so the largest
 entry of a row is 65535.
 """
 
@@ -90,7 +90,7 @@ def _upscale_u16_floats(values: Sequence[float]) -> list[int]:
 
 
 def max_upscale_u16(values: Sequence[Any] | Any) -> list[int]:
-    """Scale a non-negative vector so its largest entry becomes 65535 (yuma.md §5.3).
+    """Scale a non-negative vector so its largest entry becomes 65535 (docs/epoch.md §5.3).
 
     Integer input (u16 values as submitted) is handled with the chain's exact fixed-point
     arithmetic, so applying it to an already upscaled row changes nothing. Float input (e.g.

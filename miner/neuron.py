@@ -17,7 +17,7 @@ A miner may define ``prepare()`` (sync or async): it runs after the registration
 before the server starts, so a model loads before the first request, not inside it.
 
 Lookups go through a hotkey -> uid map rebuilt on each metagraph refresh: the template's
-``hotkeys.index(caller)`` scan per request is a DoS lever (reference §c, #4).
+``hotkeys.index(caller)`` scan per request is a DoS lever (one O(n) scan per call).
 """
 
 from __future__ import annotations

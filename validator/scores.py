@@ -1,6 +1,7 @@
 """Moving-average miner scores, keyed by hotkey, persisted crash-safely.
 
-This fixes three bugs of the Bittensor subnet template's ``update_scores`` (reference §b.4):
+This fixes three bugs of the Bittensor subnet template's ``update_scores``
+(``BaseValidatorNeuron.update_scores`` in opentensor/bittensor-subnet-template):
 
 * **Keyed by hotkey, not uid.** A uid is a slot; when a hotkey is deregistered its uid goes to a
   newcomer. Scores indexed by uid hand the old miner's reputation to the new one unless every

@@ -1,4 +1,6 @@
-"""Bond updates and dividends: the default ("Yuma 2") path and the Yuma3 path (yuma.md §2.10-11).
+"""Bond updates and dividends: the default ("Yuma 2") path and the Yuma3 path.
+
+Specified in docs/epoch.md §2.10-2.11.
 
 All matrices here are the ``(r × n)`` block of rows that can hold bonds (uids with an input or
 a new validator permit); every other row of the chain's bond matrix is empty by construction.
@@ -90,7 +92,7 @@ def liquid_alpha(
     alpha_high_u16: int,
     steepness: int,
 ) -> Tensor:
-    """Per-entry EMA rate from a sigmoid of the buy/sell gap (Yuma3 liquid alpha, §2.11.2).
+    """Per-entry EMA rate from a sigmoid of the buy/sell gap (liquid alpha, docs/epoch.md §2.11).
 
     Buying (weight >= bond): gap = weight − consensus; selling: gap = bond − weight; both
     clamped to [0, 1]. A large gap moves the bond fast (alpha near ``alpha_high``).

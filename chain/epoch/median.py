@@ -1,4 +1,4 @@
-"""Consensus: the stake-weighted median of each column with the kappa majority (yuma.md §2.6).
+"""Consensus: the stake-weighted median of each column with the kappa majority (docs/epoch.md §2.6).
 
 The chain runs a partition search with a middle pivot, column by column. Its result does not
 depend on the pivot order: with exact (integer) stake sums the search keeps the invariant

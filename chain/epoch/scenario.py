@@ -1,4 +1,5 @@
-"""Replaying epoch scenarios in the yuma-vectors JSON format (see the vectors' README).
+"""Replaying epoch scenarios in the epoch test-vector JSON format
+(tests/chain/epoch/vectors/README.md).
 
 A scenario is a subnet's hyperparameters, an initial state and a list of per-epoch inputs.
 Replaying it runs :func:`run_epoch` once per epoch, either with each epoch's own ``bonds`` and
@@ -239,7 +240,7 @@ def parse_hyperparams(doc: Mapping[str, Any], where: str = "hyperparameters") ->
 
 
 def parse_scenario(doc: Any) -> Scenario:
-    """Validate a yuma-vectors scenario document and turn it into tensors."""
+    """Validate a test-vector scenario document and turn it into tensors."""
     if not isinstance(doc, Mapping):
         raise ConfigError("scenario must be a JSON object")
     n = _int(_need(doc, "n", "scenario"), "scenario.n", minimum=1, maximum=N_MAX)

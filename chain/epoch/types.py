@@ -106,7 +106,8 @@ class EpochInputs:
 
     Only rows of uids with an input or a new permit are read from ``weights`` and ``bonds``:
     other rows count as empty (the chain never stores bonds for them and empties their weights
-    in §2.5), which is what keeps the epoch from touching all ``n × n`` entries. Values are not
+    in docs/epoch.md §2.5), which is what keeps the epoch from touching all ``n × n`` entries.
+    Values are not
     range-checked here for the same reason; the chain validates them when they are written.
     """
 

@@ -1,4 +1,4 @@
-"""One Yuma consensus epoch as a pure function over tensors (yuma.md §2, the chain's sparse epoch).
+"""One Yuma consensus epoch as a pure function over tensors (docs/epoch.md §2, the sparse epoch).
 
 Only rows of uids that had or get a validator permit can carry weights or bonds, so the heavy
 work runs on that ``(r × n)`` block (r ≈ validators), never on ``n × n``: this is what keeps an
@@ -77,7 +77,8 @@ def _masked_weight_bits(
     owner: int | None,
     device: torch.device,
 ) -> tuple[Tensor, Tensor]:
-    """Rows of W after §2.5's masks, row-normalised as exact I32F32 bits, and the present mask.
+    """Rows of W after the masks of docs/epoch.md §2.5, row-normalised as exact I32F32 bits,
+    and the present mask.
 
     In-place where possible: this is the largest block of work in the epoch.
     """
@@ -105,7 +106,7 @@ def _masked_weight_bits(
 def run_epoch(
     inputs: EpochInputs, hp: EpochHyperparams, device: str | torch.device | None = None
 ) -> EpochOutputs:
-    """Run one epoch and return every per-uid output (§2.1-2.14).
+    """Run one epoch and return every per-uid output (docs/epoch.md §2.1-2.14).
 
     ``device`` picks where the work runs (default: where ``inputs.stake`` lives); outputs live
     there too. Raises ConfigError on inputs with the wrong shapes.

@@ -1,4 +1,4 @@
-"""Per-block coinbase, and the epoch with its payout, for every subnet (yuma.md §7).
+"""Per-block coinbase, and the epoch with its payout, for every subnet (docs/epoch.md §7).
 
 Each block, before extrinsics:
 
@@ -82,7 +82,7 @@ def coinbase(ctx: Ctx, subnets: list[Subnet]) -> None:
 
 
 def commit_blocks(ctx: Ctx, sn: Subnet) -> list[int]:
-    """Per uid, the block of its earliest unexpired weight commit, or -1 (yuma.md §2.5.4)."""
+    """Per uid, the block of its earliest unexpired weight commit, or -1 (docs/epoch.md §2.5)."""
     tempo, period = sn.hp("tempo"), sn.hp("reveal_period_epochs")
     now = epoch_index(sn.netuid, tempo, ctx.block)
     out = []

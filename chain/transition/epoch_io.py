@@ -137,10 +137,10 @@ def store_outputs(ctx: Ctx, sn: Subnet, out: EpochOutputs, pay: list[int]) -> No
     pruning_score = u16["pruning_score"]
     active = out.active.tolist()
     permits = out.new_validator_permit.tolist()
-    # Only uids with a new permit keep a bond row (§2.12); read those rows without ever building
-    # the dense n x n matrix, which at n = 4096 would cost more than the epoch itself. Row and
-    # canonical bytes both come from one flat list of the tensors' ints (4096 pairs per
-    # validator), which is about half the cost of encoding the tuple of pairs later.
+    # Only uids with a new permit keep a bond row (docs/epoch.md §2.12); read those rows without
+    # ever building the dense n x n matrix, which at n = 4096 would cost more than the epoch
+    # itself. Row and canonical bytes both come from one flat list of the tensors' ints (4096
+    # pairs per validator), which is about half the cost of encoding the tuple of pairs later.
     bond_rows: dict[int, tuple[SparseRow, bytes]] = {}
     for uid, row in out.stored_bond_rows():
         cols = torch.nonzero(row > 0).flatten()

@@ -4,7 +4,7 @@ When a subnet is full, a new registration replaces the neuron with the lowest pr
 among those past their immunity period (ties: the earliest registered, then the lowest uid).
 The subnet owner's hotkey is never replaced. A replaced uid starts clean: weights, bonds,
 endpoint and epoch outputs are cleared, and its new ``block_at_registration`` makes the next
-epoch mask other validators' outdated weights and bonds on it (yuma.md §2.5, §2.10).
+epoch mask other validators' outdated weights and bonds on it (docs/epoch.md §2.5, §2.10).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Epoch scheduling and epoch numbering, in blocks.
 
-We use subtensor's long-standing rule (yuma.md §3, "previous code"): subnet ``netuid`` runs its
+We use subtensor's long-standing rule (docs/epoch.md §3, the older rule): subnet ``netuid`` runs its
 epoch at block ``b`` when ``(b + netuid + 1) % (tempo + 1) == 0``; tempo 0 means never. The
 netuid offset keeps subnets from all running on the same block. The epoch *index* of a block,
 used by commit-reveal windows, is ``(b + netuid + 1) // (tempo + 1)``: it ticks over exactly at

@@ -1,6 +1,6 @@
 """Setting weights directly, and the commit-reveal path (on by default, as in subtensor).
 
-Order of checks follows subtensor's ``internal_set_weights`` (yuma.md §4): length, subnet,
+Order of checks follows subtensor's ``internal_set_weights`` (docs/epoch.md §4): length, subnet,
 registration, version key, rate limit, then the shared weight checks of :mod:`chain.weights`
 (duplicates, range, permit, minimum count, max weight limit). Stored values are max-upscaled to
 u16 and ``last_update`` moves to this block.

@@ -1,4 +1,4 @@
-"""``subnetkit epoch replay``: run Yuma epochs over a scenario in the yuma-vectors format.
+"""``subnetkit epoch replay``: run Yuma epochs over a scenario in the epoch test-vector format.
 
 Reads the scenario from stdin (or ``--input``) and writes ``{"epochs": [...]}`` with one entry
 of outputs per input epoch. Useful to check the epoch against other implementations and to

@@ -12,15 +12,14 @@ import pytest
 
 from subnetkit.cli import main
 
-REPO = Path(__file__).resolve().parents[3]
-VECTORS = REPO / ".." / "shared" / "reference" / "yuma-vectors"
+VECTORS = Path(__file__).resolve().parent / "vectors"
 ZERO_WEIGHTS = VECTORS / "rust_test_zero_weights.json"
 
 
 def vector_text(name: str) -> str:
-    """A public vector's text; FAILS (not skips) when shared/ is missing: CI always has it."""
+    """A public vector's text (vendored in tests/chain/epoch/vectors/)."""
     path = VECTORS / name
-    assert path.is_file(), f"yuma vectors not found at {path.resolve()} (shared/ beside clone)"
+    assert path.is_file(), f"epoch vectors not found at {path}"
     return path.read_text()
 
 

@@ -1,4 +1,7 @@
-"""The vectorised consensus median equals the chain's literal partition search (yuma.md §2.6)."""
+"""The vectorised consensus median equals the chain's literal partition search.
+
+See docs/epoch.md §2.6.
+"""
 
 from __future__ import annotations
 

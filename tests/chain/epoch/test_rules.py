@@ -1,4 +1,6 @@
-"""Individual epoch rules on small hand-built subnets: each test pins one behaviour of §2."""
+"""Individual epoch rules on small hand-built subnets: each test pins one behaviour of
+docs/epoch.md §2.
+"""
 
 from __future__ import annotations
 

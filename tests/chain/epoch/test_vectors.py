@@ -10,8 +10,7 @@ import pytest
 
 from subnetkit.chain.epoch.scenario import VECTOR_FIELDS, outputs_to_json, parse_scenario, replay
 
-REPO = Path(__file__).resolve().parents[3]
-VECTORS = REPO / ".." / "shared" / "reference" / "yuma-vectors"
+VECTORS = Path(__file__).resolve().parent / "vectors"
 PUBLIC = (
     "rust_test_active_stake",
     "rust_test_bonds",
@@ -19,10 +18,10 @@ PUBLIC = (
     "rust_test_yuma3_kappa_moves_first",
     "rust_test_zero_weights",
 )
-# Missing vectors must FAIL, not skip: CI always has shared/ beside the clone, so a missing
-# directory means a broken checkout. An empty glob still yields the five public names.
+# Missing vectors must FAIL, not skip: they are part of the repository. An empty glob still
+# yields the five public names.
 FILES = sorted(VECTORS.glob("*.json")) or [VECTORS / f"{name}.json" for name in PUBLIC]
-MISSING = f"yuma vectors not found at {VECTORS.resolve()} (shared/ must sit beside the clone)"
+MISSING = f"epoch vectors not found at {VECTORS}"
 
 BOOL_FIELDS = {"active", "new_validator_permit"}
 RAO_FIELDS = {"server_emission", "validator_emission", "emission"}
