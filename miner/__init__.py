@@ -16,6 +16,7 @@ async with MinerServer(EchoMiner(), signer, port=0) as server:
 """
 
 from subnetkit.miner.base import CallContext, Miner
-from subnetkit.miner.server import Limits, MinerServer
+from subnetkit.miner.limits import Limits
+from subnetkit.miner.server import MinerServer
 
 __all__ = ["CallContext", "Limits", "Miner", "MinerServer"]

@@ -32,7 +32,8 @@ from subnetkit.chain.sync import MetagraphSync
 from subnetkit.core.errors import ConfigError
 from subnetkit.core.neuron import NeuronBase, register_command
 from subnetkit.miner.base import Miner
-from subnetkit.miner.server import Limits, MinerServer
+from subnetkit.miner.limits import Limits
+from subnetkit.miner.server import MinerServer
 
 log = logging.getLogger(__name__)
 

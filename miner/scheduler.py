@@ -34,7 +34,7 @@ class SynapseScheduler:
 
     Use: ``try_acquire()`` (no await, the hot path) or else ``await wait(priority)``; then
     exactly one ``release()`` per slot taken. There is no context manager on purpose: the server
-    sometimes hands a slot to a worker thread that outlives the request (miner/server.py).
+    sometimes hands a slot to a worker thread that outlives the request (miner/handlers.py).
     """
 
     def __init__(self, max_concurrency: int, max_queue: int) -> None:

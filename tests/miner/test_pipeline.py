@@ -161,7 +161,7 @@ async def test_handler_raises(
     server: MinerServer, alice: Signer, caplog: pytest.LogCaptureFixture
 ) -> None:
     body = echo_pb2.EchoRequest(text="raise").SerializeToString()
-    with caplog.at_level(logging.ERROR, logger="subnetkit.miner.server"):
+    with caplog.at_level(logging.ERROR, logger="subnetkit.miner.handlers"):
         reply = await raw_unary(server.port, body, signed_metadata(alice, body, server.hotkey))
     assert reply.code == S.INTERNAL
     assert "handler failed" in reply.details
