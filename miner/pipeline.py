@@ -42,6 +42,7 @@ from subnetkit.miner.leases import Leases, PriorityHook
 from subnetkit.miner.limits import Limits, refusal
 from subnetkit.miner.metrics import UNAUTHENTICATED_CALLER, MinerMetrics
 from subnetkit.wire import protocol
+from subnetkit.wire.inprocess import InProcessContext
 from subnetkit.wire.nonce_cache import NonceCache, NonceCacheFull
 
 log = logging.getLogger(__name__)
@@ -49,6 +50,12 @@ log = logging.getLogger(__name__)
 BlacklistHook = Callable[[str], "str | Awaitable[str | None] | None"]
 
 _S = grpc.StatusCode
+
+
+def _trusted(context: object) -> bool:
+    """Only a trusted in-process transport's context skips signatures (steps 5 and 9); a gRPC
+    context never does (subnetkit.wire.inprocess explains the trusted mode)."""
+    return isinstance(context, InProcessContext) and context.trusted
 
 
 class RequestPipeline:
@@ -115,7 +122,12 @@ class RequestPipeline:
                     out = await self.runner.unary(bound, request, ctx, lease, budget, enforce_at)
             finally:
                 lease.release()
-            context.set_trailing_metadata(self._signed_trailer(bound, auth, body_hash, out, chain))
+            if _trusted(context):
+                context.set_trailing_metadata(((protocol.MD_MINER, self.signer.ss58),))
+            else:
+                context.set_trailing_metadata(
+                    self._signed_trailer(bound, auth, body_hash, out, chain)
+                )
             return out
         except WireError as exc:
             status = exc.status.name
@@ -150,7 +162,8 @@ class RequestPipeline:
         if reason is not None:
             raise refusal(_S.PERMISSION_DENIED, f"caller {auth.caller} is blacklisted: {reason}")
         body_hash = protocol.sha256(body)
-        protocol.verify_request(auth, bound.spec.path, body_hash)
+        if not _trusted(context):
+            protocol.verify_request(auth, bound.spec.path, body_hash)
         return auth, body_hash
 
     def _check_nonce(self, auth: protocol.RequestAuth) -> None:

@@ -1,10 +1,12 @@
-"""``MinerServer``: a miner's signed gRPC endpoint, from bind to graceful stop.
+"""``MinerServer``: a miner's signed endpoint, from bind to graceful stop.
 
 The server wires the parts together and owns their lifecycle; each part has its own module:
 what a request goes through in :mod:`subnetkit.miner.pipeline`, per-caller limits and handler
 slots in :mod:`subnetkit.miner.leases`, running handlers (threads, streams) in
 :mod:`subnetkit.miner.handlers`, the bounds in :mod:`subnetkit.miner.limits`. Here: binding,
-health and reflection, routing each RPC path to the pipeline, and stopping gracefully.
+health and reflection, routing each RPC path to the pipeline, and stopping gracefully. Built with
+``network=`` the server binds no socket: it attaches to an in-process network and serves the same
+pipeline to :class:`~subnetkit.wire.inprocess.InProcessTransport` (load tests, simulations).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from subnetkit.miner.limits import Limits
 from subnetkit.miner.metrics import MinerMetrics
 from subnetkit.miner.pipeline import BlacklistHook, RequestPipeline
 from subnetkit.miner.scheduler import SynapseScheduler
+from subnetkit.wire.inprocess import InProcessContext, InProcessNetwork
 from subnetkit.wire.nonce_cache import NonceCache
 
 __all__ = ["BlacklistHook", "Limits", "MinerServer", "PriorityHook"]
@@ -83,8 +86,12 @@ class MinerServer(Lifecycle):
         metrics_registry: CollectorRegistry | None = None,
         reflection_enabled: bool = True,
         clock: Callable[[], int] = time.time_ns,
+        network: InProcessNetwork | None = None,
     ) -> None:
         super().__init__()
+        self.network = network
+        if network is not None:
+            host = network.host
         self.miner = miner
         self.signer = signer
         self.host = host
@@ -176,6 +183,10 @@ class MinerServer(Lifecycle):
         at the first request. Sync handlers get a thread for each of their slots."""
         lim = self.limits
         self._runner.start()
+        if self.network is not None:
+            self._port = self.network.attach(self)
+            await super().start()
+            return
         server = grpc.aio.server(
             options=[
                 ("grpc.max_receive_message_length", lim.max_request_bytes + 64 * 1024),
@@ -215,6 +226,8 @@ class MinerServer(Lifecycle):
             return
         self._stopped = True
         self.request_stop()
+        if self.network is not None and self._port is not None:
+            self.network.detach(self._port)
         if self._server is not None:
             if self._health is not None:
                 await self._health.enter_graceful_shutdown()
@@ -224,6 +237,20 @@ class MinerServer(Lifecycle):
     async def close(self) -> None:
         """Stop with the lifecycle's graceful timeout (what ``async with`` calls on exit)."""
         await self.stop(self.graceful_shutdown_timeout)
+
+    async def handle_in_process(
+        self, path: str, body: bytes, context: InProcessContext
+    ) -> bytes | None:
+        """One request from an in-process transport: the same pipeline as a gRPC request."""
+        bound = self._bound.get(path)
+        if bound is None:
+            served = ", ".join(b.spec.path for b in self._bound.values())
+            await context.abort(
+                grpc.StatusCode.UNIMPLEMENTED,
+                f"synapse {path} is not served here; this miner serves: {served}",
+            )
+            raise AssertionError("unreachable")  # pragma: no cover
+        return await self._pipeline.serve(bound, body, context)  # type: ignore[arg-type]
 
     # -- handler registration --------------------------------------------------------------------
     def _make_handlers(self) -> dict[str, grpc.RpcMethodHandler]:

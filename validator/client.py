@@ -1,7 +1,9 @@
 """``MinerClient``: the validator's side of the wire. Signed fan-out queries, results as values.
 
-One client keeps one gRPC channel per miner endpoint (HTTP/2 keepalive, reused across calls, a
-bounded LRU so a long-lived validator never accumulates dead channels). ``query`` sends one
+What carries the bytes is a :class:`~subnetkit.wire.transport.Transport`: by default gRPC, one
+channel per miner endpoint (HTTP/2 keepalive, reused across calls, a bounded LRU so a long-lived
+validator never accumulates dead channels); or the in-process transport, which hands the same
+signed bytes to miners living in this process (load tests, simulations). ``query`` sends one
 signed request per target concurrently (at most ``max_concurrency`` in flight for the whole
 client) and returns one :class:`QueryResult` per target, in target order, within the call's total
 ``timeout``. A miner's failure, including a missing or forged response signature, is a
@@ -16,7 +18,6 @@ import contextlib
 import logging
 import re
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from types import TracebackType
@@ -30,6 +31,7 @@ from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer
 from subnetkit.wire import protocol
 from subnetkit.wire.methods import MethodSpec, resolve_method
+from subnetkit.wire.transport import GrpcTransport, Metadata, Transport
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +78,6 @@ class QueryResult:
         return self.error is None
 
 
-class _Endpoint:
-    __slots__ = ("callables", "channel")
-
-    def __init__(self, channel: grpc.aio.Channel) -> None:
-        self.channel = channel
-        self.callables: dict[str, Any] = {}
-
-
 class MinerClient:
     """Signed queries to many miners. Use as ``async with MinerClient(signer) as client``.
 
@@ -91,7 +85,9 @@ class MinerClient:
     calls of this client; ``max_channels`` bounds the open channels (least recently used closed
     first). ``verify_responses=False`` skips response signature checks (benchmarks only).
     ``max_response_bytes`` caps one response message and, for a verified stream, all the chunks
-    held back from one miner until its trailer verifies.
+    held back from one miner until its trailer verifies. ``transport`` carries the bytes (a
+    :class:`GrpcTransport` built from ``max_channels``/``channel_options`` by default); a trusted
+    in-process transport turns signing and verification off for the whole client.
     """
 
     def __init__(
@@ -103,27 +99,23 @@ class MinerClient:
         max_response_bytes: int = 64 * 1024 * 1024,
         verify_responses: bool = True,
         channel_options: Sequence[tuple[str, Any]] = (),
+        transport: Transport | None = None,
     ) -> None:
         if max_concurrency < 1 or max_channels < 1:
             raise ConfigError("max_concurrency and max_channels must be at least 1")
         self.signer = signer
         self.max_concurrency = max_concurrency
         self.max_channels = max_channels
-        self.verify_responses = verify_responses
         self.max_response_bytes = max_response_bytes
-        self._options = [
-            ("grpc.keepalive_time_ms", 30_000),
-            ("grpc.keepalive_timeout_ms", 10_000),
-            ("grpc.keepalive_permit_without_calls", 1),
-            ("grpc.http2.max_pings_without_data", 0),
-            ("grpc.max_receive_message_length", max_response_bytes),
-            ("grpc.max_send_message_length", -1),
-            *channel_options,
-        ]
-        self._endpoints: OrderedDict[str, _Endpoint] = OrderedDict()
+        self.transport: Transport = transport or GrpcTransport(
+            max_channels=max_channels,
+            max_response_bytes=max_response_bytes,
+            channel_options=channel_options,
+        )
+        self.trusted = self.transport.trusted
+        self.verify_responses = verify_responses and not self.trusted
         self._semaphore: asyncio.Semaphore | None = None
         self._nonce = protocol.next_nonce  # process-wide: nonces never repeat per hotkey
-        self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -139,47 +131,14 @@ class MinerClient:
         await self.close()
 
     async def close(self, grace: float | None = None) -> None:
-        """Close every channel (waiting up to ``grace`` s for calls in flight)."""
+        """Close the transport (gRPC: every channel, waiting up to ``grace`` s for calls)."""
         self._closed = True
-        endpoints = list(self._endpoints.values())
-        self._endpoints.clear()
-        await asyncio.gather(*(e.channel.close(grace) for e in endpoints), return_exceptions=True)
-        if self._closing:
-            await asyncio.gather(*self._closing, return_exceptions=True)
+        await self.transport.close(grace)
 
     @property
     def open_channels(self) -> int:
         """Channels held now (at most ``max_channels``): shows reuse and the LRU bound."""
-        return len(self._endpoints)
-
-    def _endpoint(self, target: Target) -> _Endpoint:
-        if self._closed:
-            raise ConfigError("MinerClient is closed")
-        key = target.endpoint
-        endpoint = self._endpoints.get(key)
-        if endpoint is not None:
-            self._endpoints.move_to_end(key)
-            return endpoint
-        endpoint = _Endpoint(grpc.aio.insecure_channel(key, options=self._options))
-        self._endpoints[key] = endpoint
-        if len(self._endpoints) > self.max_channels:
-            _, old = self._endpoints.popitem(last=False)
-            task = asyncio.ensure_future(old.channel.close(grace=5.0))
-            self._closing.add(task)
-            task.add_done_callback(self._closing.discard)
-        return endpoint
-
-    def _callable(self, target: Target, spec: MethodSpec) -> Any:
-        endpoint = self._endpoint(target)
-        fn = endpoint.callables.get(spec.path)
-        if fn is None:
-            # No serializers: we send and receive the exact bytes that are hashed and signed.
-            if spec.server_streaming:
-                fn = endpoint.channel.unary_stream(spec.path)
-            else:
-                fn = endpoint.channel.unary_unary(spec.path)
-            endpoint.callables[spec.path] = fn
-        return fn
+        return self.transport.open_channels
 
     def _limit(self) -> asyncio.Semaphore:
         if self._semaphore is None:
@@ -215,17 +174,23 @@ class MinerClient:
         return remaining
 
     def _start(self, target: Target, query: _Query, remaining: float) -> tuple[int, Any]:
-        """Sign the request for ``target`` and send it: (nonce, the gRPC call)."""
+        """Sign the request for ``target`` and send it: (nonce, the transport's call)."""
+        if self._closed:
+            raise ConfigError("MinerClient is closed")
         nonce = self._nonce()
-        metadata = protocol.sign_request(
-            self.signer,
-            method=query.spec.path,
-            receiver=target.hotkey,
-            body_hash=query.body_hash,
-            nonce=nonce,
-        )
-        call = self._callable(target, query.spec)(query.body, metadata=metadata, timeout=remaining)
-        return nonce, call
+        metadata: Metadata
+        if self.trusted:
+            metadata = protocol.unsigned_request(self.signer, receiver=target.hotkey, nonce=nonce)
+        else:
+            metadata = protocol.sign_request(
+                self.signer,
+                method=query.spec.path,
+                receiver=target.hotkey,
+                body_hash=query.body_hash,
+                nonce=nonce,
+            )
+        send = self.transport.stream if query.spec.server_streaming else self.transport.unary
+        return nonce, send(target.endpoint, query.spec, query.body, metadata, remaining)
 
     def _verify(
         self, target: Target, trailer: dict[str, str | bytes], message: bytes

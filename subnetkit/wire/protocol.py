@@ -318,6 +318,25 @@ def sign_request(
     return metadata
 
 
+#: The signature field of a trusted in-process request: zeros, never checked (see
+#: ``subnetkit.wire.inprocess``); a miner off the network rejects it as a bad signature.
+UNSIGNED = bytes(SIGNATURE_LEN)
+
+
+def unsigned_request(
+    signer: Signer, *, receiver: str, nonce: int
+) -> tuple[tuple[str, str | bytes], ...]:
+    """Request metadata without a signature, for a trusted in-process transport only: the
+    caller, receiver and nonce still travel, so freshness, replay and limits still apply."""
+    return (
+        (MD_VERSION, PROTOCOL_VERSION),
+        (MD_CALLER, signer.ss58),
+        (MD_RECEIVER, receiver),
+        (MD_NONCE, str(nonce)),
+        (MD_SIGNATURE, UNSIGNED),
+    )
+
+
 def response_trailer(
     signer: Signer, message: bytes, chunks: int | None = None
 ) -> tuple[tuple[str, str | bytes], ...]:
@@ -375,6 +394,7 @@ __all__ = [
     "MD_SIGNATURE",
     "MD_VERSION",
     "PROTOCOL_VERSION",
+    "UNSIGNED",
     "ChunkChain",
     "NonceClock",
     "RequestAuth",
@@ -390,5 +410,6 @@ __all__ = [
     "sha256",
     "sign_request",
     "stream_message",
+    "unsigned_request",
     "verify_request",
 ]
