@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/epoch.py
 	$(BIN)/python bench/chain.py
 	$(BIN)/python bench/scoring.py
+	$(BIN)/python bench/transport.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

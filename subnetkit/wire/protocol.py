@@ -19,6 +19,7 @@ import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import grpc
 
@@ -60,8 +61,12 @@ def sha256(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
 
 
+@lru_cache(maxsize=65536)
 def _lp(text: str) -> bytes:
-    """A UTF-8 string prefixed by its byte length (u16, big-endian)."""
+    """A UTF-8 string prefixed by its byte length (u16, big-endian).
+
+    Cached: the fields are hotkeys, method paths and versions, repeated on every message, and a
+    validator fanning out to thousands of miners builds each layout twice per request."""
     raw = text.encode()
     if len(raw) > 0xFFFF:
         raise WireError(f"field too long to sign ({len(raw)} bytes, the limit is 65535)")
