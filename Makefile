@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine with only Python 3.11+:
 #   make run    start a local network (chain, miners, validators) on the embedded defaults
-#   make test   ruff, then the whole test suite
+#   make test   ruff, the import layers (lint-imports), mypy, then the whole test suite
 # Both create .venv and install on first use. TORCH_SPEC picks the torch build: the default is
 # the CPU wheel; on a GPU machine use e.g. `make test TORCH_SPEC="torch==2.13.0 --index-url ..."`.
 PYTHON ?= python3
@@ -9,8 +9,11 @@ TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 RUN_ARGS ?=
+# The folders laid out under their import names, for lint-imports and mypy (see
+# subnetkit/tools/import_view.py); rebuilt on every run.
+IMPORT_VIEW := build/import-view
 
-.PHONY: install run test lint bench clean
+.PHONY: install run test lint typecheck bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +31,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test: lint
+# lint-imports adds its working directory to sys.path, so it runs inside the view.
+typecheck: $(STAMP)
+	$(BIN)/python -m subnetkit.tools.import_view $(IMPORT_VIEW)
+	cd $(IMPORT_VIEW) && $(abspath $(BIN))/lint-imports --config $(CURDIR)/pyproject.toml --no-cache --no-logo
+	$(BIN)/mypy
+
+test: lint typecheck
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 bench: $(STAMP)
@@ -39,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/transport.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache $(IMPORT_VIEW)

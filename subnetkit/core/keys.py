@@ -16,8 +16,8 @@ from bittensor_wallet import Keypair
 from subnetkit.core.errors import WalletError
 
 CryptoType = Literal["sr25519", "ed25519"]
-_CRYPTO_IDS: dict[str, int] = {"ed25519": 0, "sr25519": 1}
-_CRYPTO_NAMES = {v: k for k, v in _CRYPTO_IDS.items()}
+_CRYPTO_NAMES: dict[int, CryptoType] = {0: "ed25519", 1: "sr25519"}
+_CRYPTO_IDS: dict[str, int] = {name: crypto for crypto, name in _CRYPTO_NAMES.items()}
 
 #: The well-known development accounts (``//Alice`` ...), funded by ``chain start --dev``.
 DEV_ACCOUNTS = ("Alice", "Bob", "Charlie", "Dave", "Eve", "Ferdie")
@@ -41,8 +41,10 @@ class Signer:
     def __init__(self, keypair: Keypair) -> None:
         self._keypair = keypair
         self.ss58: str = keypair.ss58_address
+        if keypair.public_key is None:  # only a keypair built from a bare address lacks one
+            raise WalletError(f"{keypair.ss58_address} has no public key to verify with")
         self.public_key: bytes = bytes(keypair.public_key)
-        self.crypto: CryptoType = _CRYPTO_NAMES[keypair.crypto_type]  # type: ignore[assignment]
+        self.crypto: CryptoType = _CRYPTO_NAMES[keypair.crypto_type]
 
     @classmethod
     def from_uri(cls, uri: str, crypto: str = "sr25519") -> Signer:
@@ -56,7 +58,10 @@ class Signer:
 
     @classmethod
     def from_seed(cls, seed: bytes, crypto: str = "sr25519") -> Signer:
-        return cls(Keypair.create_from_seed(seed.hex(), crypto_type=crypto_id(crypto)))
+        # bittensor-wallet's stub says bytes, but the binding takes the seed as a hex string
+        # (bytes raise "cannot be converted to 'PyString'").
+        keypair = Keypair.create_from_seed(seed.hex(), crypto_type=crypto_id(crypto))  # type: ignore[arg-type]
+        return cls(keypair)
 
     @classmethod
     def generate(cls, crypto: str = "sr25519") -> Signer:

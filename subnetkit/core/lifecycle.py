@@ -119,7 +119,7 @@ async def run_until_signalled(
     Re-raises the component's fatal background error, if any, after a clean shutdown.
     """
     loop = asyncio.get_running_loop()
-    installed: list[int] = []
+    installed: list[signal.Signals] = []
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
             loop.add_signal_handler(sig, component.request_stop)
