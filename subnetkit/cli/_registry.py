@@ -17,8 +17,11 @@ SUBCOMMAND_MODULES = (
     "subnetkit.cli.epoch",  # epoch replay
     "subnetkit.cli.echo",  # echo demo|serve
     "subnetkit.cli.chain",  # chain start|info|replay
-    # subnet create/list/show/hyperparams/set, register, stake, transfer, metagraph:
-    "subnetkit.cli.chain_ops",
+    "subnetkit.cli.subnet",  # subnet create|list|show|hyperparams|set
+    "subnetkit.cli.register",  # register
+    "subnetkit.cli.stake",  # stake add|remove|list
+    "subnetkit.cli.transfer",  # transfer
+    "subnetkit.cli.metagraph",  # metagraph NETUID
     "subnetkit.cli.scaffold",  # subnet new (adds to the "subnet" sub-app above)
     "subnetkit.cli.neuron",  # miner run, validator run
     "subnetkit.cli.localnet",  # localnet up

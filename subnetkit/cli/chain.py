@@ -9,12 +9,12 @@ from pathlib import Path
 
 import typer
 
+from subnetkit.cli.options import DEFAULT_CHAIN_ENDPOINT, DEFAULT_CHAIN_PORT, Format, OutputFormat
 from subnetkit.core.errors import ConfigError
 
 chain_app = typer.Typer(help="The local chain of record.", no_args_is_help=True)
 
 DEFAULT_DATA_DIR = Path.home() / ".subnetkit" / "chain"
-DEFAULT_PORT = 9944
 
 
 def parse_duration(text: str) -> float:
@@ -45,7 +45,9 @@ _READY = typer.Option(None, "--ready-file", help='Write {"port", "pid"} here onc
 def start(
     data_dir: Path = _DATA_DIR,
     block_time: str = typer.Option(None, "--block-time", help="e.g. 12s or 250ms (dev: 250ms)."),
-    port: int = typer.Option(DEFAULT_PORT, "--port", min=0, max=65535, help="0 picks a free port."),
+    port: int = typer.Option(
+        DEFAULT_CHAIN_PORT, "--port", min=0, max=65535, help="0 picks a free port."
+    ),
     host: str = typer.Option("127.0.0.1", "--host"),
     dev: bool = typer.Option(False, "--dev", help="Fund //Alice..//Ferdie, Alice sudo, fast."),
     manual: bool = typer.Option(False, "--manual", help="Produce blocks only on request."),
@@ -104,15 +106,12 @@ def start(
 
 @chain_app.command("info")
 def info(
-    address: str = typer.Option(f"127.0.0.1:{DEFAULT_PORT}", "--address", "-a"),
-    fmt: str = typer.Option("text", "--format", help="text or json"),
+    address: str = typer.Option(DEFAULT_CHAIN_ENDPOINT, "--address", "-a"),
+    fmt: Format = OutputFormat.TEXT,
     timeout: float = typer.Option(5.0, "--timeout"),
 ) -> None:
     """Head block, genesis, issuance and subnets of a running chain."""
     import asyncio
-
-    if fmt not in ("text", "json"):
-        raise ConfigError(f"unknown --format {fmt!r}: use 'text' or 'json'")
 
     from subnetkit.chain.client import ChainClient
 
@@ -146,7 +145,7 @@ def info(
         }
 
     doc = asyncio.run(read())
-    if fmt == "json":
+    if fmt is OutputFormat.JSON:
         typer.echo(json.dumps(doc))
         return
     typer.echo(

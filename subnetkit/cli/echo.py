@@ -11,6 +11,8 @@ import json
 
 import typer
 
+from subnetkit.cli.options import Format, OutputFormat
+
 echo_app = typer.Typer(help="The echo subnet: a demo and a standalone miner.", no_args_is_help=True)
 
 
@@ -19,21 +21,18 @@ def demo(
     requests: int = typer.Option(5, "--requests", "-n", min=1, help="Queries to send."),
     miners: int = typer.Option(3, "--miners", min=1, max=256, help="Echo miners to start."),
     timeout: float = typer.Option(5.0, "--timeout", help="Total deadline per query, seconds."),
-    fmt: str = typer.Option("text", "--format", help="text or json"),
+    fmt: Format = OutputFormat.TEXT,
 ) -> None:
     """Start echo miners on 127.0.0.1:0 and query them with a signed validator client."""
     import asyncio
 
-    from subnetkit.core.errors import ConfigError
     from subnetkit.core.lifecycle import install_event_loop_policy
 
-    if fmt not in ("text", "json"):
-        raise ConfigError(f"unknown --format {fmt!r}: use 'text' or 'json'")
     install_event_loop_policy()
     asyncio.run(_demo(requests, miners, timeout, fmt))
 
 
-async def _demo(requests: int, miners: int, timeout: float, fmt: str) -> None:
+async def _demo(requests: int, miners: int, timeout: float, fmt: OutputFormat) -> None:
     import asyncio
 
     from subnetkit.core.keys import DEV_ACCOUNTS, Signer, dev_signer
@@ -53,7 +52,7 @@ async def _demo(requests: int, miners: int, timeout: float, fmt: str) -> None:
     failures = 0
     try:
         targets = [Target(s.hotkey, "127.0.0.1", s.port) for s in servers]
-        if fmt == "text":
+        if fmt is OutputFormat.TEXT:
             typer.echo(f"validator {validator_key.ss58} querying {miners} echo miner(s)")
         async with MinerClient(validator_key) as client:
             for i in range(requests):
@@ -61,7 +60,7 @@ async def _demo(requests: int, miners: int, timeout: float, fmt: str) -> None:
                 results = await client.query(targets, method, request, timeout=timeout)
                 for r in results:
                     failures += r.error is not None
-                    if fmt == "json":
+                    if fmt is OutputFormat.JSON:
                         typer.echo(
                             json.dumps(
                                 {

@@ -11,8 +11,11 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Annotated
 
 import typer
+
+from subnetkit.cli.options import OutputFormat, format_option
 
 localnet_app = typer.Typer(
     help="A whole subnet on this machine: chain, miners, validators.", no_args_is_help=True
@@ -36,7 +39,9 @@ def up(
     epochs: int = typer.Option(
         None, "--epochs", min=1, help="Stop after N epochs (default: run until Ctrl-C)."
     ),
-    fmt: str = typer.Option("text", "--format", help="text or json (the final summary)."),
+    fmt: Annotated[OutputFormat, format_option("text or json (the final summary).")] = (
+        OutputFormat.TEXT
+    ),
     data_dir: Path = _DATA_DIR,
     tempo: int = typer.Option(None, "--tempo", help="Blocks per epoch (default 20)."),
     block_time: str = typer.Option("250ms", "--block-time", help="e.g. 250ms, 1s."),
@@ -57,8 +62,6 @@ def up(
     from subnetkit.core.lifecycle import install_event_loop_policy
     from subnetkit.localnet.runner import DEFAULT_TEMPO, LocalnetConfig
 
-    if fmt not in ("text", "json"):
-        raise ConfigError(f"unknown --format {fmt!r}: use 'text' or 'json'")
     for item in (*validator_set, *miner_set):
         if "=" not in item:
             raise ConfigError(f"--validator-set/--miner-set {item!r}: use section.key=value")
@@ -78,12 +81,12 @@ def up(
     cfg.check()
     install_event_loop_policy()
     summary = asyncio.run(_up(cfg, fmt))
-    if fmt == "json":
+    if fmt is OutputFormat.JSON:
         sys.stdout.write(json.dumps(summary) + "\n")
         sys.stdout.flush()
 
 
-async def _up(cfg: object, fmt: str) -> dict[str, object]:
+async def _up(cfg: object, fmt: OutputFormat) -> dict[str, object]:
     import logging
 
     from rich.console import Console
@@ -99,7 +102,7 @@ async def _up(cfg: object, fmt: str) -> dict[str, object]:
     out = Console(highlight=False)
     if not out.is_terminal:  # a pipe or file: no 80-column squeeze of the final table
         out = Console(highlight=False, width=160)
-    live_wanted = fmt == "text" and out.is_terminal
+    live_wanted = fmt is OutputFormat.TEXT and out.is_terminal
     live: Live | None = None
 
     def title(tracker: EpochTracker) -> str:
@@ -135,7 +138,7 @@ async def _up(cfg: object, fmt: str) -> dict[str, object]:
         if live is not None:
             live.stop()
         remove_signals()
-    if fmt == "text":
+    if fmt is OutputFormat.TEXT:
         if live is None and net.tracker is not None:
             out.print(render_table(net.tracker.rows, title(net.tracker)))
         owner = summary["owner_emission"]

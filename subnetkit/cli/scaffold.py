@@ -1,6 +1,6 @@
 """``subnetkit subnet new NAME``: scaffold a subnet package that passes its own test at once.
 
-The command joins the ``subnet`` sub-app of :mod:`subnetkit.cli.chain_ops` when that module is
+The command joins the ``subnet`` sub-app of :mod:`subnetkit.cli.subnet` when that module is
 present (the registry loads it first), else it brings its own ``subnet`` sub-app.
 """
 
@@ -11,23 +11,22 @@ from pathlib import Path
 
 import typer
 
+from subnetkit.cli.options import Format, OutputFormat
+
 _DIR = typer.Option(Path("."), "--dir", help="Where to create the NAME/ package.")
 
 
 def new(
     name: str = typer.Argument(..., help="Package name: lowercase letters, digits, '_'."),
     directory: Path = _DIR,
-    fmt: str = typer.Option("text", "--format", help="text or json"),
+    fmt: Format = OutputFormat.TEXT,
 ) -> None:
     """Create NAME/ with proto (compiled), miner, validator, scorer, test and README."""
-    from subnetkit.core.errors import ConfigError
     from subnetkit.tools.scaffold import scaffold_subnet
 
-    if fmt not in ("text", "json"):
-        raise ConfigError(f"unknown --format {fmt!r}: use 'text' or 'json'")
     result = scaffold_subnet(name, directory)
     files = [str(p) for p in (*result.files, *result.generated)]
-    if fmt == "json":
+    if fmt is OutputFormat.JSON:
         typer.echo(json.dumps({"name": name, "path": str(result.package_dir), "files": files}))
         return
     typer.echo(f"created subnet {name!r} in {result.package_dir}")
@@ -43,7 +42,7 @@ def new(
 
 def register(app: typer.Typer) -> None:
     try:
-        from subnetkit.cli.chain_ops import subnet_app
+        from subnetkit.cli.subnet import subnet_app
     except ImportError:
         subnet_app = typer.Typer(help="Create subnets.", no_args_is_help=True)
         app.add_typer(subnet_app, name="subnet")

@@ -14,11 +14,11 @@ from typing import Any
 
 import typer
 
+from subnetkit.cli.options import Format, OutputFormat, WalletPath
+
 wallet_app = typer.Typer(
     help="Create and inspect wallets (btcli's on-disk layout).", no_args_is_help=True
 )
-
-_PATH_HELP = "Wallet root (default ~/.subnetkit/wallets)."
 
 
 def _root(wallet_path: Path | None, bittensor: bool) -> Path:
@@ -30,14 +30,6 @@ def _root(wallet_path: Path | None, bittensor: bool) -> Path:
     if bittensor:
         return wallet.resolve_path(wallet.BITTENSOR_WALLET_PATH)
     return wallet.resolve_path(wallet_path or wallet.DEFAULT_WALLET_PATH)
-
-
-def _check_format(fmt: str) -> str:
-    from subnetkit.core.errors import ConfigError
-
-    if fmt not in ("text", "json"):
-        raise ConfigError(f"unknown --format {fmt!r}: use 'text' or 'json'")
-    return fmt
 
 
 def _echo_json(doc: Any) -> None:
@@ -64,9 +56,7 @@ def _describe(info: Any) -> list[str]:
 def create_cmd(
     name: str = typer.Option("default", "--name", envvar="SUBNETKIT_WALLET__NAME"),
     hotkey: str = typer.Option("default", "--hotkey", envvar="SUBNETKIT_WALLET__HOTKEY"),
-    wallet_path: Path | None = typer.Option(  # noqa: B008
-        None, "--wallet-path", envvar="SUBNETKIT_WALLET__PATH", help=_PATH_HELP
-    ),
+    wallet_path: WalletPath = None,
     bittensor: bool = typer.Option(False, "--bittensor", help="Use ~/.bittensor/wallets."),
     crypto: str = typer.Option("sr25519", "--crypto", help="sr25519 or ed25519."),
     uri: str | None = typer.Option(
@@ -83,13 +73,12 @@ def create_cmd(
     show_mnemonic: bool = typer.Option(
         False, "--show-mnemonic", help="Print fresh mnemonics to the terminal (TTY only)."
     ),
-    fmt: str = typer.Option("text", "--format", help="text or json"),
+    fmt: Format = OutputFormat.TEXT,
 ) -> None:
     """Create a wallet (coldkey + hotkey), or add a hotkey to an existing wallet."""
     from subnetkit.core import wallet
     from subnetkit.core.errors import ConfigError, WalletError
 
-    _check_format(fmt)
     root = _root(wallet_path, bittensor)
     if no_password and password_env:
         raise ConfigError("give either --password-env or --no-password, not both")
@@ -126,7 +115,7 @@ def create_cmd(
         overwrite=overwrite,
         on_mnemonic=(lambda who, words: mnemonics.append((who, words))) if show_mnemonic else None,
     )
-    if fmt == "json":
+    if fmt is OutputFormat.JSON:
         _echo_json(info.to_dict())
     else:
         typer.echo(f"wallet ready: {name} / {hotkey}")
@@ -138,19 +127,16 @@ def create_cmd(
 
 @wallet_app.command("list")
 def list_cmd(
-    wallet_path: Path | None = typer.Option(  # noqa: B008
-        None, "--wallet-path", envvar="SUBNETKIT_WALLET__PATH", help=_PATH_HELP
-    ),
+    wallet_path: WalletPath = None,
     bittensor: bool = typer.Option(False, "--bittensor", help="Use ~/.bittensor/wallets."),
-    fmt: str = typer.Option("text", "--format", help="text or json"),
+    fmt: Format = OutputFormat.TEXT,
 ) -> None:
     """List every wallet under the root with its coldkey and hotkey addresses."""
     from subnetkit.core import wallet
 
-    _check_format(fmt)
     root = _root(wallet_path, bittensor)
     infos = wallet.list_wallets(root)
-    if fmt == "json":
+    if fmt is OutputFormat.JSON:
         _echo_json([info.to_dict() for info in infos])
         return
     if not infos:
@@ -164,18 +150,15 @@ def list_cmd(
 @wallet_app.command("show")
 def show_cmd(
     name: str = typer.Option("default", "--name", envvar="SUBNETKIT_WALLET__NAME"),
-    wallet_path: Path | None = typer.Option(  # noqa: B008
-        None, "--wallet-path", envvar="SUBNETKIT_WALLET__PATH", help=_PATH_HELP
-    ),
+    wallet_path: WalletPath = None,
     bittensor: bool = typer.Option(False, "--bittensor", help="Use ~/.bittensor/wallets."),
-    fmt: str = typer.Option("text", "--format", help="text or json"),
+    fmt: Format = OutputFormat.TEXT,
 ) -> None:
     """Show one wallet's addresses and key types (reads public files only)."""
     from subnetkit.core import wallet
 
-    _check_format(fmt)
     info = wallet.wallet_info(name, path=_root(wallet_path, bittensor))
-    if fmt == "json":
+    if fmt is OutputFormat.JSON:
         _echo_json(info.to_dict())
         return
     for line in _describe(info):

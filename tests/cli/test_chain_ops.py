@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from subnetkit.cli.chain_ops import parse_hyperparameter_value, parse_tao
+from subnetkit.cli.parsing import parse_hyperparameter_value, parse_tao
 from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer
 from tests.cli.conftest import Cli, Result, ThreadedChain

@@ -1,0 +1,71 @@
+"""``subnetkit register``: register a hotkey on a subnet, paying its burn from the coldkey."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from subnetkit.cli.options import (
+    DEFAULT_CHAIN_ENDPOINT,
+    ChainEndpoint,
+    Format,
+    HotkeyAddress,
+    Netuid,
+    OutputFormat,
+    PasswordEnv,
+    Timeout,
+    Uri,
+    WalletHotkey,
+    WalletName,
+    WalletPath,
+)
+from subnetkit.cli.output import fmt_tao
+from subnetkit.cli.parsing import check_address
+from subnetkit.cli.session import Connection, Keys
+
+if TYPE_CHECKING:
+    from subnetkit.chain.client import ChainClient
+
+
+def register_cmd(
+    netuid: Netuid,
+    hotkey: HotkeyAddress = None,
+    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
+    timeout: Timeout = 10.0,
+    fmt: Format = OutputFormat.TEXT,
+    wallet_name: WalletName = "default",
+    wallet_hotkey: WalletHotkey = "default",
+    wallet_path: WalletPath = None,
+    password_env: PasswordEnv = None,
+    uri: Uri = None,
+) -> None:
+    """Register a hotkey on a subnet; the coldkey pays the subnet's burn."""
+    conn = Connection(endpoint, timeout, fmt)
+    keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
+    target = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
+    coldkey = keys.coldkey()
+
+    async def work(client: ChainClient) -> dict[str, Any]:
+        burn = (await client.subnet_info(netuid)).burn
+        uid = await client.burned_register(coldkey, netuid, target, timeout=conn.submit_timeout)
+        return {
+            "netuid": netuid,
+            "uid": uid,
+            "hotkey": target,
+            "coldkey": coldkey.ss58,
+            "burn_rao": burn,
+        }
+
+    doc = conn.run(work)
+    conn.emit(
+        doc,
+        lambda: typer.echo(
+            f"registered {target} on subnet {netuid} as uid {doc['uid']} "
+            f"(burned {fmt_tao(doc['burn_rao'])} TAO from {coldkey.ss58})"
+        ),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("register")(register_cmd)

@@ -1,0 +1,213 @@
+"""``subnetkit stake add|remove|list``: stake TAO on hotkeys, unstake, and list stakes.
+
+TAO amounts are typed in TAO (``1.5``) and sent in rao; alpha amounts use the same 1e9 base unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from subnetkit.cli.options import (
+    DEFAULT_CHAIN_ENDPOINT,
+    ChainEndpoint,
+    Format,
+    HotkeyAddress,
+    Netuid,
+    OutputFormat,
+    PasswordEnv,
+    Timeout,
+    Uri,
+    WalletHotkey,
+    WalletName,
+    WalletPath,
+)
+from subnetkit.cli.output import fmt_tao, new_table, rich_console
+from subnetkit.cli.parsing import check_address, parse_tao
+from subnetkit.cli.session import Connection, Keys
+from subnetkit.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from subnetkit.chain.client import ChainClient
+
+stake_app = typer.Typer(
+    help="Stake TAO on hotkeys, unstake, and list stakes.", no_args_is_help=True
+)
+
+
+@stake_app.command("add")
+def stake_add(
+    netuid: Netuid,
+    amount: Annotated[str, typer.Option("--amount", help="TAO to stake, e.g. 1.5.")],
+    hotkey: HotkeyAddress = None,
+    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
+    timeout: Timeout = 10.0,
+    fmt: Format = OutputFormat.TEXT,
+    wallet_name: WalletName = "default",
+    wallet_hotkey: WalletHotkey = "default",
+    wallet_path: WalletPath = None,
+    password_env: PasswordEnv = None,
+    uri: Uri = None,
+) -> None:
+    """Stake TAO from the coldkey on a registered hotkey; the pool swaps it into alpha."""
+    conn = Connection(endpoint, timeout, fmt)
+    rao = parse_tao(amount)
+    keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
+    target = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
+    coldkey = keys.coldkey()
+
+    async def work(client: ChainClient) -> dict[str, Any]:
+        alpha = await client.add_stake(coldkey, netuid, target, rao, timeout=conn.submit_timeout)
+        total = await client.stake(netuid, target, coldkey.ss58)
+        return {
+            "netuid": netuid,
+            "hotkey": target,
+            "coldkey": coldkey.ss58,
+            "tao_rao": rao,
+            "alpha": alpha,
+            "stake_alpha": total,
+        }
+
+    doc = conn.run(work)
+    conn.emit(
+        doc,
+        lambda: typer.echo(
+            f"staked {fmt_tao(rao)} TAO on {target} in subnet {netuid}: got "
+            f"{fmt_tao(doc['alpha'])} alpha (now {fmt_tao(doc['stake_alpha'])} alpha)"
+        ),
+    )
+
+
+@stake_app.command("remove")
+def stake_remove(
+    netuid: Netuid,
+    amount: Annotated[
+        str | None, typer.Option("--amount", help="Alpha to unstake, e.g. 0.5.")
+    ] = None,
+    unstake_all: Annotated[bool, typer.Option("--all", help="Unstake everything.")] = False,
+    hotkey: HotkeyAddress = None,
+    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
+    timeout: Timeout = 10.0,
+    fmt: Format = OutputFormat.TEXT,
+    wallet_name: WalletName = "default",
+    wallet_hotkey: WalletHotkey = "default",
+    wallet_path: WalletPath = None,
+    password_env: PasswordEnv = None,
+    uri: Uri = None,
+) -> None:
+    """Unstake alpha from a hotkey; the pool swaps it back into TAO for the coldkey."""
+    conn = Connection(endpoint, timeout, fmt)
+    if (amount is None) == (not unstake_all):
+        raise ConfigError("give exactly one of --amount ALPHA or --all")
+    units = None if amount is None else parse_tao(amount, unit="alpha")
+    keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
+    target = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
+    coldkey = keys.coldkey()
+
+    async def work(client: ChainClient) -> dict[str, Any]:
+        from subnetkit.core.errors import ChainError
+
+        alpha = units
+        if alpha is None:
+            alpha = await client.stake(netuid, target, coldkey.ss58)
+            if alpha == 0:
+                raise ChainError(
+                    f"{coldkey.ss58} has no stake on {target} in subnet {netuid}; nothing to "
+                    "unstake (see `subnetkit stake list`)",
+                    code="insufficient_stake",
+                )
+        tao = await client.remove_stake(coldkey, netuid, target, alpha, timeout=conn.submit_timeout)
+        left = await client.stake(netuid, target, coldkey.ss58)
+        return {
+            "netuid": netuid,
+            "hotkey": target,
+            "coldkey": coldkey.ss58,
+            "alpha": alpha,
+            "tao_rao": tao,
+            "stake_alpha": left,
+        }
+
+    doc = conn.run(work)
+    conn.emit(
+        doc,
+        lambda: typer.echo(
+            f"unstaked {fmt_tao(doc['alpha'])} alpha from {target} in subnet {netuid}: got "
+            f"{fmt_tao(doc['tao_rao'])} TAO ({fmt_tao(doc['stake_alpha'])} alpha left)"
+        ),
+    )
+
+
+@stake_app.command("list")
+def stake_list(
+    netuid: Annotated[int | None, typer.Option("--netuid", min=0, help="Only this subnet.")] = None,
+    coldkey: Annotated[
+        str | None, typer.Option("--coldkey", help="Coldkey SS58 (default: the wallet's).")
+    ] = None,
+    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
+    timeout: Timeout = 10.0,
+    fmt: Format = OutputFormat.TEXT,
+    wallet_name: WalletName = "default",
+    wallet_path: WalletPath = None,
+    uri: Uri = None,
+) -> None:
+    """A coldkey's stakes on every subnet (or one), with the free balance. Needs no password."""
+    conn = Connection(endpoint, timeout, fmt)
+    who = (
+        check_address(coldkey, "--coldkey")
+        if coldkey
+        else Keys(wallet_name, wallet_path=wallet_path, uri=uri).coldkey_address()
+    )
+
+    async def work(client: ChainClient) -> dict[str, Any]:
+        subnets = (
+            [await client.subnet_info(netuid)]
+            if netuid is not None
+            else await client.list_subnets()
+        )
+        balance = await client.balance(who)
+        stakes: list[dict[str, Any]] = []
+        for sn in subnets:
+            mg = await client.metagraph(sn.netuid)
+            staked = [uid for uid, s in enumerate(mg.alpha_stake.tolist()) if s > 0]
+            own = await asyncio.gather(
+                *(client.stake(sn.netuid, mg.hotkeys[uid], who) for uid in staked)
+            )
+            for uid, alpha in zip(staked, own, strict=True):
+                if alpha:
+                    stakes.append(
+                        {
+                            "netuid": sn.netuid,
+                            "uid": uid,
+                            "hotkey": mg.hotkeys[uid],
+                            "alpha": alpha,
+                            "price": sn.pool.price,
+                            "tao_value_rao": int(alpha * sn.pool.price),
+                        }
+                    )
+        return {"coldkey": who, "balance_rao": balance, "stakes": stakes}
+
+    doc = conn.run(work)
+
+    def text() -> None:
+        typer.echo(f"coldkey {who}: free balance {fmt_tao(doc['balance_rao'])} TAO")
+        if not doc["stakes"]:
+            typer.echo("  no stakes")
+            return
+        table = new_table("stakes", ["netuid", "uid", "hotkey", "alpha", "≈ TAO (spot)"])
+        for s in doc["stakes"]:
+            table.add_row(
+                str(s["netuid"]),
+                str(s["uid"]),
+                s["hotkey"],
+                fmt_tao(s["alpha"]),
+                fmt_tao(s["tao_value_rao"]),
+            )
+        rich_console().print(table)
+
+    conn.emit(doc, text)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(stake_app, name="stake")

@@ -1,0 +1,248 @@
+"""``subnetkit subnet create|list|show|hyperparams|set``: create, inspect and configure subnets.
+
+Every command talks to a running chain (``--chain-endpoint``, env ``SUBNETKIT_CHAIN__ENDPOINT``)
+and prints human text (rich tables) or, with ``--format json``, one JSON document on stdout.
+Refusals are the chain's typed errors, re-raised unchanged, so the CLI's ``main()`` prints one
+line such as ``error[insufficient_balance]: ...`` with the chain's code and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from subnetkit.cli.options import (
+    DEFAULT_CHAIN_ENDPOINT,
+    ChainEndpoint,
+    Format,
+    HotkeyAddress,
+    NetuidArgument,
+    OutputFormat,
+    PasswordEnv,
+    Timeout,
+    Uri,
+    WalletHotkey,
+    WalletName,
+    WalletPath,
+)
+from subnetkit.cli.output import fmt_tao, new_table, rich_console, short_address
+from subnetkit.cli.parsing import check_address, parse_hyperparameter_value
+from subnetkit.cli.session import Connection, Keys
+
+if TYPE_CHECKING:
+    from subnetkit.chain.client import ChainClient
+
+subnet_app = typer.Typer(help="Create, inspect and configure subnets.", no_args_is_help=True)
+
+
+def _subnet_doc(info: Any) -> dict[str, Any]:
+    return {
+        "netuid": info.netuid,
+        "n": info.n,
+        "max_allowed_uids": info.hyperparameters.get("max_allowed_uids"),
+        "owner_coldkey": info.owner_coldkey,
+        "owner_hotkey": info.owner_hotkey,
+        "registered_at": info.registered_at,
+        "tempo": info.tempo,
+        "blocks_until_next_epoch": info.blocks_until_next_epoch,
+        "last_epoch_block": info.last_epoch_block,
+        "burn_rao": info.burn,
+        "pool": {
+            "tao_in_rao": info.pool.tao_in,
+            "alpha_in": info.pool.alpha_in,
+            "alpha_out": info.pool.alpha_out,
+            "price": info.pool.price,
+        },
+        "pending_emission_rao": {
+            "server": info.pending_server,
+            "validator": info.pending_validator,
+            "owner": info.pending_owner,
+        },
+        "block": info.block,
+    }
+
+
+@subnet_app.command("create")
+def subnet_create(
+    hotkey: HotkeyAddress = None,
+    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
+    timeout: Timeout = 10.0,
+    fmt: Format = OutputFormat.TEXT,
+    wallet_name: WalletName = "default",
+    wallet_hotkey: WalletHotkey = "default",
+    wallet_path: WalletPath = None,
+    password_env: PasswordEnv = None,
+    uri: Uri = None,
+) -> None:
+    """Create a subnet owned by the coldkey (pays the lock cost); the hotkey becomes uid 0."""
+    conn = Connection(endpoint, timeout, fmt)
+    keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
+    owner_hotkey = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
+    coldkey = keys.coldkey()
+
+    async def work(client: ChainClient) -> dict[str, Any]:
+        lock = (await client.info()).subnet_lock_cost
+        netuid = await client.create_subnet(coldkey, owner_hotkey, timeout=conn.submit_timeout)
+        return {
+            "netuid": netuid,
+            "owner_coldkey": coldkey.ss58,
+            "owner_hotkey": owner_hotkey,
+            "lock_cost_rao": lock,
+        }
+
+    doc = conn.run(work)
+    conn.emit(
+        doc,
+        lambda: typer.echo(
+            f"created subnet {doc['netuid']}: owner {doc['owner_coldkey']}, hotkey "
+            f"{doc['owner_hotkey']} (uid 0), locked {fmt_tao(doc['lock_cost_rao'])} TAO"
+        ),
+    )
+
+
+@subnet_app.command("list")
+def subnet_list(
+    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
+    timeout: Timeout = 10.0,
+    fmt: Format = OutputFormat.TEXT,
+) -> None:
+    """Every subnet with its size, owner, epoch timing and pool price."""
+    conn = Connection(endpoint, timeout, fmt)
+    subnets = conn.run(lambda client: client.list_subnets())
+    docs = [_subnet_doc(s) for s in subnets]
+
+    def text() -> None:
+        if not docs:
+            typer.echo("no subnets yet: create one with `subnetkit subnet create`")
+            return
+        table = new_table(
+            "subnets", ["netuid", "n/max", "owner", "tempo", "next epoch", "price", "burn TAO"]
+        )
+        for d in docs:
+            table.add_row(
+                str(d["netuid"]),
+                f"{d['n']}/{d['max_allowed_uids']}",
+                short_address(d["owner_coldkey"]),
+                str(d["tempo"]),
+                f"in {d['blocks_until_next_epoch']}",
+                f"{d['pool']['price']:.4f}",
+                fmt_tao(d["burn_rao"]),
+            )
+        rich_console().print(table)
+
+    conn.emit({"subnets": docs}, text)
+
+
+@subnet_app.command("show")
+def subnet_show(
+    netuid: NetuidArgument,
+    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
+    timeout: Timeout = 10.0,
+    fmt: Format = OutputFormat.TEXT,
+) -> None:
+    """One subnet: owner, size, epoch timing, pool and pending emission."""
+    conn = Connection(endpoint, timeout, fmt)
+    doc = _subnet_doc(conn.run(lambda client: client.subnet_info(netuid)))
+
+    def text() -> None:
+        pool, pending = doc["pool"], doc["pending_emission_rao"]
+        lines = [
+            f"subnet {doc['netuid']} at block {doc['block']}",
+            f"  owner coldkey  {doc['owner_coldkey']}",
+            f"  owner hotkey   {doc['owner_hotkey']}",
+            f"  neurons        {doc['n']} / {doc['max_allowed_uids']}",
+            f"  tempo          {doc['tempo']} (next epoch in {doc['blocks_until_next_epoch']} "
+            f"blocks, last at {doc['last_epoch_block']})",
+            f"  burn           {fmt_tao(doc['burn_rao'])} TAO per registration",
+            f"  pool           {fmt_tao(pool['tao_in_rao'])} TAO / {fmt_tao(pool['alpha_in'])} "
+            f"alpha, price {pool['price']:.6f}",
+            f"  pending        server {fmt_tao(pending['server'])}, validator "
+            f"{fmt_tao(pending['validator'])}, owner {fmt_tao(pending['owner'])} (alpha)",
+        ]
+        typer.echo("\n".join(lines))
+
+    conn.emit(doc, text)
+
+
+@subnet_app.command("hyperparams")
+def subnet_hyperparams(
+    netuid: NetuidArgument,
+    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
+    timeout: Timeout = 10.0,
+    fmt: Format = OutputFormat.TEXT,
+) -> None:
+    """A subnet's hyperparameters, with who may set each and within which bounds."""
+    from subnetkit.chain.hyperparams import SPECS
+
+    conn = Connection(endpoint, timeout, fmt)
+    values = conn.run(lambda client: client.hyperparameters(netuid))
+    rows = []
+    for name in sorted(values):
+        spec = SPECS.get(name)
+        rows.append(
+            {
+                "name": name,
+                "value": values[name],
+                "settable_by": None
+                if spec is None
+                else ("owner" if spec.owner_settable else "sudo"),
+                "range": None if spec is None else [spec.lo, spec.hi],
+                "owner_range": None
+                if spec is None or not spec.owner_settable
+                else [spec.owner_lo, spec.owner_hi],
+                "doc": "" if spec is None else spec.doc,
+            }
+        )
+
+    def text() -> None:
+        table = new_table(
+            f"subnet {netuid} hyperparameters", ["name", "value", "set by", "range", "meaning"]
+        )
+        for r in rows:
+            bounds = r["owner_range"] or r["range"]
+            table.add_row(
+                r["name"],
+                str(r["value"]),
+                r["settable_by"] or "?",
+                "" if bounds is None else f"{bounds[0]}..{bounds[1]}",
+                r["doc"],
+            )
+        rich_console().print(table)
+
+    conn.emit({"netuid": netuid, "hyperparameters": rows}, text)
+
+
+@subnet_app.command("set")
+def subnet_set(
+    netuid: NetuidArgument,
+    name: Annotated[str, typer.Argument(help="Hyperparameter name (see `subnet hyperparams`).")],
+    value: Annotated[str, typer.Argument(help="New integer value (raw chain units).")],
+    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
+    timeout: Timeout = 10.0,
+    fmt: Format = OutputFormat.TEXT,
+    wallet_name: WalletName = "default",
+    wallet_path: WalletPath = None,
+    password_env: PasswordEnv = None,
+    uri: Uri = None,
+) -> None:
+    """Set a hyperparameter as the subnet owner's coldkey (owner-settable ones) or the sudo key."""
+    conn = Connection(endpoint, timeout, fmt)
+    number = parse_hyperparameter_value(name, value)
+    signer = Keys(wallet_name, "default", wallet_path, password_env, uri).coldkey()
+
+    async def work(client: ChainClient) -> dict[str, Any]:
+        receipt = await client.set_hyperparameter(
+            signer, netuid, name, number, timeout=conn.submit_timeout
+        )
+        return {"netuid": netuid, "name": name, "value": number, "block": receipt.block_number}
+
+    doc = conn.run(work)
+    conn.emit(
+        doc,
+        lambda: typer.echo(f"subnet {netuid}: {name} = {number} (block {doc['block']})"),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(subnet_app, name="subnet")

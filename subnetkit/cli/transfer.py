@@ -1,0 +1,67 @@
+"""``subnetkit transfer``: send free TAO from the coldkey to another address."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from subnetkit.cli.options import (
+    DEFAULT_CHAIN_ENDPOINT,
+    ChainEndpoint,
+    Format,
+    OutputFormat,
+    PasswordEnv,
+    Timeout,
+    Uri,
+    WalletName,
+    WalletPath,
+)
+from subnetkit.cli.output import fmt_tao
+from subnetkit.cli.parsing import check_address, parse_tao
+from subnetkit.cli.session import Connection, Keys
+
+if TYPE_CHECKING:
+    from subnetkit.chain.client import ChainClient
+
+
+def transfer_cmd(
+    dest: Annotated[str, typer.Option("--dest", help="Destination SS58 address.")],
+    amount: Annotated[str, typer.Option("--amount", help="TAO to send, e.g. 1.5.")],
+    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
+    timeout: Timeout = 10.0,
+    fmt: Format = OutputFormat.TEXT,
+    wallet_name: WalletName = "default",
+    wallet_path: WalletPath = None,
+    password_env: PasswordEnv = None,
+    uri: Uri = None,
+) -> None:
+    """Send free TAO from the coldkey to another address."""
+    conn = Connection(endpoint, timeout, fmt)
+    rao = parse_tao(amount)
+    check_address(dest, "--dest")
+    coldkey = Keys(wallet_name, "default", wallet_path, password_env, uri).coldkey()
+
+    async def work(client: ChainClient) -> dict[str, Any]:
+        receipt = await client.transfer(coldkey, dest, rao, timeout=conn.submit_timeout)
+        return {
+            "from": coldkey.ss58,
+            "dest": dest,
+            "amount_rao": rao,
+            "block": receipt.block_number,
+            "extrinsic_hash": receipt.extrinsic_hash.hex(),
+            "balance_rao": await client.balance(coldkey.ss58),
+        }
+
+    doc = conn.run(work)
+    conn.emit(
+        doc,
+        lambda: typer.echo(
+            f"sent {fmt_tao(rao)} TAO from {coldkey.ss58} to {dest} in block {doc['block']} "
+            f"(balance now {fmt_tao(doc['balance_rao'])} TAO)"
+        ),
+    )
+
+
+def register(app: typer.Typer) -> None:
+    app.command("transfer")(transfer_cmd)
