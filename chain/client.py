@@ -70,7 +70,7 @@ class ChainClient:
         self.address = address
         self.timeout = timeout
         self._channel: grpc.aio.Channel | None = None
-        self._stub: pb_grpc.ChainStub | None = None
+        self._stub: pb_grpc.ChainAsyncStub | None = None
         self._genesis: bytes | None = None
         self._nonces: dict[str, int] = {}
         self._nonce_locks: dict[str, asyncio.Lock] = {}
@@ -106,7 +106,7 @@ class ChainClient:
             self._stub = None
 
     @property
-    def stub(self) -> pb_grpc.ChainStub:
+    def stub(self) -> pb_grpc.ChainAsyncStub:
         if self._stub is None:
             self.connect()
         assert self._stub is not None
@@ -134,16 +134,20 @@ class ChainClient:
         return self._genesis
 
     async def head(self, *, timeout: float | None = None) -> pb.BlockHeader:
-        return (await self._call("GetHead", pb.GetHeadRequest(), timeout)).head
+        resp: pb.GetHeadResponse = await self._call("GetHead", pb.GetHeadRequest(), timeout)
+        return resp.head
 
     async def block(self, number: int, *, timeout: float | None = None) -> pb.Block:
-        return (await self._call("GetBlock", pb.GetBlockRequest(number=number), timeout)).block
+        request = pb.GetBlockRequest(number=number)
+        resp: pb.GetBlockResponse = await self._call("GetBlock", request, timeout)
+        return resp.block
 
     async def produce_block(
         self, count: int = 1, *, timeout: float | None = None
     ) -> pb.BlockHeader:
         """Manual mode: produce ``count`` blocks now; returns the last header."""
-        resp = await self._call("ProduceBlocks", pb.ProduceBlocksRequest(count=count), timeout)
+        request = pb.ProduceBlocksRequest(count=count)
+        resp: pb.ProduceBlocksResponse = await self._call("ProduceBlocks", request, timeout)
         return resp.headers[-1]
 
     async def stream_blocks(self, from_block: int = 0) -> AsyncIterator[pb.Block]:
@@ -161,9 +165,9 @@ class ChainClient:
     async def account(
         self, address: str, *, at_block: int = 0, timeout: float | None = None
     ) -> pb.GetAccountResponse:
-        return await self._call(
-            "GetAccount", pb.GetAccountRequest(address=address, at_block=at_block), timeout
-        )
+        request = pb.GetAccountRequest(address=address, at_block=at_block)
+        resp: pb.GetAccountResponse = await self._call("GetAccount", request, timeout)
+        return resp
 
     async def balance(
         self, address: str, *, at_block: int = 0, timeout: float | None = None
@@ -412,9 +416,8 @@ class ChainClient:
     async def subnet_info(
         self, netuid: int, *, at_block: int = 0, timeout: float | None = None
     ) -> pb.SubnetInfo:
-        resp = await self._call(
-            "GetSubnet", pb.GetSubnetRequest(netuid=netuid, at_block=at_block), timeout
-        )
+        request = pb.GetSubnetRequest(netuid=netuid, at_block=at_block)
+        resp: pb.GetSubnetResponse = await self._call("GetSubnet", request, timeout)
         return resp.subnet
 
     async def hyperparameters(

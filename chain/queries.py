@@ -23,7 +23,7 @@ def account(state: State, address: str, block: int) -> pb.GetAccountResponse:
 
 
 def subnet_record(state: State, netuid: int) -> Subnet:
-    sn = state.get("subnet", (netuid,))
+    sn: Subnet | None = state.get("subnet", (netuid,))
     if sn is None:
         raise chain_error(
             "subnet_not_found", f"subnet {netuid} does not exist; list_subnets shows those that do"

@@ -12,7 +12,7 @@ import asyncio
 import functools
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeAlias, TypeVar
 
 import grpc
 
@@ -26,10 +26,13 @@ from subnetkit.protos.chain.v1 import chain_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 ERROR_KEY = "x-chain-error"
-F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+RequestT = TypeVar("RequestT")
+ResponseT = TypeVar("ResponseT")
+Handler: TypeAlias = Callable[["ChainServicer", RequestT, Context], Awaitable[ResponseT]]
 
 
-async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
+async def _abort(context: Context, exc: BaseException) -> NoReturn:
     if isinstance(exc, SubnetkitError):
         await context.abort(exc.status, f"{exc.code}: {exc.message}", ((ERROR_KEY, exc.code),))
     log.exception("chain RPC failed", exc_info=exc)
@@ -40,9 +43,9 @@ async def _abort(context: grpc.aio.ServicerContext, exc: BaseException) -> None:
     )
 
 
-def _rpc(fn: F) -> F:
+def _rpc(fn: Handler[RequestT, ResponseT]) -> Handler[RequestT, ResponseT]:
     @functools.wraps(fn)
-    async def wrapper(self: ChainServicer, request: Any, context: grpc.aio.ServicerContext) -> Any:
+    async def wrapper(self: ChainServicer, request: RequestT, context: Context) -> ResponseT:
         try:
             return await fn(self, request, context)
         except grpc.aio.AbortError:
@@ -50,7 +53,7 @@ def _rpc(fn: F) -> F:
         except Exception as exc:
             await _abort(context, exc)
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper
 
 
 class ChainServicer(pb_grpc.ChainServicer):
@@ -164,7 +167,7 @@ class ChainServicer(pb_grpc.ChainServicer):
         return pb.ProduceBlocksResponse(headers=[b.header for b in produced])
 
     async def StreamBlocks(
-        self, request: pb.StreamBlocksRequest, context: grpc.aio.ServicerContext
+        self, request: pb.StreamBlocksRequest, context: Context
     ) -> AsyncIterator[pb.StreamBlocksResponse]:
         queue = self.node.subscribe()
         try:
@@ -183,8 +186,8 @@ class ChainServicer(pb_grpc.ChainServicer):
                     last = block.header.number
                     yield pb.StreamBlocksResponse(block=block)
             while True:
-                block = await queue.get()
-                if block is None:
+                latest = await queue.get()
+                if latest is None:
                     await _abort(
                         context,
                         chain_error(
@@ -193,11 +196,10 @@ class ChainServicer(pb_grpc.ChainServicer):
                             "reconnect with from_block",
                         ),
                     )
-                    return
-                if block.header.number <= last:
+                if latest.header.number <= last:
                     continue
-                last = block.header.number
-                yield pb.StreamBlocksResponse(block=block)
+                last = latest.header.number
+                yield pb.StreamBlocksResponse(block=latest)
         finally:
             self.node.unsubscribe(queue)
 

@@ -133,7 +133,8 @@ def _list(value: Any, n: int, where: str, what: str) -> Sequence[Any]:
     if not _is_list(value) or len(value) != n:
         got = f"a list of {len(value)}" if _is_list(value) else _json_type(value)
         raise ConfigError(f"{where} must be a list of {n} {what}, got {got}")
-    return value
+    checked: Sequence[Any] = value
+    return checked
 
 
 def _vector(

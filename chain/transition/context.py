@@ -86,7 +86,7 @@ class Ctx:
 
     # -- subnets and neurons ------------------------------------------------------------------
     def subnet(self, netuid: int) -> Subnet:
-        sn = self.state.get("subnet", (netuid,))
+        sn: Subnet | None = self.state.get("subnet", (netuid,))
         if sn is None:
             raise fail("subnet_not_found", f"subnet {netuid} does not exist; list_subnets shows it")
         return sn
@@ -95,7 +95,8 @@ class Ctx:
         self.state.put("subnet", (sn.netuid,), sn)
 
     def uid_of(self, netuid: int, hotkey: str) -> int | None:
-        return self.state.get("uid", (netuid, hotkey))
+        uid: int | None = self.state.get("uid", (netuid, hotkey))
+        return uid
 
     def registered_uid(self, netuid: int, hotkey: str) -> int:
         uid = self.uid_of(netuid, hotkey)
@@ -108,16 +109,19 @@ class Ctx:
         return uid
 
     def neuron(self, netuid: int, uid: int) -> Neuron:
-        return self.state.get("neuron", (netuid, uid))
+        neuron: Neuron = self.state.get("neuron", (netuid, uid))
+        return neuron
 
     def set_neuron(self, netuid: int, uid: int, neuron: Neuron) -> None:
         self.state.put("neuron", (netuid, uid), neuron)
 
     def hotkey_stake(self, netuid: int, hotkey: str) -> int:
-        return self.state.get("hstake", (netuid, hotkey), 0)
+        stake: int = self.state.get("hstake", (netuid, hotkey), 0)
+        return stake
 
     def stake_of(self, netuid: int, hotkey: str, coldkey: str) -> int:
-        return self.state.get("stake", (netuid, hotkey, coldkey), 0)
+        stake: int = self.state.get("stake", (netuid, hotkey, coldkey), 0)
+        return stake
 
     def change_stake(self, netuid: int, hotkey: str, coldkey: str, delta: int) -> None:
         own = self.stake_of(netuid, hotkey, coldkey) + delta
