@@ -22,6 +22,7 @@ from bittensor_wallet.keyfile import decrypt_keyfile_data, deserialize_keypair_f
 from subnetkit.cli import main
 from subnetkit.core import wallet
 from subnetkit.core.errors import WalletError
+from subnetkit.core.keyfiles import quiet
 from subnetkit.core.keys import dev_signer, verify
 
 SUBNETKIT = Path(sys.executable).with_name("subnetkit")
@@ -354,7 +355,7 @@ def test_library_prints_are_muted_for_the_calling_thread_only(
 ) -> None:
     import threading
 
-    with wallet._quiet():
+    with quiet():
         print("from the keyfile call")  # stands in for bittensor-wallet's "Decrypting..."
         other = threading.Thread(target=print, args=("from another thread",))
         other.start()
