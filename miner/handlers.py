@@ -22,6 +22,7 @@ from google.protobuf.message import Message
 
 from subnetkit.core.errors import WireError
 from subnetkit.miner.base import BoundSynapse, CallContext
+from subnetkit.miner.context import ServingContext
 from subnetkit.miner.leases import Lease
 from subnetkit.miner.limits import refusal
 from subnetkit.wire import protocol
@@ -100,7 +101,7 @@ class HandlerRunner:
         ctx: CallContext,
         lease: Lease,
         chain: protocol.ChunkChain,
-        context: grpc.aio.ServicerContext,
+        context: ServingContext,
         budget: float,
         enforce_at: float | None,
     ) -> None:
@@ -153,7 +154,7 @@ class HandlerRunner:
         ctx: CallContext,
         lease: Lease,
         chain: protocol.ChunkChain,
-        context: grpc.aio.ServicerContext,
+        context: ServingContext,
     ) -> None:
         """Write each chunk the handler yields, folding it into the signed hash chain."""
         if bound.is_async:

@@ -31,6 +31,7 @@ from subnetkit.chain.metagraph import Metagraph, MetagraphDiff
 from subnetkit.chain.sync import MetagraphSync
 from subnetkit.core.errors import ConfigError
 from subnetkit.core.neuron import NeuronBase, register_command
+from subnetkit.core.settings import NeuronSettings
 from subnetkit.miner.base import Miner
 from subnetkit.miner.limits import Limits
 from subnetkit.miner.server import MinerServer
@@ -57,7 +58,12 @@ class MinerNeuron(NeuronBase):
     role = "miner"
 
     def __init__(
-        self, miner: Miner, settings: Any, *, chain: ChainClient | None = None, **kwargs: Any
+        self,
+        miner: Miner,
+        settings: NeuronSettings,
+        *,
+        chain: ChainClient | None = None,
+        **kwargs: Any,
     ) -> None:
         check_announced_address(settings.axon)
         super().__init__(settings, **kwargs)

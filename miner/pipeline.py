@@ -37,6 +37,7 @@ from google.protobuf.message import DecodeError, Message
 from subnetkit.core.errors import WireError
 from subnetkit.core.keys import Signer
 from subnetkit.miner.base import BoundSynapse, CallContext
+from subnetkit.miner.context import ServingContext
 from subnetkit.miner.handlers import HandlerRunner
 from subnetkit.miner.leases import Leases, PriorityHook
 from subnetkit.miner.limits import Limits, refusal
@@ -89,7 +90,7 @@ class RequestPipeline:
         self._clock = clock
 
     async def serve(
-        self, bound: BoundSynapse, body: bytes, context: grpc.aio.ServicerContext
+        self, bound: BoundSynapse, body: bytes, context: ServingContext
     ) -> bytes | None:
         """One request through the whole pipeline; unary returns the body, streams write it."""
         started = time.perf_counter()
@@ -139,7 +140,7 @@ class RequestPipeline:
             self.metrics.observe(bound.spec.name, caller, status, time.perf_counter() - started)
 
     async def _admit(
-        self, bound: BoundSynapse, body: bytes, context: grpc.aio.ServicerContext
+        self, bound: BoundSynapse, body: bytes, context: ServingContext
     ) -> tuple[protocol.RequestAuth, bytes]:
         """Steps 1-5: the request's shape, freshness, receiver, caller and signature."""
         lim = self.limits
@@ -188,7 +189,7 @@ class RequestPipeline:
                 f"{exc}; serialize the synapse's request message",
             ) from None
 
-    def _deadline(self, context: grpc.aio.ServicerContext) -> tuple[float, float, float | None]:
+    def _deadline(self, context: ServingContext) -> tuple[float, float, float | None]:
         """(handler budget s, its ``time.monotonic()`` deadline, that deadline again if we must
         enforce it ourselves, else None).
 
@@ -207,11 +208,11 @@ class RequestPipeline:
         return budget, now + budget, None
 
     @staticmethod
-    def _cancel_status(context: grpc.aio.ServicerContext) -> str:
+    def _cancel_status(context: ServingContext) -> str:
         remaining = context.time_remaining()
         return "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
 
-    async def _reject(self, context: grpc.aio.ServicerContext, exc: WireError) -> NoReturn:
+    async def _reject(self, context: ServingContext, exc: WireError) -> NoReturn:
         await context.abort(exc.status, exc.message)
         raise AssertionError("unreachable")  # pragma: no cover
 

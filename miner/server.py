@@ -43,18 +43,22 @@ log = logging.getLogger(__name__)
 class _Router(grpc.GenericRpcHandler):
     """Routes our synapses' paths; any other path gets UNIMPLEMENTED with the list we serve."""
 
-    def __init__(self, handlers: dict[str, grpc.RpcMethodHandler], served: list[str]) -> None:
+    def __init__(
+        self, handlers: dict[str, grpc.RpcMethodHandler[bytes, bytes]], served: list[str]
+    ) -> None:
         self._handlers = handlers
         self._served = ", ".join(served)
 
-    def service(self, handler_call_details: grpc.HandlerCallDetails) -> grpc.RpcMethodHandler:
+    def service(
+        self, handler_call_details: grpc.HandlerCallDetails
+    ) -> grpc.RpcMethodHandler[bytes, bytes]:
         handler = self._handlers.get(handler_call_details.method)
         if handler is not None:
             return handler
         method = handler_call_details.method
         served = self._served
 
-        async def unknown(_body: bytes, context: grpc.aio.ServicerContext) -> bytes:
+        async def unknown(_body: bytes, context: grpc.aio.ServicerContext[bytes, bytes]) -> bytes:
             await context.abort(
                 grpc.StatusCode.UNIMPLEMENTED,
                 f"synapse {method} is not served here; this miner serves: {served}",
@@ -125,9 +129,7 @@ class MinerServer(Lifecycle):
             )
         )
         for path, sched in self._schedulers.items():
-            name = self._bound[path].spec.name
-            self.metrics.in_flight.labels(name).set_function(lambda s=sched: s.running)
-            self.metrics.queue_depth.labels(name).set_function(lambda s=sched: s.queued)
+            self._export_gauges(self._bound[path].spec.name, sched)
         leases = Leases(self._schedulers, lim.max_per_caller)
         self._per_caller = leases.counts  # the callers with requests queued or running
         self._pipeline = RequestPipeline(
@@ -250,11 +252,17 @@ class MinerServer(Lifecycle):
                 f"synapse {path} is not served here; this miner serves: {served}",
             )
             raise AssertionError("unreachable")  # pragma: no cover
-        return await self._pipeline.serve(bound, body, context)  # type: ignore[arg-type]
+        return await self._pipeline.serve(bound, body, context)
 
     # -- handler registration --------------------------------------------------------------------
-    def _make_handlers(self) -> dict[str, grpc.RpcMethodHandler]:
-        handlers: dict[str, grpc.RpcMethodHandler] = {}
+    def _export_gauges(self, name: str, sched: SynapseScheduler) -> None:
+        """In-flight and queue-depth gauges that read ``sched`` when scraped (one closure per
+        scheduler, so each synapse's gauges read their own)."""
+        self.metrics.in_flight.labels(name).set_function(lambda: sched.running)
+        self.metrics.queue_depth.labels(name).set_function(lambda: sched.queued)
+
+    def _make_handlers(self) -> dict[str, grpc.RpcMethodHandler[bytes, bytes]]:
+        handlers: dict[str, grpc.RpcMethodHandler[bytes, bytes]] = {}
         for path, bound in self._bound.items():
             fn = functools.partial(self._pipeline.serve, bound)
             if bound.spec.server_streaming:

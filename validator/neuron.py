@@ -41,6 +41,7 @@ from subnetkit.chain.metagraph import Metagraph, MetagraphDiff
 from subnetkit.chain.sync import MetagraphSync
 from subnetkit.core.errors import SubnetkitError
 from subnetkit.core.neuron import NeuronBase, register_command
+from subnetkit.core.settings import NeuronSettings
 from subnetkit.validator.client import MinerClient, QueryResult, Target
 from subnetkit.validator.scores import SCORES_FILE, ScoreStore
 from subnetkit.validator.scoring import RoundScores, Scorer, ScoringError, ScoringRuntime
@@ -62,7 +63,7 @@ class Validator:
     version_key: ClassVar[int] = 0
 
     @classmethod
-    def from_settings(cls, settings: Any, variant: str | None = None) -> Validator:
+    def from_settings(cls, settings: NeuronSettings, variant: str | None = None) -> Validator:
         """Build from the neuron's settings (override to read e.g. ``settings.validator``)."""
         return cls()
 
@@ -78,7 +79,7 @@ class Validator:
         """One successful reply as the scorer's input; None scores the miner 0."""
         return result.response
 
-    def make_scorer(self, settings: Any) -> Scorer:
+    def make_scorer(self, settings: NeuronSettings) -> Scorer:
         """The scorer (an ``nn.Module`` or callable over a ``ScoringBatch``)."""
         raise NotImplementedError
 
@@ -122,7 +123,7 @@ class ValidatorNeuron(NeuronBase):
     def __init__(
         self,
         validator: Validator,
-        settings: Any,
+        settings: NeuronSettings,
         *,
         chain: ChainClient | None = None,
         rng: random.Random | None = None,

@@ -24,6 +24,7 @@ from typing import Any
 import typer
 
 from subnetkit.core.errors import ConfigError
+from subnetkit.core.settings import NeuronSettings
 
 miner_app = typer.Typer(help="Run a subnet's miner.", no_args_is_help=True)
 validator_app = typer.Typer(help="Run a subnet's validator.", no_args_is_help=True)
@@ -118,7 +119,7 @@ def _overrides(**flags: Any) -> dict[str, Any]:
     return out
 
 
-def _apply_log_settings(settings: Any) -> None:
+def _apply_log_settings(settings: NeuronSettings) -> None:
     """Honour log_level/log_format given in TOML, env or --set (the global flags set defaults)."""
     from subnetkit.core import log
 
@@ -150,7 +151,9 @@ def _run(role: str, subnet: str, variant: str | None, config: Path | None, **fla
     asyncio.run(_serve(role, component, settings, ready_file))
 
 
-async def _serve(role: str, component: Any, settings: Any, ready_file: Path | None) -> None:
+async def _serve(
+    role: str, component: Any, settings: NeuronSettings, ready_file: Path | None
+) -> None:
     from subnetkit.core.lifecycle import run_until_signalled
     from subnetkit.core.neuron import write_ready_file
 

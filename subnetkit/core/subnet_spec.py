@@ -132,9 +132,7 @@ def resolve_subnet(name: str, *, role: str | None = None) -> SubnetSpec:
     return spec
 
 
-def build_component(
-    cls: type[Any], settings: NeuronSettings | None = None, variant: str | None = None
-) -> Any:
+def build_component(cls: type[Any], settings: NeuronSettings, variant: str | None = None) -> Any:
     """Instantiate a subnet's miner or validator class for ``settings`` and ``variant``."""
     factory = getattr(cls, "from_settings", None)
     if factory is not None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 import grpc
 
@@ -69,7 +69,7 @@ class InProcessContext:
     def time_remaining(self) -> float | None:
         return None if self._deadline is None else self._deadline - time.monotonic()
 
-    async def abort(self, code: grpc.StatusCode, details: str = "") -> None:
+    async def abort(self, code: grpc.StatusCode, details: str = "") -> NoReturn:
         raise InProcessAbort(code, details)
 
     def set_trailing_metadata(self, metadata: Metadata) -> None:

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from subnetkit.core.settings import NeuronSettings
 from subnetkit.subnets.echo import echo_pb2
 from subnetkit.validator.client import QueryResult
 from subnetkit.validator.neuron import Validator
@@ -67,7 +67,7 @@ class EchoValidator(Validator):
 
     # 2. Build from settings: here only the timeout matters (it is the latency budget).
     @classmethod
-    def from_settings(cls, settings: Any, variant: str | None = None) -> EchoValidator:
+    def from_settings(cls, settings: NeuronSettings, variant: str | None = None) -> EchoValidator:
         return cls(text_bytes=16)
 
     def __init__(self, text_bytes: int = 16) -> None:
@@ -87,7 +87,7 @@ class EchoValidator(Validator):
         return EchoAnswer(exact=response.text == task.text, latency_s=result.latency_s)
 
     # 5. The scorer, built once per validator process.
-    def make_scorer(self, settings: Any) -> EchoScorer:
+    def make_scorer(self, settings: NeuronSettings) -> EchoScorer:
         return EchoScorer(latency_budget_s=settings.validator.timeout)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from subnetkit.core.settings import NeuronSettings
 from subnetkit.miner import CallContext, Miner
 from subnetkit.subnets.embedding import embedding_pb2
 from subnetkit.subnets.embedding.engines import (
@@ -35,9 +36,8 @@ class EmbeddingMiner(Miner):
         self.engine = engine
 
     @classmethod
-    def from_settings(cls, settings: Any, variant: str | None = None) -> EmbeddingMiner:
-        device = settings.torch_device if settings is not None else "cpu"
-        return cls(variant or "good", device=device)
+    def from_settings(cls, settings: NeuronSettings, variant: str | None = None) -> EmbeddingMiner:
+        return cls(variant or "good", device=settings.torch_device)
 
     def prepare(self) -> None:
         """Load the model now (called by the neuron before it serves), not in the first request."""

@@ -9,8 +9,7 @@ cosine agreement with all-MiniLM-L6-v2, with a latency bonus scaled by quality.
 
 from __future__ import annotations
 
-from typing import Any
-
+from subnetkit.core.settings import NeuronSettings
 from subnetkit.subnets.embedding import embedding_pb2
 from subnetkit.subnets.embedding.codec import encode_request
 from subnetkit.subnets.embedding.scorer import Embedder, EmbeddingAnswer, EmbeddingScorer
@@ -27,7 +26,9 @@ class EmbeddingValidator(Validator):
         self.reference = reference
 
     @classmethod
-    def from_settings(cls, settings: Any, variant: str | None = None) -> EmbeddingValidator:
+    def from_settings(
+        cls, settings: NeuronSettings, variant: str | None = None
+    ) -> EmbeddingValidator:
         return cls()
 
     def make_task(self, seed: int) -> EmbeddingTask:
@@ -41,7 +42,7 @@ class EmbeddingValidator(Validator):
         response: embedding_pb2.EmbedResponse = result.response  # type: ignore[assignment]
         return EmbeddingAnswer.from_response(response, task, result.latency_s)
 
-    def make_scorer(self, settings: Any) -> EmbeddingScorer:
+    def make_scorer(self, settings: NeuronSettings) -> EmbeddingScorer:
         return EmbeddingScorer(self.reference, latency_budget_s=settings.validator.timeout)
 
 
