@@ -46,6 +46,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/chain.py
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/transport.py
+	$(BIN)/python bench/loadtest.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache $(IMPORT_VIEW)

@@ -135,8 +135,10 @@ def main() -> None:
     sizes = [int(s) for s in args.sizes.split(",")]
     grpc_sizes = {int(s) for s in args.grpc_sizes.split(",") if s}
     results = []
-    print(f"{'miners':>7} {'in-proc r/s':>12} {'gRPC r/s':>10} {'ratio':>7} {'trusted r/s':>12}"
-          f" {'KiB/miner':>10}")  # fmt: skip
+    print(
+        f"{'miners':>7} {'in-proc r/s':>12} {'gRPC r/s':>10} {'ratio':>7} {'trusted r/s':>12}"
+        f" {'KiB/miner':>10}"
+    )
     for n in sizes:
         child = [sys.executable, __file__, "--one", str(n), "--slices", str(args.slices)]
         child += ["--loop", args.loop]

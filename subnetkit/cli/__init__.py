@@ -45,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
 
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     try:
-        app(args=argv, standalone_mode=False)
+        # Without standalone mode click hands a command's ``typer.Exit(code)`` back as the
+        # return value instead of raising it: that code is the process's exit status.
+        code = app(args=argv, standalone_mode=False)
     except SubnetkitError as exc:
         if debug:
             raise
@@ -72,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         typer.echo(f"error[internal]: {type(exc).__name__}: {exc} (rerun with --debug)", err=True)
         return 1
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -25,6 +25,7 @@ SUBCOMMAND_MODULES = (
     "subnetkit.cli.scaffold",  # subnet new (adds to the "subnet" sub-app above)
     "subnetkit.cli.neuron",  # miner run, validator run
     "subnetkit.cli.localnet",  # localnet up
+    "subnetkit.cli.loadtest",  # loadtest
 )
 
 

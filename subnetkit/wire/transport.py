@@ -57,11 +57,13 @@ class Transport(Protocol):
     #: only, for economics simulations); a gRPC transport is never trusted.
     trusted: bool
 
-    def unary(self, endpoint: str, spec: MethodSpec, body: bytes, metadata: Metadata,
-              timeout: float) -> UnaryCall: ...  # fmt: skip
+    def unary(
+        self, endpoint: str, spec: MethodSpec, body: bytes, metadata: Metadata, timeout: float
+    ) -> UnaryCall: ...
 
-    def stream(self, endpoint: str, spec: MethodSpec, body: bytes, metadata: Metadata,
-               timeout: float) -> StreamCall: ...  # fmt: skip
+    def stream(
+        self, endpoint: str, spec: MethodSpec, body: bytes, metadata: Metadata, timeout: float
+    ) -> StreamCall: ...
 
     @property
     def open_channels(self) -> int: ...

@@ -1,0 +1,213 @@
+"""One load test from one set of options: targets, request, client, engine, figures.
+
+The CLI builds :class:`LoadTestOptions` from its flags and calls :func:`run_loadtest`; tests and
+benches call it directly. Requests come from the subnet's own validator (``make_task`` then
+``build_request``, a pool of 64 built up front so building costs nothing during the run) or
+from ``request_json``; every request is signed afresh by a ``MinerClient``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from google.protobuf import json_format
+from google.protobuf.message import Message
+
+from subnetkit.core.errors import ConfigError
+from subnetkit.core.keys import Signer, dev_signer
+from subnetkit.core.subnet_spec import build_component, resolve_subnet
+from subnetkit.loadtest.engine import Engine, Outcome
+from subnetkit.loadtest.recorder import Recorder
+from subnetkit.loadtest.schedule import LoadPlan
+from subnetkit.loadtest.summary import build_summary
+from subnetkit.loadtest.targets import (
+    TargetSet,
+    inprocess_swarm,
+    process_swarm,
+    remote_targets,
+    split_subnet,
+)
+from subnetkit.loadtest.thresholds import Threshold, evaluate
+from subnetkit.validator.client import MinerClient, Target
+from subnetkit.wire.methods import MethodSpec, resolve_method
+
+REQUEST_POOL = 64
+
+
+@dataclass
+class LoadTestOptions:
+    """What to load and how; see ``subnetkit loadtest --help`` for each field's flag."""
+
+    plan: LoadPlan
+    subnet: str | None = None  # NAME[:VARIANT]
+    swarm: int | None = None
+    backend: str = "inprocess"
+    swarm_processes: int | None = None
+    targets: list[str] = field(default_factory=list)
+    method: str | None = None
+    request_json: str | None = None
+    signer: Signer | None = None
+    thresholds: list[Threshold] = field(default_factory=list)
+
+
+@dataclass
+class LiveRun:
+    """What a progress display may read while the run goes on."""
+
+    recorder: Recorder
+    engine: Engine
+    plan: LoadPlan
+
+
+def _validator(subnet: str) -> Any:
+    spec = resolve_subnet(subnet, role="validator")
+    from subnetkit.core.settings import load_settings
+
+    return build_component(spec.class_for("validator"), load_settings(), None)
+
+
+def build_requests(options: LoadTestOptions) -> tuple[MethodSpec, list[Message]]:
+    """The synapse and the request pool (see the module docstring)."""
+    subnet = split_subnet(options.subnet)[0] if options.subnet else None
+    validator = (
+        _validator(subnet) if subnet and not (options.method and options.request_json) else None
+    )
+    if options.method:
+        spec = resolve_method(options.method)
+    elif validator is not None:
+        spec = resolve_method(validator.method)
+    else:
+        raise ConfigError("say what to call: --subnet NAME (its validator's synapse) or --method")
+    if options.request_json is not None:
+        text = options.request_json
+        if text.startswith("@"):
+            try:
+                text = Path(text[1:]).read_text()
+            except OSError as exc:
+                raise ConfigError(f"--request-json {text}: cannot read it: {exc}") from None
+        try:
+            request = json_format.Parse(text, spec.request_cls())
+        except (json_format.ParseError, ValueError) as exc:
+            name = spec.request_cls.DESCRIPTOR.full_name
+            raise ConfigError(f"--request-json is not a {name} in JSON: {exc}") from None
+        return spec, [request]
+    if validator is None:
+        raise ConfigError("--method needs --request-json (or use --subnet for its validator's)")
+    requests = [validator.build_request(validator.make_task(seed)) for seed in range(REQUEST_POOL)]
+    return spec, requests
+
+
+async def open_targets(options: LoadTestOptions) -> TargetSet:
+    if options.targets:
+        if options.swarm:
+            raise ConfigError("--swarm starts miners, --target names existing ones: pick one")
+        return await remote_targets(options.targets)
+    if not options.swarm or not options.subnet:
+        raise ConfigError("say which miners: --swarm N --subnet NAME, or --target HOTKEY@HOST:PORT")
+    if options.swarm < 1:
+        raise ConfigError("--swarm must be at least 1")
+    subnet, variant = split_subnet(options.subnet)
+    if options.backend == "inprocess":
+        return await inprocess_swarm(subnet, variant, options.swarm)
+    if options.backend == "processes":
+        return await process_swarm(subnet, variant, options.swarm, options.swarm_processes)
+    raise ConfigError(f"--backend {options.backend!r}: use inprocess or processes")
+
+
+def make_send(
+    client: MinerClient,
+    targets: list[Target],
+    spec: MethodSpec,
+    requests: list[Message],
+    plan: LoadPlan,
+) -> Callable[[], Any]:
+    """One request to the next target in turn, or one round to the next ``fanout`` targets."""
+    if plan.fanout > len(targets):
+        raise ConfigError(f"--fanout {plan.fanout} is more than the {len(targets)} miners")
+    rounds = itertools.cycle(
+        [
+            targets[i : i + plan.fanout]
+            for i in range(0, len(targets) - plan.fanout + 1, plan.fanout)
+        ]
+    )
+    pool = itertools.cycle(requests)
+    timeout = plan.timeout_s
+
+    async def send() -> Outcome:
+        results = await client.query(next(rounds), spec.path, next(pool), timeout)
+        return [
+            ("OK", "") if r.error is None else (r.error.status.name, r.error.message)
+            for r in results
+        ]
+
+    return send
+
+
+async def run_loadtest(
+    options: LoadTestOptions,
+    *,
+    on_start: Callable[[LiveRun], None] | None = None,
+    stop: asyncio.Event | None = None,
+) -> dict[str, Any]:
+    """Run the test; the summary dict (with ``thresholds`` results when any were given)."""
+    spec, requests = build_requests(options)
+    plan = options.plan
+    signer = options.signer or dev_signer("alice")
+    target_set = await open_targets(options)
+    try:
+        recorder = Recorder(plan.duration_s)
+        slots = max(plan.max_inflight, plan.concurrency) * plan.fanout
+        client = MinerClient(
+            signer,
+            max_concurrency=slots,
+            max_channels=len(target_set.targets) + 1,
+            transport=target_set.transport,
+        )
+        async with client:
+            send = make_send(client, target_set.targets, spec, requests, plan)
+            engine = Engine(plan, send, recorder)
+            if on_start is not None:
+                on_start(LiveRun(recorder, engine, plan))
+            started_at = datetime.now(UTC)
+            wall0, cpu0 = time.perf_counter(), time.process_time()
+            end_reason = await engine.run(stop)
+            wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    finally:
+        await target_set.close()
+    subnet, variant = split_subnet(options.subnet) if options.subnet else (None, None)
+    meta = {
+        "subnet": subnet,
+        "variant": variant,
+        "method": spec.path,
+        "backend": target_set.backend,
+        "targets": len(target_set.targets),
+        "caller": signer.ss58,
+    }
+    summary = build_summary(
+        plan=plan,
+        rec=recorder,
+        meta=meta,
+        wall_s=wall,
+        cpu_s=cpu,
+        end_reason=end_reason,
+        started_at=started_at,
+        miners_in_harness=target_set.miners_in_harness,
+    )
+    summary["thresholds"] = evaluate(options.thresholds, summary)
+    return summary
+
+
+def dumps(summary: dict[str, Any]) -> str:
+    """The one JSON object ``--format json`` ends with."""
+    return json.dumps(summary, separators=(",", ":"))
+
+
+__all__ = ["LiveRun", "LoadTestOptions", "build_requests", "dumps", "make_send", "run_loadtest"]
