@@ -205,8 +205,9 @@ class HandlerRunner:
             step.add_done_callback(close)  # runs in the worker thread, once next() returns
             lease.hand_over(step, loop)
             return
+        assert self._executor is not None  # only sync streams are abandoned, and they ran on it
         try:
-            closing = self._executor.submit(close)  # type: ignore[union-attr]
+            closing = self._executor.submit(close)
         except RuntimeError:  # the pool is shut down: the server is stopping
             return
         lease.hand_over(closing, loop)

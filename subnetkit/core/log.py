@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+from typing import TextIO
 
 ROOT = "subnetkit"
 
@@ -30,14 +31,17 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc)
 
 
+class ConsoleHandler(logging.StreamHandler[TextIO]):
+    """The handler ``configure`` installs; its class marks it, so a second call replaces only it."""
+
+
 def configure(level: str | int = "INFO", fmt: str = "text") -> None:
     """Install one stderr handler on the root logger (idempotent)."""
     root = logging.getLogger()
-    for handler in list(root.handlers):
-        if getattr(handler, "_subnetkit", False):
-            root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
-    handler._subnetkit = True  # type: ignore[attr-defined]
+    for installed in list(root.handlers):
+        if isinstance(installed, ConsoleHandler):
+            root.removeHandler(installed)
+    handler = ConsoleHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:

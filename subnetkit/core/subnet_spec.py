@@ -114,7 +114,9 @@ def resolve_subnet(name: str, *, role: str | None = None) -> SubnetSpec:
         if isinstance(found, type):
             if role not in ("miner", "validator"):
                 raise ConfigError(f"{name} is a class; use it with 'miner run' or 'validator run'")
-            return SubnetSpec(name=name, **{role: name})  # type: ignore[arg-type]
+            if role == "miner":
+                return SubnetSpec(name=name, miner=name)
+            return SubnetSpec(name=name, validator=name)
         raise ConfigError(f"{name} is neither a SubnetSpec nor a class")
     module_name = BUILTIN_SUBNETS.get(name)
     if module_name is None and "." not in name:

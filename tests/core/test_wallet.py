@@ -24,6 +24,7 @@ from subnetkit.core import wallet
 from subnetkit.core.errors import WalletError
 from subnetkit.core.keyfiles import quiet
 from subnetkit.core.keys import dev_signer, verify
+from subnetkit.core.log import ConsoleHandler
 
 SUBNETKIT = Path(sys.executable).with_name("subnetkit")
 PASSWORD = "correct-Horse-battery-9"
@@ -36,7 +37,7 @@ def _drop_cli_log_handlers():
     yield
     root = logging.getLogger()
     for handler in list(root.handlers):
-        if getattr(handler, "_subnetkit", False):
+        if isinstance(handler, ConsoleHandler):
             root.removeHandler(handler)
 
 
