@@ -41,139 +41,44 @@ import contextlib
 import dataclasses
 import json
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from chain_baselines import (
+    raw_insert_baseline,
+    raw_select_baseline,
+    sqlite_delta_baseline,
+    verify_baseline,
+)
+from chain_setup import (
+    SIGNERS,
+    VALIDATORS,
+    build_subnet,
+    epoch_at_next_block,
+    include_all,
+    sign_many,
+    submit_all,
+)
+
 from subnetkit.chain.client import ChainClient
-from subnetkit.chain.extrinsic import build, signing_payload
+from subnetkit.chain.extrinsic import build
 from subnetkit.chain.genesis import TAO, dev_genesis
 from subnetkit.chain.service import ChainService
-from subnetkit.chain.store import SCHEMA
-from subnetkit.core.keys import Signer, dev_signer, verify
+from subnetkit.core.keys import Signer, dev_signer
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
-
-BATCH = 1024
-SIGNERS = 64
-VALIDATORS = 64
 
 
 def ms(seconds: float) -> float:
     return round(seconds * 1000, 3)
 
 
-# -- helpers ------------------------------------------------------------------------------------
-async def submit_all(client: ChainClient, exts: Sequence[pb.Extrinsic]) -> None:
-    """Submit pre-signed extrinsics in batches; any pool refusal is a bench bug, so raise."""
-    for start in range(0, len(exts), BATCH):
-        results = await client.submit_batch(exts[start : start + BATCH], wait=False)
-        bad = [r for r in results if r.error_code]
-        if bad:
-            raise RuntimeError(
-                f"{len(bad)} refused, first: {bad[0].error_code} {bad[0].error_message}"
-            )
-
-
-async def include_all(service: ChainService, count: int) -> list[pb.Block]:
-    """Produce blocks until ``count`` extrinsics are included (none may go missing)."""
-    blocks = []
-    included = 0
-    while included < count:
-        block = await service.produce_block()
-        if not block.extrinsic_hashes and len(service.node.pool) == 0:
-            raise RuntimeError(f"pool drained with {count - included} extrinsics missing")
-        included += len(block.extrinsic_hashes)
-        blocks.append(block)
-    return blocks
-
-
-def sign_many(
-    signer: Signer, first_nonce: int, calls: Sequence[pb.Call], genesis: bytes
-) -> list[pb.Extrinsic]:
-    return [build(signer, first_nonce + i, call, genesis) for i, call in enumerate(calls)]
-
-
-async def run_call(
-    service: ChainService, client: ChainClient, signer: Signer, call: pb.Call
-) -> pb.Receipt:
-    """Submit one call and include it in exactly one new block (manual mode, no automine, so
-    block numbers stay where the bench puts them); raise its typed error if it failed."""
-    ext = await client.sign(signer, call)
-    await submit_all(client, [ext])
-    block = await service.produce_block()
-    receipt = await client.receipt(block.extrinsic_hashes[-1])
-    assert receipt is not None
-    return client.check(receipt)
-
-
-async def sudo(
-    service: ChainService, client: ChainClient, alice: Signer, netuid: int, **values: int
-) -> None:
-    for name, value in values.items():
-        call = pb.Call(
-            set_hyperparameter=pb.SetHyperparameter(netuid=netuid, name=name, value=value)
-        )
-        await run_call(service, client, alice, call)
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None)
-    db.execute("PRAGMA journal_mode=WAL")
-    db.execute("PRAGMA synchronous=NORMAL")
-    return db
-
-
 # -- ingest ---------------------------------------------------------------------------------------
-def raw_insert_baseline(chain_db: Path, first: int, last: int, scratch: Path) -> float:
-    """Insert the rows the chain wrote for blocks first..last into a fresh DB; seconds."""
-    src = sqlite3.connect(f"file:{chain_db}?mode=ro", uri=True)
-    per_block: dict[int, tuple[list[Any], list[Any], list[Any]]] = {}
-    for number, hash_, block in src.execute(
-        "SELECT number, hash, block FROM blocks WHERE number BETWEEN ? AND ?", (first, last)
-    ):
-        per_block[number] = ([(number, hash_, block)], [], [])
-    for row in src.execute(
-        "SELECT block, idx, hash, data, receipt FROM extrinsics WHERE block BETWEEN ? AND ?",
-        (first, last),
-    ):
-        per_block[row[0]][1].append(row)
-    for key, number, value in src.execute(
-        "SELECT key, block, value FROM state WHERE block BETWEEN ? AND ?", (first, last)
-    ):
-        per_block[number][2].append((key, number, value))
-    src.close()
-    db = _connect(scratch)
-    db.executescript(SCHEMA)
-    start = time.perf_counter()
-    for blocks, exts, states in per_block.values():
-        db.execute("BEGIN IMMEDIATE")
-        db.executemany("INSERT INTO blocks (number, hash, block) VALUES (?, ?, ?)", blocks)
-        db.executemany(
-            "INSERT INTO extrinsics (block, idx, hash, data, receipt) VALUES (?, ?, ?, ?, ?)", exts
-        )
-        db.executemany("INSERT OR REPLACE INTO state (key, block, value) VALUES (?, ?, ?)", states)
-        db.execute("COMMIT")
-    elapsed = time.perf_counter() - start
-    db.close()
-    return elapsed
-
-
-def verify_baseline(exts: Sequence[pb.Extrinsic], genesis: bytes) -> float:
-    start = time.perf_counter()
-    for ext in exts:
-        payload = signing_payload(genesis, ext.signer, ext.crypto, ext.nonce, ext.call)
-        if not verify(ext.signer, payload, ext.signature, ext.crypto):
-            raise RuntimeError("bench signature did not verify")
-    return time.perf_counter() - start
-
-
 async def bench_ingest(
     service: ChainService, client: ChainClient, signers: list[Signer], count: int, scratch: Path
 ) -> dict[str, Any]:
@@ -218,70 +123,7 @@ async def bench_ingest(
     }
 
 
-# -- building subnets -----------------------------------------------------------------------------
-async def build_subnet(
-    service: ChainService, client: ChainClient, alice: Signer, n: int
-) -> tuple[int, list[Signer]]:
-    """A subnet with ``n`` uids (owner hotkey + n-1 registrations by Alice); returns hotkeys."""
-    owner_hotkey = Signer.generate()
-    receipt = await run_call(
-        service, client, alice, pb.Call(create_subnet=pb.CreateSubnet(hotkey=owner_hotkey.ss58))
-    )
-    created = next(e for e in receipt.events if e.name == "SubnetCreated")
-    netuid = int(json.loads(created.data_json)["netuid"])
-    await sudo(
-        service,
-        client,
-        alice,
-        netuid,
-        tempo=50_000,  # no epoch until the bench asks for one
-        max_allowed_uids=max(n, 1),
-        max_registrations_per_block=n + 1,
-        commit_reveal_weights_enabled=0,
-        weights_rate_limit=0,
-    )
-    hotkeys = [Signer.generate() for _ in range(n - 1)]
-    genesis = await client.genesis_hash()
-    calls = [
-        pb.Call(burned_register=pb.BurnedRegister(netuid=netuid, hotkey=h.ss58)) for h in hotkeys
-    ]
-    nonce = await client.nonce(alice.ss58)
-    for start in range(0, len(calls), 4000):  # the pool holds 4096 future nonces per signer
-        chunk = calls[start : start + 4000]
-        await submit_all(client, sign_many(alice, nonce + start, chunk, genesis))
-        await include_all(service, len(chunk))
-    client.forget_nonce(alice.ss58)
-    info = await client.subnet_info(netuid)
-    assert info.n == n, f"built n={info.n}, wanted {n}"
-    return netuid, [owner_hotkey, *hotkeys]
-
-
-async def epoch_at_next_block(
-    service: ChainService, client: ChainClient, alice: Signer, netuid: int
-) -> None:
-    """Set tempo so that the block after the one holding this extrinsic runs the epoch."""
-    head = int(service.head.number)
-    await sudo(service, client, alice, netuid, tempo=head + 2 + netuid)
-
-
 # -- metagraph ------------------------------------------------------------------------------------
-def raw_select_baseline(chain_db: Path, netuid: int, reps: int) -> float:
-    db = sqlite3.connect(f"file:{chain_db}?mode=ro", uri=True)
-    times = []
-    for _ in range(reps):
-        start = time.perf_counter()
-        for table in ("neuron", "hstake"):
-            lo, hi = f"{table}/{netuid}/", f"{table}/{netuid}0"  # '0' sorts right after '/'
-            rows = db.execute(
-                "SELECT key, value, MAX(block) FROM state WHERE key >= ? AND key < ? GROUP BY key",
-                (lo, hi),
-            ).fetchall()
-            assert rows or table == "hstake"
-        times.append(time.perf_counter() - start)
-    db.close()
-    return statistics.median(times)
-
-
 async def bench_metagraph(
     service: ChainService, client: ChainClient, netuid: int, n: int, reps: int
 ) -> dict[str, Any]:
@@ -317,21 +159,6 @@ def bare_epoch(service: ChainService, netuid: int, block: int) -> tuple[float, f
     t1 = time.perf_counter()
     run_epoch(inputs, hp, device="cpu")
     return t1 - t0, time.perf_counter() - t1
-
-
-def sqlite_delta_baseline(chain_db: Path, block: int, scratch: Path) -> tuple[float, int]:
-    src = sqlite3.connect(f"file:{chain_db}?mode=ro", uri=True)
-    rows = src.execute("SELECT key, block, value FROM state WHERE block = ?", (block,)).fetchall()
-    src.close()
-    db = _connect(scratch)
-    db.executescript(SCHEMA)
-    start = time.perf_counter()
-    db.execute("BEGIN IMMEDIATE")
-    db.executemany("INSERT OR REPLACE INTO state (key, block, value) VALUES (?, ?, ?)", rows)
-    db.execute("COMMIT")
-    elapsed = time.perf_counter() - start
-    db.close()
-    return elapsed, len(rows)
 
 
 async def bench_block_apply(
