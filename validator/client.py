@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
@@ -29,6 +28,14 @@ from google.protobuf.message import DecodeError, Message
 
 from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer
+from subnetkit.validator.results import (
+    QueryError,
+    QueryResult,
+    Target,
+    failed,
+    queued_too_long,
+    rpc_error,
+)
 from subnetkit.wire import protocol
 from subnetkit.wire.methods import MethodSpec, resolve_method
 from subnetkit.wire.transport import GrpcTransport, Metadata, Transport
@@ -36,46 +43,6 @@ from subnetkit.wire.transport import GrpcTransport, Metadata, Transport
 log = logging.getLogger(__name__)
 
 _S = grpc.StatusCode
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A miner to query: its hotkey (the signature must come from it) and where it listens."""
-
-    hotkey: str
-    host: str
-    port: int
-    crypto: str = "sr25519"
-
-    @property
-    def endpoint(self) -> str:
-        """``host:port`` as gRPC dials it (IPv6 bracketed); also the channel cache's key."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"{host}:{self.port}"
-
-
-@dataclass(frozen=True, slots=True)
-class QueryError:
-    """Why one miner's answer is missing: the gRPC status, what to do, and which miner."""
-
-    status: grpc.StatusCode
-    message: str
-    hotkey: str
-
-
-@dataclass(frozen=True, slots=True)
-class QueryResult:
-    """One target's outcome: exactly one of ``response`` / ``error`` is set."""
-
-    target: Target
-    response: Message | None
-    error: QueryError | None
-    latency_s: float
-
-    @property
-    def ok(self) -> bool:
-        """True when the miner answered and its signature verified (``response`` is set)."""
-        return self.error is None
 
 
 class MinerClient:
@@ -202,37 +169,12 @@ class MinerClient:
         return None if reason is None else QueryError(_S.UNAUTHENTICATED, reason, target.hotkey)
 
     def _rpc_error(self, exc: grpc.aio.AioRpcError, target: Target, query: _Query) -> QueryError:
-        """The miner's status as a value; gRPC's own terse messages get what to fix added."""
-        code, details = exc.code(), exc.details() or ""
-        if code == _S.DEADLINE_EXCEEDED and details in ("Deadline Exceeded", ""):
-            details = (
-                f"no complete answer within the query's timeout of {query.timeout:g} s: raise "
-                "the timeout or ask the miner for less work"
-            )
-        elif code == _S.RESOURCE_EXHAUSTED and "larger than max" in details:
-            details = self._size_message(details, len(query.body))
-        return QueryError(code, details, target.hotkey)
-
-    def _size_message(self, details: str, body_bytes: int) -> str:
-        """gRPC core's "Received message larger than max (X vs. Y)", from either end, explained.
-
-        The miner's cap on a request (its ``max_request_bytes`` plus 64 KiB of slack) is enforced
-        by gRPC core before any of our code sees the message, so the miner cannot reword it;
-        the client knows what it sent and what it allows, so it says which limit was hit here.
-        """
-        sizes = _SIZES.search(details)
-        size, limit = (int(sizes[1]), int(sizes[2])) if sizes else (None, None)
-        # gRPC names the side that refused: CLIENT (our receive cap) or SERVER (the miner's).
-        ours = "CLIENT:" in details or ("SERVER:" not in details and size != body_bytes)
-        if ours:
-            return (
-                f"the miner's response ({size} bytes) is over this client's limit: raise "
-                f"MinerClient's max_response_bytes ({self.max_response_bytes}) or ask for less "
-                f"(gRPC: {details})"
-            )
-        return (
-            f"the request body ({body_bytes} bytes) is over the miner's message size limit "
-            f"({limit} bytes): send less data per request (gRPC: {details})"
+        return rpc_error(
+            exc,
+            target,
+            timeout=query.timeout,
+            body_bytes=len(query.body),
+            max_response_bytes=self.max_response_bytes,
         )
 
     # -- unary -----------------------------------------------------------------------------------
@@ -264,21 +206,21 @@ class MinerClient:
             return await self._call(target, query, started)
         except Exception as exc:  # one miner's failure must never fail the whole query
             log.debug("query to %s failed", target.hotkey, exc_info=True)
-            return _failed(
+            return failed(
                 target, QueryError(_S.UNKNOWN, f"client error: {exc!r}", target.hotkey), started
             )
 
     async def _call(self, target: Target, query: _Query, started: float) -> QueryResult:
         remaining = await self._slot(query.deadline)
         if remaining is None:
-            return _failed(target, _queued_too_long(target), started)
+            return failed(target, queued_too_long(target), started)
         try:
             nonce, call = self._start(target, query, remaining)
             try:
                 raw: bytes = await call
                 trailer = protocol.metadata_dict(await call.trailing_metadata())
             except grpc.aio.AioRpcError as exc:
-                return _failed(target, self._rpc_error(exc, target, query), started)
+                return failed(target, self._rpc_error(exc, target, query), started)
         finally:
             self._limit().release()
         latency = time.perf_counter() - started
@@ -369,7 +311,7 @@ class MinerClient:
     ) -> QueryError | None:
         remaining = await self._slot(query.deadline)
         if remaining is None:
-            return _queued_too_long(target)
+            return queued_too_long(target)
         spec = query.spec
         held: list[Message] = []  # verified mode: chunks waiting for the trailer
         held_bytes = 0
@@ -437,16 +379,6 @@ class _Query:
 
 
 _ChunkQueue = asyncio.Queue[tuple[Target, Message | QueryError] | None]
-_SIZES = re.compile(r"\((\d+) vs\. (\d+)\)")
-
-
-def _queued_too_long(target: Target) -> QueryError:
-    return QueryError(
-        _S.DEADLINE_EXCEEDED,
-        "the query's total deadline passed before this miner was called: raise the timeout or "
-        "the client's max_concurrency",
-        target.hotkey,
-    )
 
 
 async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> bool:
@@ -460,10 +392,6 @@ async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> bool:
     except TimeoutError:
         return False
     return True
-
-
-def _failed(target: Target, error: QueryError, started: float) -> QueryResult:
-    return QueryResult(target, None, error, time.perf_counter() - started)
 
 
 __all__ = ["MinerClient", "QueryError", "QueryResult", "Target"]

@@ -1,0 +1,115 @@
+"""What a query returns: one :class:`QueryResult` per :class:`Target`, its failure a
+:class:`QueryError` value with the gRPC status and a message saying what to fix.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+import grpc
+from google.protobuf.message import Message
+
+_S = grpc.StatusCode
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A miner to query: its hotkey (the signature must come from it) and where it listens."""
+
+    hotkey: str
+    host: str
+    port: int
+    crypto: str = "sr25519"
+
+    @property
+    def endpoint(self) -> str:
+        """``host:port`` as gRPC dials it (IPv6 bracketed); also the channel cache's key."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class QueryError:
+    """Why one miner's answer is missing: the gRPC status, what to do, and which miner."""
+
+    status: grpc.StatusCode
+    message: str
+    hotkey: str
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    """One target's outcome: exactly one of ``response`` / ``error`` is set."""
+
+    target: Target
+    response: Message | None
+    error: QueryError | None
+    latency_s: float
+
+    @property
+    def ok(self) -> bool:
+        """True when the miner answered and its signature verified (``response`` is set)."""
+        return self.error is None
+
+
+_SIZES = re.compile(r"\((\d+) vs\. (\d+)\)")
+
+
+def queued_too_long(target: Target) -> QueryError:
+    """The error of a target whose call never started: no fan-out slot before the deadline."""
+    return QueryError(
+        _S.DEADLINE_EXCEEDED,
+        "the query's total deadline passed before this miner was called: raise the timeout or "
+        "the client's max_concurrency",
+        target.hotkey,
+    )
+
+
+def failed(target: Target, error: QueryError, started: float) -> QueryResult:
+    """``target``'s result when it failed with ``error``, timed from ``started`` (perf_counter)."""
+    return QueryResult(target, None, error, time.perf_counter() - started)
+
+
+def rpc_error(
+    exc: grpc.aio.AioRpcError,
+    target: Target,
+    *,
+    timeout: float,
+    body_bytes: int,
+    max_response_bytes: int,
+) -> QueryError:
+    """The miner's status as a value; gRPC's own terse messages get what to fix added."""
+    code, details = exc.code(), exc.details() or ""
+    if code == _S.DEADLINE_EXCEEDED and details in ("Deadline Exceeded", ""):
+        details = (
+            f"no complete answer within the query's timeout of {timeout:g} s: raise "
+            "the timeout or ask the miner for less work"
+        )
+    elif code == _S.RESOURCE_EXHAUSTED and "larger than max" in details:
+        details = _size_message(details, body_bytes, max_response_bytes)
+    return QueryError(code, details, target.hotkey)
+
+
+def _size_message(details: str, body_bytes: int, max_response_bytes: int) -> str:
+    """gRPC core's "Received message larger than max (X vs. Y)", from either end, explained.
+
+    The miner's cap on a request (its ``max_request_bytes`` plus 64 KiB of slack) is enforced
+    by gRPC core before any of our code sees the message, so the miner cannot reword it;
+    the client knows what it sent and what it allows, so it says which limit was hit here.
+    """
+    sizes = _SIZES.search(details)
+    size, limit = (int(sizes[1]), int(sizes[2])) if sizes else (None, None)
+    # gRPC names the side that refused: CLIENT (our receive cap) or SERVER (the miner's).
+    ours = "CLIENT:" in details or ("SERVER:" not in details and size != body_bytes)
+    if ours:
+        return (
+            f"the miner's response ({size} bytes) is over this client's limit: raise "
+            f"MinerClient's max_response_bytes ({max_response_bytes}) or ask for less "
+            f"(gRPC: {details})"
+        )
+    return (
+        f"the request body ({body_bytes} bytes) is over the miner's message size limit "
+        f"({limit} bytes): send less data per request (gRPC: {details})"
+    )
