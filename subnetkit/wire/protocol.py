@@ -1,7 +1,7 @@
 """The subnetkit wire protocol, version 1: what is signed, where it travels, how it is checked.
 
-This module is the single definition of the byte layouts that requests, responses and streams
-sign; ``docs/protocol.md`` describes the same layouts in prose and pins them with golden vectors
+The signed byte layouts live in :mod:`subnetkit.wire.layouts` (re-exported here);
+``docs/protocol.md`` describes the same layouts in prose and pins them with golden vectors
 (``tests/wire/test_golden.py`` recomputes them). Everything here is pure and synchronous: the
 miner server and the validator client call it on their hot paths, so it does one hash and one
 signature operation per message and allocates little.
@@ -14,17 +14,21 @@ can produce the same signed bytes and a request signature can never pass as a re
 
 from __future__ import annotations
 
-import hashlib
-import struct
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import lru_cache
 
 import grpc
 
 from subnetkit.core.errors import WireError
 from subnetkit.core.keys import Signer, is_valid_ss58, verify
+from subnetkit.wire.layouts import (
+    ChunkChain,
+    request_message,
+    response_message,
+    sha256,
+    stream_message,
+)
 
 #: The protocol version every request carries; a miner rejects any other.
 PROTOCOL_VERSION = "1"
@@ -41,136 +45,11 @@ MD_MINER_CRYPTO = "sk-miner-crypto"
 MD_RESPONSE_SIGNATURE = "sk-response-signature-bin"
 MD_CHUNKS = "sk-chunks"
 
-REQUEST_DOMAIN = b"subnetkit/v1/request\x00"
-RESPONSE_DOMAIN = b"subnetkit/v1/response\x00"
-STREAM_DOMAIN = b"subnetkit/v1/stream\x00"
-
 CRYPTO_TYPES = ("sr25519", "ed25519")
 #: The key type implied when ``sk-caller-crypto`` / ``sk-miner-crypto`` is absent.
 DEFAULT_CRYPTO = "sr25519"
 SIGNATURE_LEN = 64
-_U64 = struct.Struct(">Q")
-_U32 = struct.Struct(">I")
-_U16 = struct.Struct(">H")
 _MAX_NONCE = 2**64 - 1
-
-
-def sha256(data: bytes) -> bytes:
-    """The 32-byte SHA-256 digest: ``H`` in docs/protocol.md. Bodies are signed through it so a
-    signature covers any body size at a fixed cost."""
-    return hashlib.sha256(data).digest()
-
-
-@lru_cache(maxsize=65536)
-def _lp(text: str) -> bytes:
-    """A UTF-8 string prefixed by its byte length (u16, big-endian).
-
-    Cached: the fields are hotkeys, method paths and versions, repeated on every message, and a
-    validator fanning out to thousands of miners builds each layout twice per request."""
-    raw = text.encode()
-    if len(raw) > 0xFFFF:
-        raise WireError(f"field too long to sign ({len(raw)} bytes, the limit is 65535)")
-    return _U16.pack(len(raw)) + raw
-
-
-def request_message(
-    *,
-    version: str,
-    method: str,
-    receiver: str,
-    body_hash: bytes,
-    nonce: int,
-    caller_crypto: str,
-    caller: str,
-) -> bytes:
-    """The bytes a caller signs for one request (layout in docs/protocol.md, "Request")."""
-    return b"".join(
-        (
-            REQUEST_DOMAIN,
-            _lp(version),
-            _lp(method),
-            _lp(receiver),
-            body_hash,
-            _U64.pack(nonce),
-            _lp(caller_crypto),
-            _lp(caller),
-        )
-    )
-
-
-def response_message(
-    *,
-    version: str,
-    method: str,
-    caller: str,
-    request_hash: bytes,
-    nonce: int,
-    response_hash: bytes,
-    miner_crypto: str,
-    miner: str,
-) -> bytes:
-    """The bytes a miner signs for one unary response (docs/protocol.md, "Response")."""
-    return b"".join(
-        (
-            RESPONSE_DOMAIN,
-            _lp(version),
-            _lp(method),
-            _lp(caller),
-            request_hash,
-            _U64.pack(nonce),
-            response_hash,
-            _lp(miner_crypto),
-            _lp(miner),
-        )
-    )
-
-
-def stream_message(
-    *,
-    version: str,
-    method: str,
-    caller: str,
-    request_hash: bytes,
-    nonce: int,
-    chunks: int,
-    chain_hash: bytes,
-    miner_crypto: str,
-    miner: str,
-) -> bytes:
-    """The bytes a miner signs in a stream's trailing metadata (docs/protocol.md, "Stream")."""
-    return b"".join(
-        (
-            STREAM_DOMAIN,
-            _lp(version),
-            _lp(method),
-            _lp(caller),
-            request_hash,
-            _U64.pack(nonce),
-            _U32.pack(chunks),
-            chain_hash,
-            _lp(miner_crypto),
-            _lp(miner),
-        )
-    )
-
-
-class ChunkChain:
-    """Hash chain over a stream: ``h0 = request_hash``, ``hi = sha256(h(i-1) || sha256(ci))``.
-
-    Both ends fold every chunk in as it passes, so the trailer's one signature covers the order
-    and content of all chunks without buffering them.
-    """
-
-    __slots__ = ("count", "digest")
-
-    def __init__(self, request_hash: bytes) -> None:
-        self.digest = request_hash
-        self.count = 0
-
-    def add(self, chunk: bytes) -> None:
-        """Fold the next chunk's exact bytes in (order matters: it is a chain)."""
-        self.digest = hashlib.sha256(self.digest + hashlib.sha256(chunk).digest()).digest()
-        self.count += 1
 
 
 class NonceClock:
