@@ -166,6 +166,8 @@ class EpochOutputs:
     weights_normalized_rows: Tensor
     ema_bonds_rows: Tensor
     bonds_rows: Tensor
+    u16_values: dict[str, Tensor] | None = None
+    """The u16 storage form computed in fixed point (exact epoch); None: derive it from floats."""
 
     @property
     def n(self) -> int:
@@ -199,8 +201,11 @@ class EpochOutputs:
     def u16(self) -> dict[str, Tensor]:
         """The u16 storage form of the per-uid fractions: ``floor(x * 65535)``.
 
-        ``pruning_score`` is the legacy max-upscaled combined emission.
+        ``pruning_score`` is the legacy max-upscaled combined emission. The exact epoch
+        computes these in fixed point and they are returned as it computed them.
         """
+        if self.u16_values is not None:
+            return dict(self.u16_values)
         from subnetkit.chain.epoch.quant import max_upscale_u16_tensor, to_u16
 
         return {
