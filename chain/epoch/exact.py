@@ -14,13 +14,14 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from subnetkit.chain.epoch.exact_bonds import yuma2_bonds_exact, yuma3_bonds_exact
+from subnetkit.chain.epoch.exact_bonds import ExactBonds, yuma2_bonds_exact, yuma3_bonds_exact
 from subnetkit.chain.epoch.fixed import (
     ONE,
     U16_MAX,
     div_frac,
     max_upscale_u16,
     mul,
+    mul_scalar,
     normalize,
     rao_amounts,
     ratio_bits,
@@ -39,6 +40,13 @@ from subnetkit.chain.epoch.yuma import (
 
 _I64 = torch.int64
 _SCALE = 1.0 / ONE
+_BLOCK_ELEMENTS = 1 << 17
+"""Entries per column block (1 MiB of int64): a few such blocks fit a core's L2 cache."""
+
+
+def _block_width(rows: int, n: int) -> int:
+    """Columns per block: about ``_BLOCK_ELEMENTS`` entries, at least 64 columns."""
+    return max(64, min(n, _BLOCK_ELEMENTS // max(rows, 1))) if n else 1
 
 
 def _fraction(bits: Tensor) -> Tensor:
@@ -93,34 +101,7 @@ def run_epoch_exact(
         hp.kappa,
     ).to(dev)
 
-    # 2.7 clipping and validator trust
-    clipped = torch.minimum(weights, consensus.unsqueeze(0))
-    validator_trust = torch.zeros(n, dtype=_I64, device=dev)
-    validator_trust[rows] = clipped.sum(dim=1)
-
-    # 2.8 rank (each product truncated before the sum), incentive, legacy prerank and trust
-    stake_column = row_stake.unsqueeze(1)
-    prerank = mul(weights, stake_column).sum(dim=0)
-    bought_clipped = mul(clipped, stake_column)
-    rank = bought_clipped.sum(dim=0)
-    incentive = normalize(rank)
-    trust = div_frac(rank, prerank)
-
-    # 2.9 weights used for bonds (docs/epoch.md §2.9)
-    needs_present = hp.yuma3 and hp.liquid_alpha
-    bond_present = present
-    if hp.bonds_penalty == 0:
-        bond_weights = weights
-    elif hp.bonds_penalty == U16_MAX:
-        bond_weights = clipped
-        if needs_present:
-            bond_present = present & ~((weights > 0) & (consensus == 0).unsqueeze(0))
-    else:
-        penalty = torch.tensor(ratio_bits(hp.bonds_penalty, U16_MAX), device=dev)
-        bond_weights = (weights + mul(clipped - weights, penalty)).clamp_(min=0)
-        bond_present = bond_weights > 0
-
-    # 2.10 / 2.11 bonds and dividends; drop bonds on miners registered since the last epoch
+    # Last epoch's block, for dropping bonds on miners registered since (docs/epoch.md §2.10).
     if inputs.last_mechanism_step_block == 0:
         last_tempo = max(block - hp.tempo, 0)
     else:
@@ -129,30 +110,80 @@ def run_epoch_exact(
     fresh_columns = registered >= last_tempo
     if bool(fresh_columns.any()):
         bonds_in.mul_(~fresh_columns)
-    if hp.yuma3:
-        result = yuma3_bonds_exact(
-            bonds_in,
-            bond_weights,
-            bond_present,
-            row_stake,
-            incentive,
-            consensus,
-            bonds_moving_average=hp.bonds_moving_average,
-            use_liquid_alpha=hp.liquid_alpha,
-            alpha_low=hp.alpha_low,
-            alpha_high=hp.alpha_high,
-            steepness=hp.alpha_sigmoid_steepness,
+
+    # Columns are independent until incentive (which needs every column's rank) and the row
+    # sums, so the (r × n) work runs on blocks of columns that stay in cache: limb products and
+    # quotients make many short passes over each block (docs/epoch.md §5.5).
+    width = _block_width(int(rows.shape[0]), n)
+    stake_column = row_stake.unsqueeze(1)
+    penalty = ratio_bits(hp.bonds_penalty, U16_MAX)
+    liquid = hp.yuma3 and hp.liquid_alpha and bool((consensus != 0).any())
+    validator_trust_rows = torch.zeros(rows.shape[0], dtype=_I64, device=dev)
+    prerank = torch.empty(n, dtype=_I64, device=dev)
+    rank = torch.empty(n, dtype=_I64, device=dev)
+    parts: list[ExactBonds] = []
+    for start in range(0, n, width):
+        cols = slice(start, start + width)
+        w, c = weights[:, cols], consensus[cols]
+        # 2.7 clipping and validator trust
+        clipped = torch.minimum(w, c.unsqueeze(0))
+        validator_trust_rows += clipped.sum(dim=1)
+        # 2.8 rank and the legacy prerank: each product truncated before the sum
+        prerank[cols] = mul(w, stake_column).sum(dim=0)
+        bought = mul(clipped, stake_column)
+        rank[cols] = bought_sums = bought.sum(dim=0)
+        # 2.9 weights used for bonds
+        keep = present[:, cols]
+        if hp.bonds_penalty == 0:
+            bond_weights = w
+        elif hp.bonds_penalty == U16_MAX:
+            bond_weights = clipped
+            if liquid:
+                keep = keep & ~((w > 0) & (c == 0).unsqueeze(0))
+        else:
+            bond_weights = mul_scalar(clipped - w, penalty).add_(w).clamp_(min=0)
+            keep = bond_weights > 0
+        # 2.10 / 2.11 bonds
+        if hp.yuma3:
+            part = yuma3_bonds_exact(
+                bonds_in[:, cols],
+                bond_weights,
+                keep,
+                c,
+                bonds_moving_average=hp.bonds_moving_average,
+                use_liquid_alpha=liquid,
+                alpha_low=hp.alpha_low,
+                alpha_high=hp.alpha_high,
+                steepness=hp.alpha_sigmoid_steepness,
+            )
+        else:
+            if bond_weights is not clipped:
+                bought = mul(bond_weights, stake_column)
+                bought_sums = bought.sum(dim=0)
+            part = yuma2_bonds_exact(
+                bonds_in[:, cols], bought, bought_sums, hp.bonds_moving_average
+            )
+        parts.append(part)
+    validator_trust = torch.zeros(n, dtype=_I64, device=dev)
+    validator_trust[rows] = validator_trust_rows
+    incentive = normalize(rank)
+    trust = div_frac(rank, prerank)
+
+    # dividends: incentive weighed by the normalised bonds, each product truncated
+    dividend_rows = torch.zeros(rows.shape[0], dtype=_I64, device=dev)
+    for part, start in zip(parts, range(0, n, width), strict=True):
+        dividend_rows += mul(part.normalized, incentive[start : start + width].unsqueeze(0)).sum(
+            dim=1
         )
-    else:
-        bought = bought_clipped if bond_weights is clipped else mul(bond_weights, stake_column)
-        del bought_clipped
-        result = yuma2_bonds_exact(bonds_in, bought, incentive, hp.bonds_moving_average)
+    if hp.yuma3:  # stake enters Yuma3 dividends once, on the whole row sum
+        dividend_rows = mul(dividend_rows, row_stake)
     dividend_weight = torch.zeros(n, dtype=_I64, device=dev)
-    dividend_weight[rows] = result.dividends
+    dividend_weight[rows] = dividend_rows
     dividends = normalize(dividend_weight)
+    ema = torch.cat([part.ema for part in parts], dim=1) if parts else weights.clone()
+    stored = torch.cat([part.stored for part in parts], dim=1) if parts else weights.clone()
 
     # 2.12 bond storage: only rows with a new permit keep bonds
-    stored = result.stored
     _zero_rows_(stored, ~new_permit[rows])
 
     # 2.13 emission
@@ -188,9 +219,10 @@ def run_epoch_exact(
         validator_emission=rao_amounts(validator_share, rao),
         emission=rao_amounts(combined_share, rao),
         row_uids=rows,
-        weights_normalized_rows=_fraction(weights),
-        ema_bonds_rows=_fraction(result.ema),
+        weights_normalized_rows=weights,
+        ema_bonds_rows=ema,
         bonds_rows=stored,
+        rows_in_bits=True,
         u16_values={
             "stake_weight": to_u16(stake),
             "consensus": to_u16(consensus),

@@ -32,10 +32,13 @@ from subnetkit.chain.epoch.fixed import (
 
 @dataclass(frozen=True)
 class ExactBonds:
+    """One block of columns of the bond update (columns are independent until dividends)."""
+
     ema: Tensor
     """Bond matrix before u16 storage as I32F32 bits (column max-upscaled on the default path)."""
-    dividends: Tensor
-    """Per-row dividend weight before normalisation, I32F32 bits."""
+    normalized: Tensor
+    """The column-normalised EMA that dividends weigh incentive with: ``Σ_j N_ij × incentive_j``
+    (incentive is only known once every block's rank is in)."""
     stored: Tensor
     """u16 bonds to store for these rows, before clearing rows without a new permit."""
 
@@ -48,27 +51,26 @@ def ema_rate_bits(bonds_moving_average: int) -> int:
 def yuma2_bonds_exact(
     bonds_u16: Tensor,
     bought: Tensor,
-    incentive: Tensor,
+    bought_sums: Tensor,
     bonds_moving_average: int,
 ) -> ExactBonds:
-    """Default bonds: column-normalised, bought in proportion to stake, EMA with fixed alpha.
+    """Default bonds for a block of columns: column-normalised, bought in proportion to stake,
+    EMA with a fixed alpha, stored max-upscaled and floored to u16 (docs/epoch.md §2.10).
 
     ``bonds_u16`` holds the stored u16 values (recently-registered columns already zeroed);
-    ``bought`` is ``ΔB = Wb ∘ A`` as bits (each product truncated). Stored bonds are the EMA
-    max-upscaled per column and floored to u16.
+    ``bought`` is ``ΔB = Wb ∘ A`` as bits (each product truncated) and ``bought_sums`` its
+    column sums. Stored bonds are whole numbers b, so b / Σb in I32F32 is
+    ``floor(b·2^32 / Σb)``.
     """
     alpha = ema_rate_bits(bonds_moving_average)
-    # Stored bonds are whole numbers b; b / Σb in I32F32 is floor(b·2^32 / Σb), one division.
-    bond_sums = bonds_u16.sum(dim=0)
-    previous = torch.div(bonds_u16 << 32, bond_sums.clamp(min=1), rounding_mode="floor")
-    ema = mul_scalar(col_normalize(bought), alpha)
-    ema += mul_scalar(previous, ONE - alpha)
-    del previous
-    ema = col_normalize(ema)
-    dividends = mul(ema, incentive.unsqueeze(0)).sum(dim=1)
-    if ema.shape[0]:
-        ema = div_frac(ema, ema.amax(dim=0))  # column max-upscale; zero columns stay zero
-    return ExactBonds(ema=ema, dividends=dividends, stored=to_u16(ema))
+    ema = mul_scalar(div_frac(bought, bought_sums), alpha)
+    ema += mul_scalar(div_frac(bonds_u16, bonds_u16.sum(dim=0)), ONE - alpha)
+    normalized = col_normalize(ema)
+    # column max-upscale; zero columns stay zero
+    ema = div_frac(normalized, normalized.amax(dim=0)) if normalized.shape[0] else normalized
+    stored = ema * U16_MAX  # a max-upscaled bond is at most 1.0: no saturation needed
+    stored >>= 32
+    return ExactBonds(ema=ema, normalized=normalized, stored=stored)
 
 
 def liquid_alpha_exact(
@@ -103,8 +105,6 @@ def yuma3_bonds_exact(
     bonds_u16: Tensor,
     weights_for_bonds: Tensor,
     present_for_bonds: Tensor,
-    active_stake: Tensor,
-    incentive: Tensor,
     consensus: Tensor,
     *,
     bonds_moving_average: int,
@@ -113,13 +113,16 @@ def yuma3_bonds_exact(
     alpha_high: int,
     steepness: int,
 ) -> ExactBonds:
-    """Yuma3 bonds: per-(validator, miner) fractions bought with weights and capped at 1.
+    """Yuma3 bonds for a block of columns: per-(validator, miner) fractions bought with
+    weights and capped at 1 (docs/epoch.md §2.11).
 
-    With liquid alpha (and some nonzero consensus) only entries present in the bond weights
-    survive (``mat_ema_alpha_sparse``). Stored bonds are ``floor(ema·65535)``.
+    With liquid alpha (``use_liquid_alpha``: on, and some nonzero consensus anywhere) only
+    entries present in the bond weights survive (``mat_ema_alpha_sparse``). Stored bonds are
+    ``floor(ema·65535)``. Dividends weigh incentive with ``colnorm(ema)`` and the caller then
+    multiplies each row's whole sum by its active stake.
     """
     previous = u16_fraction_table(bonds_u16.device)[bonds_u16]
-    if use_liquid_alpha and bool((consensus != 0).any()):
+    if use_liquid_alpha:
         alpha = liquid_alpha_exact(
             weights_for_bonds, previous, consensus, alpha_low, alpha_high, steepness
         )
@@ -131,9 +134,13 @@ def yuma3_bonds_exact(
         ema = mul_scalar(weights_for_bonds, rate)
         ema += mul_scalar(previous, ONE - rate)
     ema.clamp_(min=0)
-    per_row = mul(col_normalize(ema), incentive.unsqueeze(0)).sum(dim=1)
-    dividends = mul(per_row, active_stake)
-    return ExactBonds(ema=ema, dividends=dividends, stored=to_u16(ema))
+    return ExactBonds(ema=ema, normalized=col_normalize(ema), stored=to_u16(ema))
 
 
-__all__ = ["ExactBonds", "ema_rate_bits", "liquid_alpha_exact", "yuma2_bonds_exact", "yuma3_bonds_exact"]
+__all__ = [
+    "ExactBonds",
+    "ema_rate_bits",
+    "liquid_alpha_exact",
+    "yuma2_bonds_exact",
+    "yuma3_bonds_exact",
+]

@@ -81,23 +81,70 @@ def _long_div(x: Tensor, d: Tensor) -> Tensor:
     return (q1 << _LIMB) + q2
 
 
+def _div_frac_integer(x: Tensor, d: Tensor) -> Tensor:
+    """Integer-only ``floor((x << 32) / d)`` (``d >= 1``): one int64 division where
+    ``x < 2^31``, long division for the larger numerators."""
+    out = torch.div(x << FRAC_BITS, d, rounding_mode="floor")
+    big = x >= _SMALL
+    if bool(big.any()):
+        where = torch.nonzero(big, as_tuple=True)
+        out[where] = _long_div(x[where], d.expand_as(x)[where])
+    return out
+
+
+# A float64 quotient nudged up by 2^-46 is the true quotient or one above it: two roundings
+# err by < 2^-51 relative, and the quotients here stay below 2^45.
+_ESTIMATE_SCALE = float(ONE) * (1.0 + 2.0**-46)
+
+
+def _div_frac_estimate(x: Tensor, d: Tensor) -> Tensor:
+    """``floor((x << 32) / d)`` (``d >= 1``) from a float64 estimate and one exact correction.
+
+    The estimate ``q`` is the quotient or one above it, so the remainder ``x·2^32 − q·d`` lies
+    in ``(−d, d)``; computed modulo 2^64 (int64 products and shifts wrap) it is exact, and its
+    sign bit (``>> 63`` is −1 or 0) takes the one back. Seven memory passes, against an int64
+    division that x86 cannot vectorise.
+    """
+    scale = _ESTIMATE_SCALE / d.to(torch.float64)
+    q = x.to(torch.float64).mul_(scale).to(torch.int64)
+    rest = q * -d
+    rest.add_(x, alpha=ONE)  # x·2^32 − q·d, modulo 2^64
+    rest >>= 63
+    q += rest
+    return q
+
+
+def _int64_wraps() -> bool:
+    """Whether torch's int64 products and shifts wrap modulo 2^64 here (they do on every CPU
+    and GPU we know of; if not, the integer-only quotient is used)."""
+    probe = torch.full((257,), (1 << 40) + 12345, dtype=torch.int64)
+    shifted = int((probe << FRAC_BITS)[-1])
+    product = int((probe * ((1 << 30) + 7))[-1])
+
+    def wrapped(value: int) -> int:
+        value &= (1 << 64) - 1
+        return value - (1 << 64) if value >= 1 << 63 else value
+
+    v = (1 << 40) + 12345
+    return shifted == wrapped(v << FRAC_BITS) and product == wrapped(v * ((1 << 30) + 7))
+
+
+_WRAPS = _int64_wraps()
+
+
 def div_frac(x: Tensor, d: Tensor | int) -> Tensor:
     """``(x << 32) / d`` truncated, elementwise with broadcasting; 0 where ``d == 0``.
 
     This is I32F32's ``safe_div`` for the non-negative values the epoch divides
-    (``0 <= x < 2^47``, ``0 <= d < 2^47``). One int64 division covers numerators below 2^31;
-    the rest (a column's largest entries, values near 1) are redone by long division.
+    (``0 <= x < 2^45``, ``0 <= d < 2^47``, quotient below 2^45). ``x`` must have the full
+    broadcast shape.
     """
     if isinstance(d, int):
         d = torch.tensor(d, dtype=torch.int64, device=x.device)
     zero = d == 0
     any_zero = bool(zero.any())
     safe = d.clamp(min=1) if any_zero else d
-    out = torch.div(x << FRAC_BITS, safe, rounding_mode="floor")
-    big = x >= _SMALL
-    if bool(big.any()):
-        where = torch.nonzero(big, as_tuple=True)
-        out[where] = _long_div(x[where], safe.expand_as(x)[where])
+    out = _div_frac_estimate(x, safe) if _WRAPS else _div_frac_integer(x, safe)
     if any_zero:
         out.masked_fill_(zero.expand_as(out), 0)
     return out

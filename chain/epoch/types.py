@@ -168,20 +168,28 @@ class EpochOutputs:
     bonds_rows: Tensor
     u16_values: dict[str, Tensor] | None = None
     """The u16 storage form computed in fixed point (exact epoch); None: derive it from floats."""
+    rows_in_bits: bool = False
+    """True when ``weights_normalized_rows`` and ``ema_bonds_rows`` hold I32F32 bit patterns
+    (int64, the exact epoch): they become float64 fractions only when expanded."""
 
     @property
     def n(self) -> int:
         return int(self.stake.shape[0])
 
+    def _fractions(self, rows: Tensor) -> Tensor:
+        if not self.rows_in_bits:
+            return rows
+        return rows.to(torch.float64).mul_(1.0 / (1 << 32))  # exact: bits stay below 2^53
+
     @cached_property
     def weights_normalized(self) -> Tensor:
         """Row-normalised weights after every mask (``n × n`` float64)."""
-        return _expand_rows(self.row_uids, self.weights_normalized_rows, self.n)
+        return _expand_rows(self.row_uids, self._fractions(self.weights_normalized_rows), self.n)
 
     @cached_property
     def ema_bonds(self) -> Tensor:
         """Bond EMA before u16 storage (``n × n`` float64; column max-upscaled unless Yuma3)."""
-        return _expand_rows(self.row_uids, self.ema_bonds_rows, self.n)
+        return _expand_rows(self.row_uids, self._fractions(self.ema_bonds_rows), self.n)
 
     @cached_property
     def bonds(self) -> Tensor:
