@@ -22,9 +22,10 @@ Every figure is printed beside a baseline measured in the same run, as a ratio:
 * **block apply**: a subnet at n=4096 with 64 validators (stake + permits from a first epoch)
   that each set weights on all 4096 uids; then the epoch block is produced and timed (coinbase,
   gathering the epoch inputs from state, Yuma, storing outputs and bonds, the SQLite commit).
-  Baseline: the bare ``chain.epoch.run_epoch`` call on the same inputs: what the block would
-  cost if the pipeline around the epoch were free. Also shown: the block that includes the 64
-  weight extrinsics, and a raw SQLite commit of the epoch block's state delta.
+  Baseline: the bare ``chain.epoch.run_epoch_exact`` call (the chain's epoch of record) on the
+  same inputs: what the block would cost if the pipeline around the epoch were free. Also shown:
+  the block that includes the 64 weight extrinsics, and a raw SQLite commit of the epoch block's
+  state delta.
 
 How n=4096 is built: honestly, with signed extrinsics: Alice (sudo) raises ``max_allowed_uids``
 to 4096 and ``max_registrations_per_block`` above it, then signs 4095 ``burned_register``
@@ -147,8 +148,8 @@ async def bench_metagraph(
 
 # -- block apply ----------------------------------------------------------------------------------
 def bare_epoch(service: ChainService, netuid: int, block: int) -> tuple[float, float]:
-    """(seconds to gather inputs from state, seconds in run_epoch) for ``block``'s epoch."""
-    from subnetkit.chain.epoch import run_epoch
+    """(seconds to gather inputs from state, seconds in the epoch) for ``block``'s epoch."""
+    from subnetkit.chain.epoch import run_epoch_exact
     from subnetkit.chain.transition.context import Ctx, EventSink
     from subnetkit.chain.transition.epoch_io import epoch_inputs
 
@@ -157,7 +158,7 @@ def bare_epoch(service: ChainService, netuid: int, block: int) -> tuple[float, f
     t0 = time.perf_counter()
     inputs, hp = epoch_inputs(ctx, sn, sn.pending_server + sn.pending_validator)
     t1 = time.perf_counter()
-    run_epoch(inputs, hp, device="cpu")
+    run_epoch_exact(inputs, hp, device="cpu")
     return t1 - t0, time.perf_counter() - t1
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from subnetkit.chain.epoch.exact import run_epoch_exact
 from subnetkit.chain.epoch.types import EpochHyperparams, EpochInputs, EpochOutputs
 from subnetkit.chain.epoch.yuma import run_epoch
 from subnetkit.core.errors import ConfigError
@@ -161,6 +162,9 @@ def _vector(
     if kind == "bool":
         return torch.tensor(items, dtype=torch.bool)
     if kind == "number":
+        if all(isinstance(x, int) and x <= I64_MAX for x in items):
+            # Whole stakes stay integers: the exact epoch reads them without rounding.
+            return torch.tensor(items, dtype=torch.int64)
         return torch.tensor([float(x) for x in items], dtype=torch.float64)
     return torch.tensor(items, dtype=torch.int64)
 
@@ -338,9 +342,17 @@ def parse_scenario(doc: Any) -> Scenario:
 
 
 def replay(
-    scenario: Scenario, *, stateful: bool = False, device: str | torch.device | None = None
+    scenario: Scenario,
+    *,
+    stateful: bool = False,
+    exact: bool = False,
+    device: str | torch.device | None = None,
 ) -> list[EpochOutputs]:
-    """Run every epoch of ``scenario``; in stateful mode carry bonds and permits forward."""
+    """Run every epoch of ``scenario``; in stateful mode carry bonds and permits forward.
+
+    ``exact`` runs the fixed-point epoch (the chain's numbers bit for bit) instead of float64.
+    """
+    epoch_fn = run_epoch_exact if exact else run_epoch
     outputs: list[EpochOutputs] = []
     bonds = scenario.initial_bonds.clone()
     permit = scenario.initial_permit.clone()
@@ -355,7 +367,7 @@ def replay(
             if epoch.clear_bond_cols:
                 bonds[:, epoch.clear_bond_cols] = 0
             inputs = EpochInputs(**{**inputs.__dict__, "bonds": bonds, "validator_permit": permit})
-        out = run_epoch(inputs, scenario.hyperparams, device=device)
+        out = epoch_fn(inputs, scenario.hyperparams, device=device)
         outputs.append(out)
         bonds = out.bonds.cpu()
         permit = out.new_validator_permit.cpu()

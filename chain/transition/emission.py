@@ -100,10 +100,11 @@ def run_subnet_epoch(ctx: Ctx, netuid: int) -> None:
     pending_total = sn.pending_server + sn.pending_validator + sn.pending_root
     if sn.n == 0:
         return
-    from subnetkit.chain.epoch import run_epoch
+    from subnetkit.chain.epoch import run_epoch_exact
 
     inputs, hp = epoch_inputs(ctx, sn, pending_total)
-    out = run_epoch(inputs, hp, device="cpu")
+    # The epoch of record is the fixed-point one: the same integers subtensor computes.
+    out = run_epoch_exact(inputs, hp, device="cpu")
     owner_uid = hp.owner_uid
     burn_uids = [owner_uid] if owner_uid is not None else []
     pay = epoch_payouts(

@@ -109,9 +109,9 @@ def epoch_inputs(ctx: Ctx, sn: Subnet, rao_emission: int) -> tuple[EpochInputs, 
     if sn.hp("commit_reveal_weights_enabled"):
         commit = torch.tensor(commit_blocks(ctx, sn), dtype=torch.int64)
     inputs = EpochInputs(
+        # Whole rao as int64: the exact epoch normalises them without rounding.
         stake=torch.tensor(
-            [float(ctx.hotkey_stake(sn.netuid, nrn.hotkey)) for nrn in neurons],
-            dtype=torch.float64,
+            [ctx.hotkey_stake(sn.netuid, nrn.hotkey) for nrn in neurons], dtype=torch.int64
         ),
         weights=weights,
         weights_mask=wmask,

@@ -1,8 +1,9 @@
 """``subnetkit epoch replay``: run Yuma epochs over a scenario in the epoch test-vector format.
 
 Reads the scenario from stdin (or ``--input``) and writes ``{"epochs": [...]}`` with one entry
-of outputs per input epoch. Useful to check the epoch against other implementations and to
-explore hyperparameters without a chain.
+of outputs per input epoch. ``--exact`` runs the fixed-point epoch the chain runs (subtensor's
+numbers bit for bit); the default is the float64 model. Useful to check the epoch against other
+implementations and to explore hyperparameters without a chain.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ def replay_cmd(
         "--stateful",
         help="Carry bonds and permits across epochs (as the chain does) instead of using "
         "each epoch's given bonds and validator_permit.",
+    ),
+    exact: bool = typer.Option(
+        False,
+        "--exact",
+        help="Run the chain's fixed-point (I32F32) epoch, which reproduces subtensor's numbers "
+        "bit for bit, instead of the float64 model.",
     ),
     input_path: Path | None = typer.Option(  # noqa: B008
         None, "--input", "-i", help="Scenario JSON file (default: stdin)."
@@ -51,7 +58,7 @@ def replay_cmd(
     from subnetkit.chain.epoch.scenario import outputs_to_json, parse_scenario, replay
 
     try:
-        outputs = replay(parse_scenario(doc), stateful=stateful, device=device)
+        outputs = replay(parse_scenario(doc), stateful=stateful, exact=exact, device=device)
     except (MemoryError, RuntimeError) as exc:
         # torch's CPU allocator raises RuntimeError ("can't allocate memory"), CUDA's a
         # RuntimeError subclass (OutOfMemoryError): a scenario too big for this machine.

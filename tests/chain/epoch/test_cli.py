@@ -30,7 +30,7 @@ def _run(monkeypatch, capsys, stdin: str, *args: str) -> tuple[int, str, str]:
     return code, captured.out, captured.err
 
 
-@pytest.mark.parametrize("flag", [[], ["--stateful"]])
+@pytest.mark.parametrize("flag", [[], ["--stateful"], ["--exact"], ["--exact", "--stateful"]])
 def test_replay_writes_one_entry_per_epoch(monkeypatch, capsys, flag) -> None:
     text = vector_text(ZERO_WEIGHTS.name)
     scenario = json.loads(text)
@@ -269,3 +269,14 @@ def test_console_script_pipes_stdin_to_stdout() -> None:
     assert bad.returncode == 2
     assert bad.stderr.strip() == "error[config]: scenario.n must be >= 1, got 0"
     assert "Traceback" not in bad.stderr
+
+
+@pytest.mark.parametrize("stateful", [[], ["--stateful"]])
+def test_exact_replay_prints_the_vectors_own_numbers(monkeypatch, capsys, stateful) -> None:
+    """``--exact`` output equals a vector's expected values exactly, through JSON and back."""
+    text = vector_text("rust_test_bonds.json")
+    code, out, err = _run(monkeypatch, capsys, text, "--exact", *stateful)
+    assert code == 0, err
+    got = json.loads(out)["epochs"]
+    for mine, want in zip(got, json.loads(text)["expected"], strict=True):
+        assert {k: mine[k] for k in want} == want

@@ -1,4 +1,5 @@
-"""Every public yuma vector, in per-epoch and stateful mode, within the README's tolerances."""
+"""Every public epoch vector, per-epoch and stateful: the float64 epoch within the tolerances
+of tests/chain/epoch/vectors/README.md, the exact epoch with none at all."""
 
 from __future__ import annotations
 
@@ -85,3 +86,36 @@ def test_vector(path: Path, mode: str) -> None:
             if diff > tol["u16"]:
                 failures.append(f"epoch {k} u16.{name}: off by {diff} (limit {tol['u16']})")
     assert not failures, "\n".join(failures)
+
+
+def _differences(got: Any, want: Any, where: str) -> list[str]:
+    """Every place where ``got`` is not exactly ``want`` (same JSON shape expected)."""
+    if isinstance(want, dict):
+        return [d for key in want for d in _differences(got[key], want[key], f"{where}.{key}")]
+    if isinstance(want, list):
+        if not isinstance(got, list) or len(got) != len(want):
+            return [f"{where}: shape differs"]
+        return [
+            d
+            for k, (a, b) in enumerate(zip(got, want, strict=True))
+            for d in _differences(a, b, f"{where}[{k}]")
+        ]
+    # Fractions are exact I32F32 values: float equality is bit equality of the fixed point.
+    same = got == want and type(got) is type(want) if isinstance(want, bool) else got == want
+    return [] if same else [f"{where}: got {got!r}, want {want!r}"]
+
+
+@pytest.mark.parametrize("mode", ["per-epoch", "stateful"])
+@pytest.mark.parametrize("path", FILES, ids=[p.stem for p in FILES])
+def test_vector_exact(path: Path, mode: str) -> None:
+    """Zero tolerance: every integer and every fraction's fixed-point bits."""
+    assert path.is_file(), f"{MISSING}: {path.name}"
+    doc = json.loads(path.read_text())
+    outputs = replay(parse_scenario(doc), stateful=mode == "stateful", exact=True)
+    assert len(outputs) == len(doc["expected"])
+    failures = []
+    for k, (out, want) in enumerate(zip(outputs, doc["expected"], strict=True)):
+        got = outputs_to_json(out)
+        assert set(want) - {"u16"} <= set(VECTOR_FIELDS), "a field the replay does not produce"
+        failures += _differences(got, want, f"epoch {k}")
+    assert not failures, "\n".join(failures[:20])
