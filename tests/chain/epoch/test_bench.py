@@ -54,6 +54,8 @@ def test_small_run_prints_figures_and_a_json_line() -> None:
     pairs = [(r["n"], r["validators"]) for r in figures["results"]]
     assert pairs == [(32, 8), (64, 8), (64, 64)]
     assert all(r["epoch_ms"] > 0 and r["dense_f32_ms"] > 0 for r in figures["results"])
+    # The exact epoch is measured beside the float64 one in the same run.
+    assert all(r["exact_ms"] > 0 and r["exact_ratio"] > 0 for r in figures["results"])
 
 
 def test_bad_sizes_are_refused() -> None:
