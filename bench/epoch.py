@@ -13,9 +13,10 @@ Sizes default to n in {256, 1024, 4096} with {64, 256, 1024} validators (``--qui
 With ``--json`` the last stdout line is one JSON object with every figure. The targets, at
 n=4096, v=256: at most 50 ms per float64 epoch on a 2-core CPU, and the exact epoch at most
 2x the float64 one (``exact_ratio``, measured alternately in the same process). By default the
-process is set up the way the chain sets itself up (``tune_for_epochs()`` in chain/epoch/process_tuning.py: one torch
-thread, freed memory kept mapped); ``--threads N`` and ``--no-retain`` measure other settings.
-Both implementations always run under the same settings, in the same process.
+process is set up the way the chain sets itself up (``tune_for_epochs()`` in
+chain/epoch/process_tuning.py: one torch thread, freed memory kept mapped); ``--threads N`` and
+``--no-retain`` measure other settings. All implementations always run under the same settings,
+in the same process.
 """
 
 from __future__ import annotations
