@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from subnetkit.chain.epoch.quant import U16_MAX, col_normalize, u16_ratio
+from subnetkit.chain.epoch.quant import ONE, U16_MAX, col_normalize, u16_ratio
 
 # Below any nonzero column sum of fractions; keeps zero columns at zero without a branch.
 _TINY = 1e-300
@@ -32,7 +32,11 @@ class BondsResult:
 
 
 def _ema_alpha(bonds_moving_average: int) -> float:
-    return 1.0 - bonds_moving_average / 1_000_000
+    """The chain's EMA rate ``1 − bma / 1e6`` as the I32F32 value it really is.
+
+    Near bma = 1e6 the truncation matters: 999 999 gives 4297·2^-32, 0.05 % above 1e-6.
+    """
+    return (ONE - (bonds_moving_average << 32) // 1_000_000) / ONE
 
 
 def _to_u16(m: Tensor) -> Tensor:
