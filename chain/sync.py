@@ -18,6 +18,7 @@ import asyncio
 import inspect
 import json
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from subnetkit.chain.client import ChainClient
@@ -89,6 +90,7 @@ class MetagraphSync:
         self._head_changed = asyncio.Condition()
         self._refresh_lock = asyncio.Lock()
         self.refreshes = 0
+        self.reconnects = 0
 
     # -- reading ---------------------------------------------------------------------------------
     @property
@@ -146,10 +148,20 @@ class MetagraphSync:
         """Follow the chain until cancelled. Reconnects after stream errors."""
         delay = self._reconnect_delay
         last_refresh = self._metagraph.block if self._metagraph is not None else 0
+        broken_since: float | None = None
         while True:
             try:
                 async for block in self.client.stream_blocks(from_block=self._head + 1):
                     delay = self._reconnect_delay
+                    if broken_since is not None:
+                        log.info(
+                            "block stream from %s reconnected after %.1f s, at block %d",
+                            self.client.address,
+                            time.monotonic() - broken_since,
+                            int(block.header.number),
+                        )
+                        self.reconnects += 1
+                        broken_since = None
                     number = int(block.header.number)
                     if (
                         touches_subnet(block, self.netuid)
@@ -159,6 +171,8 @@ class MetagraphSync:
                         last_refresh = number
                     await self._advance(number)
             except ChainError as exc:
+                if broken_since is None:
+                    broken_since = time.monotonic()
                 log.warning(
                     "block stream from %s broke (%s: %s); reconnecting in %.1fs",
                     self.client.address,

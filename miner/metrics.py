@@ -1,34 +1,56 @@
 """Prometheus metrics for one miner server, on its own registry.
 
 A per-neuron ``CollectorRegistry`` (never the global one) lets a test or a load harness run many
-miners in one process without duplicate-metric errors. The caller label is capped: after
-``max_callers`` distinct hotkeys, further callers are counted as ``other``, so a flood of fresh
-keys cannot grow the metric set without bound. Requests rejected before the signature check are
-labelled ``unauthenticated``: their claimed hotkey is not trusted.
+miners in one process without duplicate-metric errors.
+
+The ``caller`` label is a *class* of caller, never a hotkey: a per-hotkey label grows with the
+network (and with every fresh key an attacker makes). The classes are the caller's standing on
+the subnet once its signature checked out (``validator``: holds a permit, ``registered``,
+``unregistered``; a bare :class:`~subnetkit.miner.server.MinerServer` without a metagraph says
+``authenticated``), ``blacklisted`` for a caller the blacklist hook refused (checked before the
+signature, so its claimed hotkey is not trusted) and ``unauthenticated`` for a request that
+failed the metadata, freshness or signature checks.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 UNAUTHENTICATED_CALLER = "unauthenticated"
+BLACKLISTED_CALLER = "blacklisted"
+AUTHENTICATED_CALLER = "authenticated"
+#: the classes a ``caller_class`` hook may return; anything else is counted as ``other``
+CALLER_CLASSES = frozenset(
+    {
+        "validator",
+        "registered",
+        "unregistered",
+        AUTHENTICATED_CALLER,
+        BLACKLISTED_CALLER,
+        UNAUTHENTICATED_CALLER,
+    }
+)
 OTHER_CALLER = "other"
 
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
 class MinerMetrics:
-    """Request counts by synapse/caller/status, latency, in-flight and queue depth."""
+    """Request counts by synapse/caller class/status, latency, in-flight and queue depth."""
 
     def __init__(
-        self, registry: CollectorRegistry | None = None, *, max_callers: int = 1024
+        self,
+        registry: CollectorRegistry | None = None,
+        caller_class: Callable[[str], str] | None = None,
     ) -> None:
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.max_callers = max_callers
-        self._callers: set[str] = set()
+        #: an authenticated caller's hotkey -> its class (a miner neuron asks its metagraph)
+        self.caller_class: Callable[[str], str] = caller_class or (lambda _: AUTHENTICATED_CALLER)
         self.requests = Counter(
             "subnetkit_miner_requests",
-            "Requests handled, by synapse, caller hotkey and gRPC status.",
+            "Requests handled, by synapse, caller class (see miner/metrics.py) and gRPC status.",
             ("synapse", "caller", "status"),
             registry=self.registry,
         )
@@ -55,14 +77,14 @@ class MinerMetrics:
         self._request_children: dict[tuple[str, str, str], Counter] = {}
 
     def caller_label(self, caller: str) -> str:
-        """``caller`` as a metric label, or ``other`` past ``max_callers`` distinct hotkeys: a
-        flood of fresh keys must not grow the metric set (and the scrape) without bound."""
-        if caller in self._callers:
-            return caller
-        if len(self._callers) < self.max_callers:
-            self._callers.add(caller)
-            return caller
-        return OTHER_CALLER
+        """An authenticated caller's class (from the ``caller_class`` hook) as a label; a class
+        outside :data:`CALLER_CLASSES` (a hook returning hotkeys, say) becomes ``other``, so the
+        label stays bounded whatever the hook does."""
+        try:
+            kind = self.caller_class(caller)
+        except Exception:
+            return OTHER_CALLER
+        return kind if kind in CALLER_CLASSES else OTHER_CALLER
 
     def observe(self, synapse: str, caller: str, status: str, seconds: float) -> None:
         """Count one finished request and its latency. Label children are cached because

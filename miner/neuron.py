@@ -100,6 +100,7 @@ class MinerNeuron(NeuronBase):
             priority=self._choose_hook("priority", self.priority),
             limits=Limits(max_concurrency=miner_cfg.max_concurrency, max_queue=miner_cfg.max_queue),
             metrics_registry=self.registry,
+            caller_class=self.caller_class,
         )
         await self.server.start()
         await self._serve_on_chain(self.server.port)
@@ -171,6 +172,13 @@ class MinerNeuron(NeuronBase):
         if self._stake[uid] < min_stake:
             return f"uid {uid} has stake {self._stake[uid]:.3f}, below this miner's {min_stake}"
         return None
+
+    def caller_class(self, caller: str) -> str:
+        """A signed caller's standing, for metrics and refusal logs (never its hotkey)."""
+        uid = self._uid_of.get(caller)
+        if uid is None:
+            return "unregistered"
+        return "validator" if self._permit[uid] else "registered"
 
     def priority(self, caller: str) -> float:
         """Serve the callers with the most stake first."""

@@ -36,12 +36,13 @@ from google.protobuf.message import DecodeError, Message
 
 from subnetkit.core.errors import WireError
 from subnetkit.core.keys import Signer
+from subnetkit.core.log import ThrottledLog
 from subnetkit.miner.base import BoundSynapse, CallContext
 from subnetkit.miner.context import ServingContext
 from subnetkit.miner.handlers import HandlerRunner
 from subnetkit.miner.leases import Leases, PriorityHook
 from subnetkit.miner.limits import Limits, refusal
-from subnetkit.miner.metrics import UNAUTHENTICATED_CALLER, MinerMetrics
+from subnetkit.miner.metrics import BLACKLISTED_CALLER, UNAUTHENTICATED_CALLER, MinerMetrics
 from subnetkit.wire import protocol
 from subnetkit.wire.inprocess import InProcessContext
 from subnetkit.wire.nonce_cache import NonceCache, NonceCacheFull
@@ -88,6 +89,8 @@ class RequestPipeline:
         self.runner = runner
         self.metrics = metrics
         self._clock = clock
+        # why callers are refused: one line per status and caller class every 10 s at most
+        self._refusals = ThrottledLog(log, 10.0)
 
     async def serve(
         self, bound: BoundSynapse, body: bytes, context: ServingContext
@@ -132,6 +135,15 @@ class RequestPipeline:
             return out
         except WireError as exc:
             status = exc.status.name
+            if caller == UNAUTHENTICATED_CALLER and exc.status is _S.PERMISSION_DENIED:
+                caller = BLACKLISTED_CALLER  # refused by the blacklist, before the signature
+            self._refusals.log(
+                f"{status}/{caller}",
+                "refused a %s caller on %s: %s",
+                caller,
+                bound.spec.name,
+                exc.message,
+            )
             await self._reject(context, exc)
         except asyncio.CancelledError:
             status = self._cancel_status(context)

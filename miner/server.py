@@ -71,7 +71,8 @@ class _Router(grpc.GenericRpcHandler):
 class MinerServer(Lifecycle):
     """Serves a :class:`~miner.Miner` over signed gRPC: ``async with MinerServer(...) as s``.
 
-    ``blacklist``/``priority`` override the miner's hooks of the same name. ``metrics_registry``
+    ``blacklist``/``priority`` override the miner's hooks of the same name; ``caller_class``
+    names a signed caller's class for metrics and refusal logs (miner/metrics.py). ``metrics_registry``
     receives this server's Prometheus metrics (a fresh registry by default: ``.metrics.registry``).
     Runs inside the caller's event loop; use ``subnetkit.core.lifecycle.run_until_signalled`` for a
     process that stops gracefully on SIGTERM/SIGINT (health NOT_SERVING first, then drain).
@@ -91,6 +92,7 @@ class MinerServer(Lifecycle):
         reflection_enabled: bool = True,
         clock: Callable[[], int] = time.time_ns,
         network: InProcessNetwork | None = None,
+        caller_class: Callable[[str], str] | None = None,
     ) -> None:
         super().__init__()
         self.network = network
@@ -104,7 +106,7 @@ class MinerServer(Lifecycle):
         self._port: int | None = None
         self._bound = bind_synapses(miner)  # fails fast, naming missing handlers
         self._reflection_enabled = reflection_enabled
-        self.metrics = MinerMetrics(metrics_registry)
+        self.metrics = MinerMetrics(metrics_registry, caller_class)
         lim = self.limits
         self.nonce_cache = NonceCache(
             lim.max_age_s + lim.max_skew_s,

@@ -29,6 +29,7 @@ import asyncio
 import logging
 import random
 import secrets
+import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -43,6 +44,7 @@ from subnetkit.core.errors import SubnetkitError
 from subnetkit.core.neuron import NeuronBase, register_command
 from subnetkit.core.settings import NeuronSettings
 from subnetkit.validator.client import MinerClient, QueryResult, Target
+from subnetkit.validator.round_summary import RoundSummary
 from subnetkit.validator.scores import SCORES_FILE, ScoreStore
 from subnetkit.validator.scoring import RoundScores, Scorer, ScoringError, ScoringRuntime
 from subnetkit.validator.state import CommitStore
@@ -51,6 +53,8 @@ from subnetkit.validator.weights import WeightAction, WeightSetter
 log = logging.getLogger(__name__)
 
 COMMITS_FILE = "commits.json"
+#: seconds without a finished round after which ``/healthz`` reports unhealthy
+HEALTH_STALE_S = 120.0
 
 
 class Validator:
@@ -102,6 +106,16 @@ class ValidatorMetrics:
         )
         self.queried = Gauge(
             "subnetkit_validator_queried", "Miners queried in the last round", registry=registry
+        )
+        self.failed_rounds = Counter(
+            "subnetkit_validator_failed_rounds",
+            "Rounds that changed no score (scorer failure or an unexpected error)",
+            registry=registry,
+        )
+        self.last_round_block = Gauge(
+            "subnetkit_validator_last_round_block",
+            "Head block of the last finished round",
+            registry=registry,
         )
         self.weights = Counter(
             "subnetkit_validator_weight_actions",
@@ -160,6 +174,10 @@ class ValidatorNeuron(NeuronBase):
         self._round_done = asyncio.Condition()
         self.last_round: RoundScores | None = None
         self.last_actions: list[WeightAction] = []
+        self._started_at = time.monotonic()
+        self._round_finished_at: float | None = None
+        # one INFO line a minute about the rounds, never one per block
+        self.summary = RoundSummary(interval=60.0)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start_on_chain(self) -> None:
@@ -171,18 +189,24 @@ class ValidatorNeuron(NeuronBase):
         if dropped:
             log.info("dropped %d scores of hotkeys no longer on subnet", len(dropped))
         self.client = MinerClient(self.signer)
+        cfg = settings.validator
         self.runtime = ScoringRuntime(
             self.validator.make_scorer(settings),
             device=settings.device,
+            devices=cfg.devices or None,
+            max_batch=cfg.max_batch,
+            precision=cfg.precision,
             cpu_threads=1 if settings.torch_device == "cpu" else None,
+            registry=self.registry,
         )
         await self.runtime.prepare()
         self.spawn_until_stopped(self.sync.run(), name=f"validator-{uid}-sync")
         log.info(
-            "validator uid %d (%s) on subnet %d: %d miners scored so far",
+            "validator uid %d (%s) started on subnet %d, scoring on %s: %d miners scored so far",
             uid,
             self.hotkey,
             settings.netuid,
+            ",".join(str(d) for d in self.runtime.devices),
             len(self.scores),
         )
 
@@ -224,12 +248,15 @@ class ValidatorNeuron(NeuronBase):
         (shutdown) goes through.
         """
         result: RoundScores | None = None
+        targets: list[Target] = []
         try:
             targets = self.pick_miners(self.sync.metagraph)
             if targets:
                 result = await self._query_and_score(targets)
         except Exception:
             log.exception("round at block %d failed; no score changed, continuing", head)
+        if targets and result is None:
+            self.metrics.failed_rounds.inc()
         try:
             self.last_actions = await self.weights.step(self.sync.metagraph, head, self.scores)
         except SubnetkitError as exc:
@@ -243,6 +270,9 @@ class ValidatorNeuron(NeuronBase):
         async with self._round_done:
             self.round_block = max(self.round_block, head)
             self._round_done.notify_all()
+        self._round_finished_at = time.monotonic()
+        self.metrics.last_round_block.set(self.round_block)
+        self.summary.add(result, len(targets))
         return result
 
     async def _query_and_score(self, targets: Sequence[Target]) -> RoundScores | None:
@@ -270,7 +300,7 @@ class ValidatorNeuron(NeuronBase):
         failures = {
             r.target.hotkey[:8]: r.error.status.name for r in results if r.error is not None
         }
-        log.info(
+        log.debug(
             "round %d: %d/%d miners answered, scored on %s in %.1f ms%s",
             self.scores.round,
             answered,
@@ -310,6 +340,25 @@ class ValidatorNeuron(NeuronBase):
                 register_command(self.settings),
             )
         self.uid = new.uid_of(self.hotkey)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """Healthy while rounds keep finishing: unhealthy before the first one (after
+        ``HEALTH_STALE_S`` of start-up) and when none finished for ``HEALTH_STALE_S``
+        (chain gone, or the loop stuck)."""
+        ok, doc = super().health()
+        now = time.monotonic()
+        last = self._round_finished_at
+        since = now - (last if last is not None else self._started_at)
+        doc.update(
+            head=self.sync.head,
+            last_round_block=self.round_block,
+            rounds=self.scores.round,
+            seconds_since_round=round(since, 1) if last is not None else None,
+        )
+        if ok and since > HEALTH_STALE_S:
+            what = "no round finished" if last is not None else "no round yet"
+            return False, {**doc, "status": f"{what} for {since:.0f} s"}
+        return ok, doc
 
     def ready_info(self) -> dict[str, Any]:
         info = super().ready_info()

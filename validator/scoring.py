@@ -1,4 +1,4 @@
-"""The validator's scoring runtime: one round's responses, one device call, off the event loop.
+"""The validator's scoring runtime: one round's responses, batched device calls, off the event loop.
 
 A subnet ships a PyTorch *scorer*: an ``nn.Module`` or any callable that takes a
 :class:`ScoringBatch` (the round's task, the responses that arrived, the device) and returns one
@@ -8,70 +8,53 @@ score per response. The runtime does the rest, in the shape of hivemind's runtim
   only ever sees real answers;
 * the remaining responses go to the scorer as one batch (split into ``max_batch`` chunks when a
   round is larger than the device should take at once);
-* every torch call runs on ONE dedicated worker thread, so the event loop that drives the wire
-  never blocks and torch ops are serialized (no two rounds race for the GPU or for intra-op
-  threads); concurrent ``score()`` calls simply queue on that thread;
+* every torch call of a device runs on ONE dedicated worker thread, so the event loop that
+  drives the wire never blocks and torch ops are serialized (no two rounds race for the GPU or
+  for intra-op threads); concurrent ``score()`` calls simply queue on that thread;
+* ``devices=["cuda:0", "cuda:1"]`` runs a replica of the scorer per device (each its own copy,
+  thread and batch limit) and splits every round's answers between them;
+* a CUDA out-of-memory error halves the batch and retries instead of losing the round
+  (:mod:`subnetkit.validator.scoring_replica`), logged and counted;
 * the work runs under ``torch.inference_mode()`` (no autograd bookkeeping), and under bf16
-  autocast on CUDA;
+  autocast on CUDA (``precision="auto"``; ``"bf16"`` everywhere, ``"fp32"`` never);
 * each round reports how long scoring took and where it ran (:class:`RoundScores`).
 
-Scores are sanitized at this one boundary: NaN becomes 0 and everything is clamped to [0, 1],
-because a single NaN that reaches the moving average poisons a miner forever (the template's
-``update_scores`` has to patch NaNs after the fact).
+Scores are sanitized at one boundary (:func:`sanitize_scores`): NaN becomes 0 and everything is
+clamped to [0, 1], because a single NaN that reaches the moving average poisons a miner forever
+(the template's ``update_scores`` has to patch NaNs after the fact).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import copy as copy_module
 import logging
-import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-import grpc
 import torch
+from prometheus_client import CollectorRegistry
 from torch import Tensor, nn
 
-from subnetkit.core.errors import ConfigError, SubnetkitError
+from subnetkit.core.errors import ConfigError
+from subnetkit.validator.scoring_batch import (
+    PRECISIONS,
+    ScoringBatch,
+    ScoringError,
+    check_precision,
+    device_context,
+    sanitize_scores,
+)
+from subnetkit.validator.scoring_metrics import ScoringMetrics
+from subnetkit.validator.scoring_replica import ScorerReplica
 
 log = logging.getLogger(__name__)
 
 WORKER_THREAD_PREFIX = "subnetkit-scoring"
 """Name prefix of the runtime's dedicated torch thread (tests and profilers look for it)."""
-
-
-class ScoringError(SubnetkitError):
-    """The subnet's scorer broke its contract (raised, or returned the wrong shape).
-
-    This is a bug in the subnet's scoring code, not in a miner's answer: a round whose scorer
-    fails cannot be scored at all, so the validator must skip the round rather than write zeros
-    into every miner's moving average.
-    """
-
-    code = "scoring"
-    status = grpc.StatusCode.INTERNAL
-
-
-@dataclass(frozen=True, slots=True)
-class ScoringBatch:
-    """What a scorer receives: the round's task and the answers to score, in order.
-
-    ``responses`` holds only real answers (never ``None``); ``device`` is where the scorer
-    should put its tensors. ``indices`` maps each response back to its position in the round
-    (scorers rarely need it; it is there for logging and for scorers that look up per-miner data).
-    """
-
-    task: Any
-    responses: Sequence[Any]
-    device: torch.device
-    indices: Sequence[int]
-
-    def __len__(self) -> int:
-        return len(self.responses)
 
 
 @runtime_checkable
@@ -133,49 +116,17 @@ def resolve_device(device: str | torch.device = "auto") -> torch.device:
     return resolved
 
 
-@contextlib.contextmanager
-def device_context(device: torch.device) -> Iterator[None]:
-    """Inference mode everywhere, plus bf16 autocast on CUDA (matmuls in bf16, reductions f32)."""
-    with torch.inference_mode():
-        if device.type == "cuda":
-            with torch.autocast(device_type="cuda", dtype=torch.bfloat16):
-                yield
-        else:
-            yield
-
-
-def sanitize_scores(raw: Any, expected: int) -> Tensor:
-    """Check a scorer's output and bring it into [0, 1] as float32 on the CPU.
-
-    Wrong length or a non-tensor is a scorer bug (:class:`ScoringError`); NaN becomes 0 and
-    out-of-range values are clamped, because the moving average must never see either.
-    """
-    if not isinstance(raw, Tensor):
-        raise ScoringError(
-            f"scorer returned {type(raw).__name__}, expected a Tensor of {expected} scores"
-        )
-    flat = raw.detach().reshape(-1) if raw.dim() == 2 and raw.shape[-1] == 1 else raw.detach()
-    if flat.dim() != 1 or flat.shape[0] != expected:
-        raise ScoringError(
-            f"scorer returned shape {tuple(raw.shape)}, expected ({expected},): "
-            "one score per response in the batch"
-        )
-    scores = flat.to(device="cpu", dtype=torch.float32)
-    bad = ~torch.isfinite(scores)
-    if bool(bad.any()):
-        log.warning("scorer produced %d non-finite score(s); counted as 0", int(bad.sum()))
-        scores = torch.where(bad, torch.zeros_like(scores), scores)
-    return scores.clamp_(0.0, 1.0)
-
-
 class ScoringRuntime:
-    """Runs a subnet's scorer over whole rounds on one dedicated worker thread.
+    """Runs a subnet's scorer over whole rounds, one worker thread per device.
 
-    ``device="auto"`` picks CUDA when present. ``max_batch`` caps how many responses go to the
-    scorer in one call (larger rounds are split into consecutive chunks on the same thread).
-    Pass ``executor`` to share a thread with other torch work (it must be single-threaded for
-    the serialization guarantee to hold); otherwise the runtime owns one and
-    :meth:`close` / ``async with`` shuts it down.
+    ``device="auto"`` picks CUDA when present; ``devices`` (several) runs a replica per device
+    and splits each round between them. ``max_batch`` caps how many responses go to the scorer
+    in one call (larger rounds are split into consecutive chunks on the same thread; an
+    out-of-memory error halves it). ``precision`` is ``auto``, ``bf16`` or ``fp32`` (see the
+    module docstring). ``registry`` receives the runtime's metrics (batch size, device memory,
+    out-of-memory retries). Pass ``executor`` to share a thread with other torch work (one
+    device only; it must be single-threaded for the serialization guarantee to hold);
+    otherwise the runtime owns its threads and :meth:`close` / ``async with`` shuts them down.
 
     ``cpu_threads`` (opt-in) sets torch's intra-op thread count when scoring on the CPU. It is
     a process-wide torch setting, applied once when the runtime prepares; ``None`` keeps torch's
@@ -190,9 +141,12 @@ class ScoringRuntime:
         scorer: Scorer | nn.Module,
         device: str | torch.device = "auto",
         *,
+        devices: Sequence[str | torch.device] | None = None,
         max_batch: int = 1024,
+        precision: str = "auto",
         executor: Executor | None = None,
         cpu_threads: int | None = None,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         if not callable(scorer):
             raise ConfigError(
@@ -200,18 +154,42 @@ class ScoringRuntime:
             )
         if max_batch < 1:
             raise ConfigError(f"max_batch must be at least 1, got {max_batch}")
-        self.scorer = scorer
-        self.device = resolve_device(device)
         if cpu_threads is not None and cpu_threads < 1:
             raise ConfigError(f"cpu_threads must be at least 1 (or None), got {cpu_threads}")
+        wanted = list(devices) if devices else [device]
+        resolved = [resolve_device(d) for d in wanted]
+        if executor is not None and len(resolved) > 1:
+            raise ConfigError("a shared executor serves one device; give one device or none")
+        self.scorer = scorer
+        self.devices = resolved
+        self.device = resolved[0]
         self.max_batch = max_batch
+        self.precision = check_precision(precision)
         self.cpu_threads = cpu_threads
-        self._owns_executor = executor is None
-        self._executor: Executor = executor or ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix=WORKER_THREAD_PREFIX
-        )
-        self._prepared = False
-        self._prepare_lock = threading.Lock()
+        self.metrics = ScoringMetrics(registry, resolved) if registry is not None else None
+        self._owned: list[Executor] = []
+        self.replicas: list[ScorerReplica] = []
+        for n, dev in enumerate(resolved):
+            if executor is not None:
+                pool = executor
+            else:
+                prefix = WORKER_THREAD_PREFIX if n == 0 else f"{WORKER_THREAD_PREFIX}-{n}"
+                pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=prefix)
+                self._owned.append(pool)
+            # The first replica is the scorer itself (callers may inspect it); the others are
+            # copies, so no two devices share a module's parameters.
+            copy = scorer if n == 0 else copy_module.deepcopy(scorer)
+            self.replicas.append(
+                ScorerReplica(
+                    copy,
+                    dev,
+                    pool,
+                    max_batch=max_batch,
+                    precision=self.precision,
+                    cpu_threads=cpu_threads,
+                    metrics=self.metrics,
+                )
+            )
         self._closed = False
 
     async def __aenter__(self) -> ScoringRuntime:
@@ -220,20 +198,28 @@ class ScoringRuntime:
     async def __aexit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def oom_retries(self) -> int:
+        """Out-of-memory retries across all replicas since start."""
+        return sum(r.oom_retries for r in self.replicas)
+
     def close(self) -> None:
-        """Stop the owned worker thread after the rounds already queued have finished."""
+        """Stop the owned worker threads after the rounds already queued have finished."""
         self._closed = True
-        if self._owns_executor:
-            self._executor.shutdown(wait=False, cancel_futures=False)
+        for pool in self._owned:
+            pool.shutdown(wait=False, cancel_futures=False)
 
     async def prepare(self) -> float:
-        """Move the scorer to its device and run its ``prepare`` hook now, on the worker thread.
+        """Move the scorer to its devices and run its ``prepare`` hook now, on the workers.
 
         Optional: the first :meth:`score` does it otherwise. Calling it at startup keeps model
-        loading out of the first round's timing. Returns the seconds it took.
+        loading out of the first round's timing. Returns the seconds it took (slowest device).
         """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self._prepare_on_worker)
+        took = await asyncio.gather(
+            *(loop.run_in_executor(r.executor, r.prepare) for r in self.replicas)
+        )
+        return max(took)
 
     async def score(self, task: Any, responses: Sequence[Any | None]) -> RoundScores:
         """Score one round: ``responses[i]`` is miner i's answer, or ``None`` if it had none.
@@ -246,89 +232,59 @@ class ScoringRuntime:
         indices = [i for i, response in enumerate(responses) if response is not None]
         answered = [responses[i] for i in indices]
         started = time.perf_counter()
+        scores = torch.zeros(len(responses), dtype=torch.float32)
         if not answered:
-            return RoundScores(
-                scores=torch.zeros(len(responses), dtype=torch.float32),
-                seconds=0.0,
-                wall_seconds=time.perf_counter() - started,
-                device=str(self.device),
-                scored=0,
-            )
+            return RoundScores(scores, 0.0, time.perf_counter() - started, str(self.device), 0)
         loop = asyncio.get_running_loop()
-        scores, seconds = await loop.run_in_executor(
-            self._executor, self._score_on_worker, task, answered, indices, len(responses)
-        )
+        shares = split_shares(len(answered), len(self.replicas))
+        jobs = []
+        for replica, (lo, hi) in zip(self.replicas, shares, strict=False):
+            jobs.append(
+                loop.run_in_executor(
+                    replica.executor, timed, replica, task, answered[lo:hi], indices[lo:hi]
+                )
+            )
+        parts = await asyncio.gather(*jobs)
+        scores[torch.tensor(indices, dtype=torch.long)] = torch.cat([p for p, _ in parts])
+        seconds = max(s for _, s in parts)
         wall = time.perf_counter() - started
+        used = ",".join(str(r.device) for r in self.replicas[: len(shares)])
         log.debug(
             "scored %d/%d responses on %s in %.4fs (wall %.4fs)",
             len(answered),
             len(responses),
-            self.device,
+            used,
             seconds,
             wall,
         )
-        return RoundScores(
-            scores=scores,
-            seconds=seconds,
-            wall_seconds=wall,
-            device=str(self.device),
-            scored=len(answered),
-        )
+        return RoundScores(scores, seconds, wall, used, len(answered))
 
-    # --- worker thread only below this line -------------------------------------------------
 
-    def _prepare_on_worker(self) -> float:
-        started = time.perf_counter()
-        with self._prepare_lock:
-            if self._prepared:
-                return 0.0
-            if self.cpu_threads is not None and self.device.type == "cpu":
-                torch.set_num_threads(self.cpu_threads)
-            if isinstance(self.scorer, nn.Module):
-                self.scorer.to(self.device).eval()
-            hook = getattr(self.scorer, "prepare", None)
-            if callable(hook):
-                try:
-                    hook(self.device)
-                except SubnetkitError:
-                    raise
-                except Exception as exc:
-                    raise ScoringError(
-                        f"scorer {type(self.scorer).__name__}.prepare failed: {exc!r}"
-                    ) from exc
-            self._prepared = True
-        return time.perf_counter() - started
+def split_shares(total: int, replicas: int) -> list[tuple[int, int]]:
+    """``total`` answers as contiguous (lo, hi) shares for at most ``replicas`` replicas, sizes
+    differing by at most one, none empty."""
+    count = max(1, min(total, replicas))
+    base, extra = divmod(total, count)
+    shares, lo = [], 0
+    for n in range(count):
+        hi = lo + base + (1 if n < extra else 0)
+        shares.append((lo, hi))
+        lo = hi
+    return shares
 
-    def _score_on_worker(
-        self, task: Any, answered: Sequence[Any], indices: Sequence[int], total: int
-    ) -> tuple[Tensor, float]:
-        started = time.perf_counter()
-        self._prepare_on_worker()
-        chunks: list[Tensor] = []
-        with device_context(self.device):
-            for lo in range(0, len(answered), self.max_batch):
-                hi = min(lo + self.max_batch, len(answered))
-                batch = ScoringBatch(
-                    task=task,
-                    responses=answered[lo:hi],
-                    device=self.device,
-                    indices=indices[lo:hi],
-                )
-                try:
-                    raw = self.scorer(batch)
-                except SubnetkitError:
-                    raise
-                except Exception as exc:
-                    raise ScoringError(
-                        f"scorer {type(self.scorer).__name__} failed: {exc!r}"
-                    ) from exc
-                chunks.append(sanitize_scores(raw, hi - lo))
-        scores = torch.zeros(total, dtype=torch.float32)
-        scores[torch.tensor(indices, dtype=torch.long)] = torch.cat(chunks)
-        return scores, time.perf_counter() - started
+
+def timed(
+    replica: ScorerReplica, task: Any, answered: Sequence[Any], indices: Sequence[int]
+) -> tuple[Tensor, float]:
+    """Run on the replica's thread: its scores and the seconds the thread spent on them
+    (including ``prepare`` on the first round)."""
+    started = time.perf_counter()
+    out = replica.score(task, answered, indices)
+    return out, time.perf_counter() - started
 
 
 __all__ = [
+    "PRECISIONS",
     "WORKER_THREAD_PREFIX",
     "RoundScores",
     "Scorer",
@@ -338,4 +294,5 @@ __all__ = [
     "device_context",
     "resolve_device",
     "sanitize_scores",
+    "split_shares",
 ]

@@ -10,6 +10,7 @@ import json
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 ROOT = "subnetkit"
@@ -50,3 +51,47 @@ def configure(level: str | int = "INFO", fmt: str = "text") -> None:
         )
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())
+
+
+class ThrottledLog:
+    """Log one line per ``key`` at most every ``interval`` seconds, counting what it held back.
+
+    For events a hostile peer can trigger at will (refused requests): the operator still learns
+    *why* callers are refused, but a flood of junk becomes one line per interval, not millions.
+    Keys are bounded by the caller (a status name, a refusal class), never a peer's identity.
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        interval: float = 10.0,
+        *,
+        level: int = logging.INFO,
+        max_keys: int = 64,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger = logger
+        self.interval = interval
+        self.level = level
+        self.max_keys = max_keys
+        self._clock = clock
+        self._last: dict[str, float] = {}
+        self._held: dict[str, int] = {}
+
+    def log(self, key: str, msg: str, *args: object) -> bool:
+        """Log ``msg % args`` unless ``key`` logged less than ``interval`` s ago; True if
+        logged. The line says how many of the same kind were held back since the last one."""
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last < self.interval:
+            self._held[key] = self._held.get(key, 0) + 1
+            return False
+        if last is None and len(self._last) >= self.max_keys:
+            oldest = min(self._last, key=self._last.__getitem__)
+            self._last.pop(oldest)
+            self._held.pop(oldest, None)
+        self._last[key] = now
+        held = self._held.pop(key, 0)
+        suffix = f" (+{held} more like it in the last {now - last:.0f} s)" if held and last else ""
+        self.logger.log(self.level, msg + suffix, *args)
+        return True

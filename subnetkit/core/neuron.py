@@ -17,17 +17,21 @@ import json
 import logging
 import os
 import shlex
+import socketserver
 import tempfile
 import threading
-from collections.abc import Coroutine
+import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, ClassVar
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 
 from subnetkit.core.errors import ConfigError, NotRegisteredError
 from subnetkit.core.keys import Signer
 from subnetkit.core.lifecycle import Lifecycle
+from subnetkit.core.metrics import ChainStateMetrics, asyncio_tasks_gauge, neuron_info
 from subnetkit.core.settings import NeuronSettings, WalletSettings
 
 log = logging.getLogger(__name__)
@@ -78,14 +82,42 @@ def write_ready_file(path: Path | str, doc: dict[str, Any]) -> None:
         raise
 
 
-class MetricsEndpoint:
-    """``prometheus_client``'s HTTP server for one registry, stoppable (tests start many)."""
+class _ThreadingWSGIServer(socketserver.ThreadingMixIn, WSGIServer):
+    """One thread per scrape, daemon threads: a slow scraper never blocks the next one."""
 
-    def __init__(self, registry: CollectorRegistry, host: str, port: int) -> None:
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per scrape (one every 15 s per Prometheus server adds up)."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+#: ``health()`` of a neuron: (healthy, a JSON-able document saying why)
+HealthCheck = Callable[[], tuple[bool, dict[str, Any]]]
+
+
+class MetricsEndpoint:
+    """One HTTP port per neuron: ``/metrics`` for Prometheus and ``/healthz`` for a supervisor
+    or load balancer (200 when healthy, 503 when not, with a JSON body saying why).
+
+    Stoppable, so tests can start many in one process.
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        host: str,
+        port: int,
+        health: HealthCheck | None = None,
+    ) -> None:
         self.registry = registry
         self.host = host
         self._want_port = port
-        self._server: Any = None
+        self._health = health or (lambda: (True, {"status": "ok"}))
+        self._server: _ThreadingWSGIServer | None = None
         self._thread: threading.Thread | None = None
 
     @property
@@ -94,17 +126,45 @@ class MetricsEndpoint:
             raise RuntimeError("metrics endpoint is not started")
         return int(self._server.server_port)
 
+    def _app(self) -> Callable[..., Any]:
+        metrics_app = make_wsgi_app(self.registry)
+
+        def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            if environ.get("PATH_INFO") in ("/healthz", "/health"):
+                try:
+                    ok, doc = self._health()
+                except Exception as exc:  # a broken check is an unhealthy neuron, not a 500
+                    ok, doc = False, {"status": "error", "error": repr(exc)}
+                body = json.dumps(doc).encode()
+                start_response(
+                    "200 OK" if ok else "503 Service Unavailable",
+                    [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+                )
+                return [body]
+            return metrics_app(environ, start_response)
+
+        return app
+
     def start(self) -> None:
         try:
-            self._server, self._thread = start_http_server(
-                self._want_port, addr=self.host, registry=self.registry
+            server = make_server(
+                self.host,
+                self._want_port,
+                self._app(),
+                server_class=_ThreadingWSGIServer,
+                handler_class=_QuietHandler,
             )
         except OSError as exc:
             raise ConfigError(
                 f"cannot serve metrics on {self.host}:{self._want_port}: {exc.strerror}; "
                 "pick another --metrics-port (0 picks a free one)"
             ) from None
-        log.info("metrics on http://%s:%d/metrics", self.host, self.port)
+        self._server = server
+        self._thread = threading.Thread(
+            target=server.serve_forever, name="subnetkit-metrics", daemon=True
+        )
+        self._thread.start()
+        log.info("metrics on http://%s:%d/metrics, health on /healthz", self.host, self.port)
 
     def stop(self) -> None:
         if self._server is not None:
@@ -138,6 +198,37 @@ class NeuronBase(Lifecycle):
             state_dir if state_dir is not None else neuron_state_dir(settings, self.role)
         )
         self.metrics_endpoint: MetricsEndpoint | None = None
+        self._up_since: float | None = None
+        neuron_info(self.registry, self.role, settings.netuid)
+        self.chain_metrics = ChainStateMetrics(self.registry, self.chain_view)
+
+    def chain_view(self) -> tuple[Any, int | None, int]:
+        """(latest metagraph, own uid, head block seen) for the chain-state gauges; the roles
+        that follow the chain (``sync`` attribute, a ``chain.sync.MetagraphSync``) override
+        nothing: this reads ``self.sync`` and ``self.uid`` when they exist."""
+        sync = getattr(self, "sync", None)
+        uid = getattr(self, "uid", None)
+        if sync is None:
+            return None, uid, 0
+        try:
+            metagraph = sync.metagraph
+        except RuntimeError:  # no refresh yet
+            metagraph = None
+        return metagraph, uid, int(sync.head)
+
+    def health(self) -> tuple[bool, dict[str, Any]]:
+        """What ``/healthz`` answers: healthy unless stopping or failed. Roles add their own
+        liveness (a validator: rounds keep coming)."""
+        doc: dict[str, Any] = {
+            "role": self.role,
+            "hotkey": self.hotkey,
+            "uid": getattr(self, "uid", None),
+        }
+        if self.fatal_error is not None:
+            return False, {**doc, "status": "failed", "error": repr(self.fatal_error)}
+        if self.stopping:
+            return False, {**doc, "status": "stopping"}
+        return True, {**doc, "status": "ok"}
 
     @property
     def hotkey(self) -> str:
@@ -149,9 +240,10 @@ class NeuronBase(Lifecycle):
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        asyncio_tasks_gauge(self.registry, asyncio.get_running_loop())
         metrics = self.settings.metrics
         if metrics.port is not None:
-            endpoint = MetricsEndpoint(self.registry, metrics.host, metrics.port)
+            endpoint = MetricsEndpoint(self.registry, metrics.host, metrics.port, self.health)
             endpoint.start()
             self.metrics_endpoint = endpoint
         await super().start()
@@ -160,6 +252,7 @@ class NeuronBase(Lifecycle):
         except BaseException:
             await self.close()  # a half-started neuron leaves nothing running
             raise
+        self._up_since = time.monotonic()
 
     async def start_on_chain(self) -> None:
         """The role's own start-up, run once the base is up (a failure closes the neuron)."""
@@ -179,6 +272,14 @@ class NeuronBase(Lifecycle):
         return int(uid)
 
     async def close(self) -> None:
+        if self._up_since is not None:  # a failed start says why in one line, nothing more
+            log.info(
+                "%s %s stopped after %.0f s",
+                self.role,
+                self.hotkey,
+                time.monotonic() - self._up_since,
+            )
+            self._up_since = None
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.stop()
             self.metrics_endpoint = None

@@ -81,6 +81,22 @@ class ValidatorSettings(_Section):
     moving_average_alpha: float = Field(0.1, gt=0, le=1)
     weights_interval_blocks: int = Field(100, ge=1)
     decay_unqueried: bool = False
+    devices: list[str] = Field(
+        default_factory=list,
+        description="scorer replicas, one per device (e.g. cuda:0, cuda:1); empty: `device`",
+    )
+    precision: Literal["auto", "bf16", "fp32"] = Field(
+        "auto", description="auto: bf16 autocast on cuda, fp32 elsewhere"
+    )
+    max_batch: int = Field(1024, ge=1, description="responses per scorer call (halved on OOM)")
+
+    @field_validator("devices")
+    @classmethod
+    def _devices(cls, value: list[str]) -> list[str]:
+        for device in value:
+            if not _DEVICE_RE.match(device):
+                raise ValueError(f"{device!r}: use auto, cpu, mps, cuda or cuda:N")
+        return value
 
 
 class MetricsSettings(_Section):

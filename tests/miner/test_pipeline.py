@@ -188,7 +188,7 @@ async def test_handler_past_deadline_is_cancelled(server: MinerServer, alice: Si
     assert isinstance(miner, ScriptedMiner)
     async with asyncio.timeout(5):
         await miner.cancelled.wait()
-    labels = {"synapse": "Echo", "caller": alice.ss58, "status": "DEADLINE_EXCEEDED"}
+    labels = {"synapse": "Echo", "caller": "authenticated", "status": "DEADLINE_EXCEEDED"}
     registry = server.metrics.registry
     await eventually(lambda: registry.get_sample_value("subnetkit_miner_requests_total", labels))
     await assert_still_serves(server, alice)

@@ -153,7 +153,7 @@ async def test_metrics_on_a_per_server_registry(alice: Signer, bob: Signer) -> N
                 await raw_unary(server.port, data, signed_metadata(alice, data, bob.ss58))
             ).code == S.OK
         assert (await raw_unary(server.port, data, None)).code == S.UNAUTHENTICATED
-    labels = {"synapse": "Echo", "caller": alice.ss58, "status": "OK"}
+    labels = {"synapse": "Echo", "caller": "authenticated", "status": "OK"}
     assert registry.get_sample_value("subnetkit_miner_requests_total", labels) == 3
     rejected = {"synapse": "Echo", "caller": "unauthenticated", "status": "UNAUTHENTICATED"}
     assert registry.get_sample_value("subnetkit_miner_requests_total", rejected) == 1
