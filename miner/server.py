@@ -72,10 +72,11 @@ class MinerServer(Lifecycle):
     """Serves a :class:`~miner.Miner` over signed gRPC: ``async with MinerServer(...) as s``.
 
     ``blacklist``/``priority`` override the miner's hooks of the same name; ``caller_class``
-    names a signed caller's class for metrics and refusal logs (miner/metrics.py). ``metrics_registry``
-    receives this server's Prometheus metrics (a fresh registry by default: ``.metrics.registry``).
-    Runs inside the caller's event loop; use ``subnetkit.core.lifecycle.run_until_signalled`` for a
-    process that stops gracefully on SIGTERM/SIGINT (health NOT_SERVING first, then drain).
+    names a signed caller's class for metrics and refusal logs (miner/metrics.py).
+    ``metrics_registry`` receives this server's Prometheus metrics (a fresh registry by default:
+    ``.metrics.registry``). Runs inside the caller's event loop; use
+    ``subnetkit.core.lifecycle.run_until_signalled`` for a process that stops gracefully on
+    SIGTERM/SIGINT (health NOT_SERVING first, then drain).
     """
 
     def __init__(
