@@ -311,7 +311,13 @@ class NeuronBase(Lifecycle):
 
     def ready_info(self) -> dict[str, Any]:
         """What ``--ready-file`` receives once the neuron is up."""
-        return {"pid": os.getpid(), "hotkey": self.hotkey, "port": None}
+        endpoint = self.metrics_endpoint
+        return {
+            "pid": os.getpid(),
+            "hotkey": self.hotkey,
+            "port": None,
+            "metrics_port": endpoint.port if endpoint is not None else None,
+        }
 
 
 def load_signer(settings: NeuronSettings) -> Signer:
