@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import sys
@@ -265,7 +266,8 @@ class Soak:
 
     async def run(self) -> dict[str, Any]:
         await self.up()
-        print(f"[{self.now():.0f}s] network up: {', '.join(self.children)}; warm-up {self.warmup:.0f} s")
+        names = ", ".join(self.children)
+        print(f"[{self.now():.0f}s] network up: {names}; warm-up {self.warmup:.0f} s")
         self.t0 = time.monotonic()  # the clock of the samples starts with the load
         events = [
             (CHAIN_RESTART_AT * self.duration, self.restart_chain),
@@ -312,20 +314,28 @@ def print_figures(doc: dict[str, Any]) -> None:
             f"{p.get('asyncio_tasks_max', '-')}, restarts {p['restarts']}, "
             f"log errors {p['log_errors']}"
         )
-    print(f"  recoveries: {sum(r['recovered'] for r in doc['recoveries'])}/{len(doc['recoveries'])}")
+    recovered = sum(r["recovered"] for r in doc["recoveries"])
+    print(f"  recoveries: {recovered}/{len(doc['recoveries'])}")
     print(f"  rounds {doc['rounds']}, failed {doc['failed_rounds']}")
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     data_dir = Path(tempfile.mkdtemp(prefix="subnetkit-soak-"))
     soak = Soak(args, data_dir)
+    clean = False
     try:
-        return await soak.run()
+        doc = await soak.run()
+        clean = doc["all_recovered"] and not doc["log_errors"]
+        return doc
     finally:
-        with contextlib.suppress(Exception):
-            soak.write_out(False)
+        if not clean:
+            with contextlib.suppress(Exception):
+                soak.write_out(False)
         await soak.sup.stop(names_last=("chain",))
-        print(f"logs in {data_dir / 'logs'}", file=sys.stderr)
+        if clean:
+            shutil.rmtree(data_dir, ignore_errors=True)
+        else:
+            print(f"logs kept in {data_dir / 'logs'}", file=sys.stderr)
 
 
 def main() -> None:

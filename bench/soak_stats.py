@@ -96,9 +96,7 @@ def read_proc(pid: int) -> tuple[float, int, int] | None:
             rss_pages = int(handle.read().split()[1])
         fds = len(os.listdir(f"/proc/{pid}/fd"))
         with open(f"/proc/{pid}/status") as handle:
-            threads = next(
-                int(line.split()[1]) for line in handle if line.startswith("Threads:")
-            )
+            threads = next(int(line.split()[1]) for line in handle if line.startswith("Threads:"))
     except (OSError, StopIteration, ValueError, IndexError):
         return None
     return rss_pages * PAGE_KIB / 1024, fds, threads

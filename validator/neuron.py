@@ -175,6 +175,7 @@ class ValidatorNeuron(NeuronBase):
         self.last_round: RoundScores | None = None
         self.last_actions: list[WeightAction] = []
         self._started_at = time.monotonic()
+        self.health_stale_s = HEALTH_STALE_S
         self._round_finished_at: float | None = None
         # one INFO line a minute about the rounds, never one per block
         self.summary = RoundSummary(interval=60.0)
@@ -342,9 +343,8 @@ class ValidatorNeuron(NeuronBase):
         self.uid = new.uid_of(self.hotkey)
 
     def health(self) -> tuple[bool, dict[str, Any]]:
-        """Healthy while rounds keep finishing: unhealthy before the first one (after
-        ``HEALTH_STALE_S`` of start-up) and when none finished for ``HEALTH_STALE_S``
-        (chain gone, or the loop stuck)."""
+        """Healthy while rounds keep finishing: unhealthy when none finished (or none yet since
+        start-up) for ``health_stale_s`` seconds (chain gone, miners gone, or the loop stuck)."""
         ok, doc = super().health()
         now = time.monotonic()
         last = self._round_finished_at
@@ -355,7 +355,7 @@ class ValidatorNeuron(NeuronBase):
             rounds=self.scores.round,
             seconds_since_round=round(since, 1) if last is not None else None,
         )
-        if ok and since > HEALTH_STALE_S:
+        if ok and since > self.health_stale_s:
             what = "no round finished" if last is not None else "no round yet"
             return False, {**doc, "status": f"{what} for {since:.0f} s"}
         return ok, doc
