@@ -40,6 +40,7 @@ from prometheus_client import Counter, Gauge, Histogram
 from subnetkit.chain.client import ChainClient
 from subnetkit.chain.metagraph import Metagraph, MetagraphDiff
 from subnetkit.chain.sync import MetagraphSync
+from subnetkit.core import tracing
 from subnetkit.core.errors import SubnetkitError
 from subnetkit.core.neuron import NeuronBase, register_command
 from subnetkit.core.settings import NeuronSettings
@@ -253,7 +254,8 @@ class ValidatorNeuron(NeuronBase):
         try:
             targets = self.pick_miners(self.sync.metagraph)
             if targets:
-                result = await self._query_and_score(targets)
+                with tracing.span("validator.round", block=head, miners=len(targets)):
+                    result = await self._query_and_score(targets)
         except Exception:
             log.exception("round at block %d failed; no score changed, continuing", head)
         if targets and result is None:

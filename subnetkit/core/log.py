@@ -27,9 +27,27 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
+        ids = trace_ids()
+        if ids is not None:
+            doc["trace_id"], doc["span_id"] = ids
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
         return json.dumps(doc)
+
+
+def trace_ids() -> tuple[str, str] | None:
+    """(trace id, span id) in hex of the OpenTelemetry span current in this context, if any.
+
+    Looks only at an already imported ``opentelemetry.trace``: a process without tracing never
+    pays for importing it on a log line.
+    """
+    otel = sys.modules.get("opentelemetry.trace")
+    if otel is None:
+        return None
+    ctx = otel.get_current_span().get_span_context()
+    if not ctx.is_valid:
+        return None
+    return f"{ctx.trace_id:032x}", f"{ctx.span_id:016x}"
 
 
 class ConsoleHandler(logging.StreamHandler[TextIO]):

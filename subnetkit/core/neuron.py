@@ -28,6 +28,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
 
+from subnetkit.core import tracing
 from subnetkit.core.errors import ConfigError, NotRegisteredError
 from subnetkit.core.keys import Signer
 from subnetkit.core.lifecycle import Lifecycle
@@ -240,6 +241,12 @@ class NeuronBase(Lifecycle):
 
     async def start(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.settings.tracing.enabled:  # before any gRPC server or channel is made
+            if not tracing.available():
+                raise ConfigError(
+                    "tracing.enabled needs the otel extra: pip install 'subnetkit[otel]'"
+                )
+            tracing.setup(f"subnetkit-{self.role}")
         asyncio_tasks_gauge(self.registry, asyncio.get_running_loop())
         metrics = self.settings.metrics
         if metrics.port is not None:

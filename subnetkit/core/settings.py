@@ -99,6 +99,12 @@ class ValidatorSettings(_Section):
         return value
 
 
+class TracingSettings(_Section):
+    enabled: bool = Field(
+        False, description="OpenTelemetry spans for queries (needs the otel extra)"
+    )
+
+
 class MetricsSettings(_Section):
     port: int | None = Field(None, ge=0, le=65535, description="None: no metrics endpoint")
     host: str = "127.0.0.1"
@@ -122,6 +128,7 @@ class NeuronSettings(BaseSettings):
     miner: MinerSettings = MinerSettings()
     validator: ValidatorSettings = ValidatorSettings()
     metrics: MetricsSettings = MetricsSettings()
+    tracing: TracingSettings = TracingSettings()
     device: str = Field("auto", description="auto (cuda if available, else cpu), cpu, cuda[:N]")
     state_dir: Path = Path("~/.subnetkit/state")
     log_level: str = "INFO"
