@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import partial
 
 import torch
 from prometheus_client import CollectorRegistry, Counter, Gauge
@@ -62,8 +63,8 @@ class ScoringMetrics:
             name = str(device)
             self.batch_size.labels(name)
             self.oom_retries.labels(name)
-            allocated.labels(name).set_function(lambda d=device: _cuda_bytes(d, "memory_allocated"))
-            peak.labels(name).set_function(lambda d=device: _cuda_bytes(d, "max_memory_allocated"))
+            allocated.labels(name).set_function(partial(_cuda_bytes, device, "memory_allocated"))
+            peak.labels(name).set_function(partial(_cuda_bytes, device, "max_memory_allocated"))
 
     def batch(self, device: torch.device, size: int) -> None:
         self.batch_size.labels(str(device)).set(size)

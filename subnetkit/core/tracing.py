@@ -63,8 +63,8 @@ def setup(service_name: str, *, provider: Any = None) -> Any:
         provider = _default_provider(service_name)
         trace.set_tracer_provider(provider)
     untraced = filters.negate(filters.any_of(*(filters.service_name(s) for s in UNTRACED_SERVICES)))
-    client = GrpcAioInstrumentorClient(filter_=untraced)
-    server = GrpcAioInstrumentorServer(filter_=untraced)
+    client = GrpcAioInstrumentorClient(filter_=untraced)  # type: ignore[no-untyped-call]
+    server = GrpcAioInstrumentorServer(filter_=untraced)  # type: ignore[no-untyped-call]
     client.instrument(tracer_provider=provider)
     server.instrument(tracer_provider=provider)
     _instrumentors.extend([client, server])
@@ -84,7 +84,9 @@ def _default_provider(service_name: str) -> Any:
 
     provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
     try:
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
+        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (  # type: ignore[import-not-found]
+            OTLPSpanExporter,
+        )
     except ImportError:
         log.warning(
             "tracing on, but no span exporter is installed: trace ids are propagated and "
