@@ -47,6 +47,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/scoring.py
 	$(BIN)/python bench/transport.py
 	$(BIN)/python bench/loadtest.py
+	$(BIN)/python bench/simulate.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache $(IMPORT_VIEW)

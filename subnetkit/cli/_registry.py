@@ -26,6 +26,7 @@ SUBCOMMAND_MODULES = (
     "subnetkit.cli.neuron",  # miner run, validator run
     "subnetkit.cli.localnet",  # localnet up
     "subnetkit.cli.loadtest",  # loadtest
+    "subnetkit.cli.simulate",  # simulate
 )
 
 

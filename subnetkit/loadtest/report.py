@@ -108,33 +108,44 @@ def _table(summary: dict[str, Any]) -> str:
     return f"<table>{cells}</table>{warnings}"
 
 
-def render(summary: dict[str, Any]) -> str:
-    """The whole page as text (see the module docstring)."""
+def page(title: str, intro_html: str, charts: list[Any]) -> str:
+    """A self-contained page: plotly.js inlined once, then ``intro_html`` and each chart.
+    (``subnetkit simulate`` writes its page with this too.)"""
     from plotly.offline import get_plotlyjs
 
-    charts = "".join(
+    sections = "".join(
         f"<section>{fig.to_html(full_html=False, include_plotlyjs=False)}</section>"
-        for fig in figures(summary)
+        for fig in charts
     )
-    title = html.escape(f"subnetkit loadtest: {summary.get('subnet') or summary['method']}")
+    title = html.escape(title)
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{title}</title><script type='text/javascript'>{get_plotlyjs()}</script>"
         "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
         "th,td{padding:2px 12px;text-align:left}.warning{color:#a40}</style></head><body>"
-        f"<h1>{title}</h1><p>started {html.escape(summary['started_at'])}</p>"
-        f"{_table(summary)}{charts}</body></html>"
+        f"<h1>{title}</h1>{intro_html}{sections}</body></html>"
     )
 
 
-def write_report(summary: dict[str, Any], path: Path) -> None:
-    """Write the page; a path that cannot be written is one line, not a traceback."""
+def render(summary: dict[str, Any]) -> str:
+    """The whole page as text (see the module docstring)."""
+    intro = f"<p>started {html.escape(summary['started_at'])}</p>{_table(summary)}"
+    title = f"subnetkit loadtest: {summary.get('subnet') or summary['method']}"
+    return page(title, intro, figures(summary))
+
+
+def write_page(text: str, path: Path) -> None:
+    """Write a page; a path that cannot be written is one line, not a traceback."""
     from subnetkit.core.errors import ConfigError
 
     try:
-        path.write_text(render(summary), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"--report {path}: cannot write it: {exc.strerror}") from None
 
 
-__all__ = ["figures", "render", "write_report"]
+def write_report(summary: dict[str, Any], path: Path) -> None:
+    write_page(render(summary), path)
+
+
+__all__ = ["figures", "page", "render", "write_page", "write_report"]
