@@ -7,6 +7,7 @@ own subnet to ``subnetkit loadtest --subnet``; its variants pick the behaviour.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from typing import Any
 
@@ -15,9 +16,12 @@ from subnetkit.miner import CallContext
 from subnetkit.subnets.echo import echo_pb2
 from subnetkit.subnets.echo.miner import EchoMiner
 
-DELAY_S = 0.040
+DELAY_S = 0.200  # long enough that scheduler jitter on a busy machine stays inside 5%
 STALL_AFTER_S = 0.5
 STALL_S = 1.0
+#: How long each delayed answer really took inside the handler (the last 1000): on a busy
+#: machine a 200 ms sleep can take longer, and that longer time is what the harness must see.
+SERVED_S: collections.deque[float] = collections.deque(maxlen=1000)
 
 
 class TimedMiner(EchoMiner):
@@ -36,7 +40,9 @@ class TimedMiner(EchoMiner):
         self, request: echo_pb2.EchoRequest, context: CallContext
     ) -> echo_pb2.EchoResponse:
         if self.delay:
+            started = time.perf_counter()
             await asyncio.sleep(self.delay)
+            SERVED_S.append(time.perf_counter() - started)
         return echo_pb2.EchoResponse(text=request.text)
 
 
