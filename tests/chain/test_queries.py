@@ -7,7 +7,6 @@ import asyncio
 import functools
 import random
 import threading
-import time
 
 import pytest
 import torch
@@ -74,20 +73,15 @@ def _state(n: int, setters: int) -> State:
     return state
 
 
-def test_metagraph_with_weights_at_n_4096_is_fast_and_exact() -> None:
-    """64 validators' full rows at n = 4096: the dense repeated fields took ~0.85 s to build
-    and ~4 s to decode; the sparse arrays take tens of milliseconds each way."""
+def test_metagraph_with_weights_at_n_4096_is_compact_and_exact() -> None:
+    """64 validators' full rows at n = 4096 travel as sparse arrays (the dense repeated fields
+    were ~10x larger) and decode to exactly what the state holds. How fast they build and
+    decode is measured in bench/chain.py, not here."""
     n = 4096
     state = _state(n, 64)
-    queries.metagraph(state, 1, 1, b"h", True)  # warm
-    began = time.perf_counter()
     snap = queries.metagraph(state, 1, 1, b"h", True)
-    built = time.perf_counter() - began
     raw = pb.MetagraphSnapshot.FromString(snap.SerializeToString())
-    began = time.perf_counter()
     mg = Metagraph.from_proto(raw)
-    decoded = time.perf_counter() - began
-    assert built < 0.4 and decoded < 1.0, (built, decoded)  # generous: shared 2-core CI
     assert len(snap.SerializeToString()) < 4_000_000
     for uid in (0, 31, 63):
         expected = [v for _, v in state.get("weights", (1, uid))]
