@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -67,6 +67,7 @@ class MinerClient:
         verify_responses: bool = True,
         channel_options: Sequence[tuple[str, Any]] = (),
         transport: Transport | None = None,
+        nonce_clock: Callable[[], int] | None = None,
     ) -> None:
         if max_concurrency < 1 or max_channels < 1:
             raise ConfigError("max_concurrency and max_channels must be at least 1")
@@ -82,7 +83,9 @@ class MinerClient:
         self.trusted = self.transport.trusted
         self.verify_responses = verify_responses and not self.trusted
         self._semaphore: asyncio.Semaphore | None = None
-        self._nonce = protocol.next_nonce  # process-wide: nonces never repeat per hotkey
+        # process-wide by default: nonces never repeat per hotkey (protocol.lane_clock when
+        # several processes sign with one hotkey at once)
+        self._nonce = nonce_clock or protocol.next_nonce
         self._closed = False
 
     # -- lifecycle -------------------------------------------------------------------------------

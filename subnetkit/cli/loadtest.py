@@ -33,6 +33,7 @@ _WNAME = typer.Option(None, "--wallet-name", help="Sign with this wallet's hotke
 _WHOTKEY = typer.Option("default", "--wallet-hotkey", help="Hotkey name in the wallet.")
 _WPATH = typer.Option(None, "--wallet-path", help="Wallets directory.")
 _THRESH = typer.Option(None, "--threshold", help="e.g. 'p99<50ms', 'error_rate<0.01' (repeat).")
+_WORKERS = typer.Option(1, "--workers", help="Load-generator processes (gRPC miners only).")
 _FORMAT = typer.Option("text", "--format", help="text or json (ends with one JSON object).")
 _REPORT = typer.Option(None, "--report", help="Write a self-contained HTML report here.")
 
@@ -57,6 +58,7 @@ def loadtest(
     wallet_hotkey: str = _WHOTKEY,
     wallet_path: Path = _WPATH,
     threshold: list[str] = _THRESH,
+    workers: int = _WORKERS,
     fmt: str = _FORMAT,
     report: Path = _REPORT,
 ) -> None:
@@ -90,8 +92,9 @@ def loadtest(
         targets=list(target or []),
         method=method,
         request_json=request_json,
-        signer=_signer(dev_key, wallet_name, wallet_hotkey, wallet_path),
+        signer_ref=_signer_ref(dev_key, wallet_name, wallet_hotkey, wallet_path),
         thresholds=[parse_threshold(t) for t in threshold or []],
+        workers=workers,
     )
     install_event_loop_policy()
     summary = asyncio.run(_run(options, live=fmt == "text" and sys.stderr.isatty()))
@@ -116,15 +119,18 @@ def loadtest(
         raise typer.Exit(1)
 
 
-def _signer(dev_key: str, wallet_name: str | None, hotkey: str, path: Path | None) -> Any:
-    from subnetkit.core.keys import dev_signer
-
-    if wallet_name is None:
-        return dev_signer(dev_key)
+def _signer_ref(dev_key: str, wallet: str | None, hotkey: str, path: Path | None) -> list[str]:
+    """Who signs, as the runner and its workers load it; checked here so a bad key is one line
+    before anything starts."""
     from subnetkit.core.settings import WalletSettings
-    from subnetkit.core.wallet import load_hotkey
+    from subnetkit.loadtest.runner import signer_from
 
-    return load_hotkey(wallet_name, hotkey, path=path or WalletSettings().path)
+    if wallet is None:
+        ref = ["dev", dev_key]
+    else:
+        ref = ["wallet", wallet, hotkey, str(path or WalletSettings().path)]
+    signer_from(ref)
+    return ref
 
 
 async def _run(options: Any, *, live: bool) -> dict[str, Any]:

@@ -36,6 +36,7 @@ from subnetkit.loadtest.targets import (
     split_subnet,
 )
 from subnetkit.loadtest.thresholds import Threshold, evaluate
+from subnetkit.loadtest.workers import run_workers
 from subnetkit.validator.client import MinerClient, Target
 from subnetkit.wire.methods import MethodSpec, resolve_method
 
@@ -54,8 +55,10 @@ class LoadTestOptions:
     targets: list[str] = field(default_factory=list)
     method: str | None = None
     request_json: str | None = None
-    signer: Signer | None = None
+    #: who signs: ``["dev", "alice"]`` or ``["wallet", name, hotkey, path]`` (workers load it too)
+    signer_ref: list[str] = field(default_factory=lambda: ["dev", "alice"])
     thresholds: list[Threshold] = field(default_factory=list)
+    workers: int = 1  # load-generator processes (gRPC targets only)
 
 
 @dataclass
@@ -65,6 +68,15 @@ class LiveRun:
     recorder: Recorder
     engine: Engine
     plan: LoadPlan
+
+
+def signer_from(ref: list[str]) -> Signer:
+    """The signing key a ``signer_ref`` names (see :class:`LoadTestOptions`)."""
+    if ref[0] == "dev":
+        return dev_signer(ref[1])
+    from subnetkit.core.wallet import load_hotkey
+
+    return load_hotkey(ref[1], ref[2], path=ref[3])
 
 
 def _validator(subnet: str) -> Any:
@@ -160,9 +172,31 @@ async def run_loadtest(
     """Run the test; the summary dict (with ``thresholds`` results when any were given)."""
     spec, requests = build_requests(options)
     plan = options.plan
-    signer = options.signer or dev_signer("alice")
+    signer = signer_from(options.signer_ref)
+    if options.workers < 1:
+        raise ConfigError("--workers must be at least 1")
+    if options.workers > 1 and options.backend == "inprocess" and not options.targets:
+        raise ConfigError(
+            "--workers needs miners over gRPC (--backend processes or --target): in-process "
+            "miners live inside the one harness process"
+        )
     target_set = await open_targets(options)
+    started_at = datetime.now(UTC)
     try:
+        if options.workers > 1:
+            job = {
+                "subnet": options.subnet,
+                "method": options.method,
+                "request_json": options.request_json,
+                "targets": [f"{t.hotkey}@{t.endpoint}" for t in target_set.targets],
+                "signer": options.signer_ref,
+            }
+            merged = await run_workers(job, plan, options.workers)
+            recorder, wall, cpu = merged["recorder"], merged["wall_s"], merged["cpu_s"]
+            end_reason = merged["end_reason"]
+            return _summary(
+                options, spec, signer, target_set, recorder, wall, cpu, end_reason, started_at
+            )
         recorder = Recorder(plan.duration_s)
         slots = max(plan.max_inflight, plan.concurrency) * plan.fanout
         client = MinerClient(
@@ -176,12 +210,26 @@ async def run_loadtest(
             engine = Engine(plan, send, recorder)
             if on_start is not None:
                 on_start(LiveRun(recorder, engine, plan))
-            started_at = datetime.now(UTC)
             wall0, cpu0 = time.perf_counter(), time.process_time()
             end_reason = await engine.run(stop)
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     finally:
         await target_set.close()
+    return _summary(options, spec, signer, target_set, recorder, wall, cpu, end_reason, started_at)
+
+
+def _summary(
+    options: LoadTestOptions,
+    spec: MethodSpec,
+    signer: Signer,
+    target_set: TargetSet,
+    recorder: Recorder,
+    wall: float,
+    cpu: float,
+    end_reason: str,
+    started_at: datetime,
+) -> dict[str, Any]:
+    plan = options.plan
     subnet, variant = split_subnet(options.subnet) if options.subnet else (None, None)
     meta = {
         "subnet": subnet,
@@ -190,6 +238,7 @@ async def run_loadtest(
         "backend": target_set.backend,
         "targets": len(target_set.targets),
         "caller": signer.ss58,
+        "workers": options.workers,
     }
     summary = build_summary(
         plan=plan,
@@ -210,4 +259,12 @@ def dumps(summary: dict[str, Any]) -> str:
     return json.dumps(summary, separators=(",", ":"))
 
 
-__all__ = ["LiveRun", "LoadTestOptions", "build_requests", "dumps", "make_send", "run_loadtest"]
+__all__ = [
+    "LiveRun",
+    "LoadTestOptions",
+    "build_requests",
+    "dumps",
+    "make_send",
+    "run_loadtest",
+    "signer_from",
+]

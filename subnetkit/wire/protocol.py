@@ -59,17 +59,27 @@ class NonceClock:
     replay cache and the second would be rejected as a replay.
     """
 
-    __slots__ = ("_last",)
+    __slots__ = ("_lane", "_lanes", "_last")
 
-    def __init__(self) -> None:
+    def __init__(self, lane: int = 0, lanes: int = 1) -> None:
+        if not 0 <= lane < lanes:
+            raise ValueError(f"lane {lane} is not in 0..{lanes - 1}")
         self._last = 0
+        self._lane = lane
+        self._lanes = lanes
 
     def __call__(self) -> int:
-        now = time.time_ns()
-        if now <= self._last:
-            now = self._last + 1
+        """The next nonce: now (ns), past the last one, and ``== lane (mod lanes)``."""
+        now = max(time.time_ns(), self._last + 1)
+        now += (self._lane - now) % self._lanes
         self._last = now
         return now
+
+
+def lane_clock(lane: int, lanes: int) -> NonceClock:
+    """A nonce clock for one of ``lanes`` processes signing with the same hotkey at once (load
+    workers): their nonces can never coincide, since each keeps to its own residue."""
+    return NonceClock(lane, lanes)
 
 
 #: One nonce clock for the whole process: two clients sharing a hotkey never reuse a nonce.
@@ -285,6 +295,7 @@ __all__ = [
     "check_freshness",
     "check_receiver",
     "check_response_trailer",
+    "lane_clock",
     "metadata_dict",
     "next_nonce",
     "parse_request_metadata",
