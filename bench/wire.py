@@ -13,6 +13,10 @@ limits, deadline enforcement, Prometheus metrics, the fan-out client with its ch
 Miners run in a separate process (spawned before any gRPC object exists), the client in this
 one, so both CPU cores are used and CPU per request is the sum over both processes. Figures are
 printed as subnetkit/baseline ratios; with ``--json`` the last stdout line is one JSON object.
+
+Two more sections run in the same invocation (``--only`` picks sections): what a *refused*
+request costs a miner over a bare aborting handler (bench/wire_rejections.py), and TLS keyed by
+hotkeys and mutual-TLS session mode over the plaintext signed wire (bench/wire_tls.py).
 """
 
 from __future__ import annotations
@@ -30,52 +34,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from wire_load import load, median_pair, pct
 from wire_peers import BaselineClient, MinerProcess, install_loop
+from wire_rejections import bench_rejections, report_rejections
+from wire_tls import bench_tls, report_tls
 
 
-# -- measurement ------------------------------------------------------------------------------
-def pct(values: list[float], q: float) -> float:
-    """The ``q`` quantile by rank (no interpolation: p99 is a latency that really happened)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def load(
-    call: Callable[[], Awaitable[bool]], concurrency: int, seconds: float, miners: MinerProcess
-) -> dict[str, float]:
-    """Closed-loop load: ``concurrency`` workers each calling back to back for ``seconds``."""
-    warm_until = time.perf_counter() + min(0.3, seconds / 4)
-    await asyncio.gather(*(_until(call, warm_until, []) for _ in range(concurrency)))
-    latencies: list[float] = []
-    cpu_client, cpu_miner = time.process_time(), miners.cpu()
-    started = time.perf_counter()
-    stop_at = started + seconds
-    failures = sum(
-        await asyncio.gather(*(_until(call, stop_at, latencies) for _ in range(concurrency)))
-    )
-    elapsed = time.perf_counter() - started
-    cpu = (time.process_time() - cpu_client) + (miners.cpu() - cpu_miner)
-    n = len(latencies)
-    return {
-        "rps": n / elapsed,
-        "p50_ms": pct(latencies, 0.50) * 1e3,
-        "p99_ms": pct(latencies, 0.99) * 1e3,
-        "cpu_ms_per_req": cpu / n * 1e3,
-        "requests": n,
-        "failures": failures,
-    }
-
-
-async def _until(call: Callable[[], Awaitable[bool]], stop_at: float, out: list[float]) -> int:
-    failures = 0
-    while time.perf_counter() < stop_at:
-        t0 = time.perf_counter()
-        ok = await call()
-        out.append(time.perf_counter() - t0)
-        failures += not ok
-    return failures
-
-
+# -- measurement (pct, load, median_pair: bench/wire_load.py) ------------------------------
 async def rounds(
     systems: dict[str, Callable[[], Awaitable[int]]], count: int, miners: MinerProcess
 ) -> dict[str, dict[str, float]]:
@@ -101,22 +66,6 @@ async def rounds(
             "failures": failures[name],
         }
         for name in systems
-    }
-
-
-def median_pair(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> dict[str, Any]:
-    """The slice pair with the median throughput ratio, plus the median CPU ratio over slices.
-
-    Rows then come from one real pair (consistent with each other), while each ratio is the
-    median over interleaved slices, which filters out the slices that other work hit hardest.
-    """
-    ranked = sorted(pairs, key=lambda p: p[1]["rps"] / p[0]["rps"])
-    base, ours = ranked[len(ranked) // 2]
-    return {
-        "baseline": dict(base, failures=sum(b["failures"] for b, _ in pairs)),
-        "subnetkit": dict(ours, failures=sum(s["failures"] for _, s in pairs)),
-        "throughput_ratio": ours["rps"] / base["rps"],
-        "cpu_ratio": statistics.median(s["cpu_ms_per_req"] / b["cpu_ms_per_req"] for b, s in pairs),
     }
 
 
@@ -262,12 +211,22 @@ def report(figures: dict[str, Any], single: dict[int, Any], fanout: dict[int, An
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    single = await bench_single(args)
-    fanout = {n: await bench_fanout(args, n) for n in args.fanout}
-    figures = summarize(single, fanout)
+    figures: dict[str, Any] = {}
+    if not args.only or "signed" in args.only:
+        single = await bench_single(args)
+        fanout = {n: await bench_fanout(args, n) for n in args.fanout}
+        figures.update(summarize(single, fanout))
+        report(figures, single, fanout)
+    if not args.only or "rejections" in args.only:
+        rejections = await bench_rejections(args)
+        report_rejections(rejections)
+        figures.update(rejections)
+    if not args.only or "tls" in args.only:
+        tls_figures = await bench_tls(args)
+        report_tls(tls_figures)
+        figures.update(tls_figures)
     figures["loop"] = args.loop
     figures["payload_bytes"] = args.payload
-    report(figures, single, fanout)
     return figures
 
 
@@ -295,6 +254,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=None, help="fan-out rounds per size")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32, 256])
     parser.add_argument("--fanout", type=int, nargs="+", default=[64, 256])
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=("signed", "rejections", "tls"),
+        help="run only these sections (default: all, in one run)",
+    )
     args = parser.parse_args(argv)
     args.seconds = args.seconds or (0.6 if args.quick else 1.2)
     args.repeat = args.repeat or (3 if args.quick else 5)

@@ -46,6 +46,14 @@ def serialize(bound: BoundSynapse, response: object) -> bytes:
     return response.SerializeToString()
 
 
+class CallerGone(Exception):
+    """The caller cancelled or disconnected while the miner was writing to it.
+
+    Counted as CANCELLED, quietly: a caller that leaves is not a failure of the miner, and
+    logging it with a traceback would let anyone flood the log by cancelling streams.
+    """
+
+
 def _handler_failed(bound: BoundSynapse, caller: str) -> WireError:
     log.exception("handler %s failed for caller %s", bound.spec.name, caller)
     return refusal(_S.INTERNAL, f"the miner's {bound.spec.name} handler failed")
@@ -54,8 +62,9 @@ def _handler_failed(bound: BoundSynapse, caller: str) -> WireError:
 def _deadline_error(bound: BoundSynapse, budget: float) -> WireError:
     return refusal(
         _S.DEADLINE_EXCEEDED,
-        f"{bound.spec.name} did not finish within the caller's deadline ({budget:.3f} s); "
-        "the handler was cancelled: allow a longer timeout or ask for less work",
+        f"{bound.spec.name} did not finish within its budget of {budget:.3f} s (the caller's "
+        "deadline, or this miner's cap on it if shorter); the handler was cancelled: allow a "
+        "longer timeout or ask for less work",
     )
 
 
@@ -63,8 +72,9 @@ class HandlerRunner:
     """Runs handlers; owns the worker threads of the plain ``def`` synapses (``threads`` of
     them, none when every synapse is ``async``), from :meth:`start` to :meth:`shutdown`."""
 
-    def __init__(self, threads: int) -> None:
+    def __init__(self, threads: int, max_stream_chunks: int = 10_000) -> None:
         self._threads = threads
+        self.max_stream_chunks = max_stream_chunks
         self._executor: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
@@ -129,7 +139,7 @@ class HandlerRunner:
             if scope is not None and scope.expired():
                 raise _deadline_error(bound, budget) from None
             raise _handler_failed(bound, ctx.caller) from None
-        except (WireError, asyncio.CancelledError):
+        except (WireError, CallerGone, asyncio.CancelledError):
             raise
         except Exception:
             raise _handler_failed(bound, ctx.caller) from None
@@ -158,10 +168,14 @@ class HandlerRunner:
     ) -> None:
         """Write each chunk the handler yields, folding it into the signed hash chain."""
         if bound.is_async:
-            async for item in bound.handler(request, ctx):
-                chunk = serialize(bound, item)
-                chain.add(chunk)
-                await context.write(chunk)
+            items = bound.handler(request, ctx)
+            try:
+                async for item in items:
+                    await self._write(bound, item, chain, context)
+            finally:
+                close = getattr(items, "aclose", None)
+                if close is not None:
+                    await close()
             return
         assert self._executor is not None
         items: Generator[object, None, None] = bound.handler(request, ctx)
@@ -173,12 +187,36 @@ class HandlerRunner:
                 item = await asyncio.wrap_future(step)
                 if item is done:
                     return
-                chunk = serialize(bound, item)
-                chain.add(chunk)
-                await context.write(chunk)
+                await self._write(bound, item, chain, context)
         finally:
             if inspect.getgeneratorstate(items) != inspect.GEN_CLOSED:
                 self._abandon(bound, items, step, lease)
+
+    async def _write(
+        self,
+        bound: BoundSynapse,
+        item: object,
+        chain: protocol.ChunkChain,
+        context: grpc.aio.ServicerContext,
+    ) -> None:
+        """Write one chunk within the stream's chunk cap; a caller that left is CallerGone."""
+        if chain.count >= self.max_stream_chunks:
+            raise refusal(
+                _S.RESOURCE_EXHAUSTED,
+                f"{bound.spec.name} sent {chain.count} chunks, this miner's cap per stream "
+                "(max_stream_chunks): ask for less per request",
+            )
+        chunk = serialize(bound, item)
+        chain.add(chunk)
+        try:
+            await context.write(chunk)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            # gRPC refuses a write only once the call is over: the caller cancelled, its
+            # connection dropped, or its deadline passed (the status is already set then).
+            log.debug("%s: write failed, the call is over: %r", bound.spec.name, exc)
+            raise CallerGone from None
 
     def _abandon(
         self,

@@ -63,7 +63,7 @@ class Lease:
 
     def _free(self) -> None:
         if self.entered:
-            self.sched.release()
+            self.sched.release(self.caller)
         count = self._counts.get(self.caller, 1) - 1
         if count <= 0:
             self._counts.pop(self.caller, None)
@@ -98,9 +98,9 @@ class Leases:
     async def enter(self, bound: BoundSynapse, lease: Lease, priority: PriorityHook) -> None:
         """Take a handler slot: at once if one is free, else queued by the priority hook."""
         sched = lease.sched
-        if not sched.try_acquire():
+        if not sched.try_acquire(lease.caller):
             try:
-                await sched.wait(await _call_priority(priority, lease.caller))
+                await sched.wait(await _call_priority(priority, lease.caller), lease.caller)
             except QueueFull as exc:
                 raise refusal(
                     grpc.StatusCode.RESOURCE_EXHAUSTED, f"{bound.spec.name} is saturated: {exc}"

@@ -27,9 +27,63 @@ class Limits:
     nonce_cache_capacity: int = 200_000  # live (caller, nonce) pairs remembered, all callers
     nonce_cache_per_caller: int = 50_000  # one caller's share of them: ~4,000 requests/s sustained
     default_timeout_s: float = 60.0  # handler budget when the caller sets no deadline
+    # What one request may hold, whatever its caller asks: a caller's 600 s deadline on a
+    # stream it never reads would otherwise keep a slot for 600 s.
+    max_deadline_s: float = 120.0  # longest handler budget, whatever deadline the caller sets
+    max_stream_s: float = 60.0  # longest a stream may run
+    max_stream_chunks: int = 10_000  # chunks one stream may send; past it: RESOURCE_EXHAUSTED
+    # Slots: one caller runs at most ``slot_share`` of a synapse's slots (its other requests
+    # wait their turn without holding one), and ``priority_reserve`` of them are kept for
+    # callers whose priority hook gives more than 0 (e.g. stake), so they get a slot even when
+    # priority-0 callers hold all the others.
+    slot_share: float = 0.25
+    priority_reserve: float = 0.25
+    # Connections (HTTP/2, enforced by gRPC core before any Python runs).
+    max_streams_per_connection: int = 100
+    max_connections: int = 4096
+    max_connection_idle_s: float = 300.0  # GOAWAY to a connection with no calls this long
+    max_connection_age_s: float = 3600.0  # GOAWAY to any connection this old (it reconnects)
+    connection_age_grace_s: float = 30.0  # calls in flight get this long to finish after it
+    handshake_timeout_s: float = 5.0
+    keepalive_min_interval_s: float = 10.0  # pings faster than this are strikes
+    max_ping_strikes: int = 2  # strikes, then GOAWAY "too_many_pings"
+    max_metadata_bytes: int = 16 * 1024
+    max_health_watchers: int = 64  # open health Watch streams, all callers together
     # Threads per plain ``def`` synapse. Such a synapse runs at most this many handlers at once
     # (its max_concurrency is capped to it), so a request never waits unseen in the pool.
     worker_threads: int = 8
+
+    def slots_per_caller(self, max_concurrency: int) -> int:
+        """How many of a synapse's ``max_concurrency`` slots one caller may run at once."""
+        return max(1, int(max_concurrency * self.slot_share))
+
+    def reserved_slots(self, max_concurrency: int) -> int:
+        """How many slots only callers with priority above 0 may take (never all of them)."""
+        return min(max_concurrency - 1, int(max_concurrency * self.priority_reserve))
+
+    def server_options(self) -> list[tuple[str, int]]:
+        """gRPC server channel arguments for the connection-level bounds above."""
+        ms = 1000
+        return [
+            ("grpc.max_receive_message_length", self.max_request_bytes + 64 * 1024),
+            ("grpc.max_send_message_length", self.max_response_bytes),
+            ("grpc.so_reuseport", 0),
+            ("grpc.max_concurrent_streams", self.max_streams_per_connection),
+            ("grpc.max_allowed_incoming_connections", self.max_connections),
+            ("grpc.max_connection_idle_ms", int(self.max_connection_idle_s * ms)),
+            ("grpc.max_connection_age_ms", int(self.max_connection_age_s * ms)),
+            ("grpc.max_connection_age_grace_ms", int(self.connection_age_grace_s * ms)),
+            ("grpc.server_handshake_timeout_ms", int(self.handshake_timeout_s * ms)),
+            ("grpc.keepalive_permit_without_calls", 1),
+            # gRPC core's name for the *received* ping interval a server enforces.
+            (
+                "grpc.http2.min_ping_interval_without_data_ms",
+                int(self.keepalive_min_interval_s * ms),
+            ),
+            ("grpc.http2.max_ping_strikes", self.max_ping_strikes),
+            ("grpc.max_metadata_size", self.max_metadata_bytes),
+            ("grpc.absolute_max_metadata_size", self.max_metadata_bytes),
+        ]
 
 
 def refusal(status: grpc.StatusCode, message: str) -> WireError:

@@ -18,6 +18,14 @@ before the server starts, so a model loads before the first request, not inside 
 
 Lookups go through a hotkey -> uid map rebuilt on each metagraph refresh: the template's
 ``hotkeys.index(caller)`` scan per request is a DoS lever (one O(n) scan per call).
+
+With ``axon.tls`` the miner serves TLS with a certificate bound to its hotkey, kept in its state
+directory (so the fingerprint on chain survives restarts), and announces its fingerprint.
+
+The endpoint on chain is watched: when it changes to an address (or certificate) this miner did
+not announce, another process with the same hotkey has taken it and validators now query that
+one. The miner logs an error and, by ``miner.on_endpoint_taken``, stops (the default: two miners
+re-announcing in turn would both serve half the time) or announces its own endpoint again.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from subnetkit.core.settings import NeuronSettings
 from subnetkit.miner.base import Miner
 from subnetkit.miner.limits import Limits
 from subnetkit.miner.server import MinerServer
+from subnetkit.wire import tls
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +85,8 @@ class MinerNeuron(NeuronBase):
         self._uid_of: dict[str, int] = {}
         self._stake: list[float] = []
         self._permit: list[bool] = []
+        self.certificate: tls.HotkeyCertificate | None = None
+        self.announced: tuple[str, int, bytes] | None = None  # (ip, port, fingerprint)
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start_on_chain(self) -> None:
@@ -91,6 +102,8 @@ class MinerNeuron(NeuronBase):
         self._index(self.sync.metagraph)
         self.spawn_until_stopped(self.sync.run(), name=f"miner-{uid}-sync")
         miner_cfg = settings.miner
+        if settings.axon.tls:
+            self.certificate = tls.load_or_issue(self.state_dir, self.signer)
         self.server = MinerServer(
             self.miner,
             self.signer,
@@ -101,6 +114,7 @@ class MinerNeuron(NeuronBase):
             limits=Limits(max_concurrency=miner_cfg.max_concurrency, max_queue=miner_cfg.max_queue),
             metrics_registry=self.registry,
             caller_class=self.caller_class,
+            tls=self.certificate,
         )
         await self.server.start()
         await self._serve_on_chain(self.server.port)
@@ -115,12 +129,20 @@ class MinerNeuron(NeuronBase):
         axon = self.settings.axon
         ip = axon.external_ip or axon.host
         public_port = axon.external_port or port
+        fingerprint = b"" if self.certificate is None else self.certificate.fingerprint
+        self.announced = (ip, public_port, fingerprint)
         assert self.uid is not None
         current = self.sync.metagraph.axons[self.uid]
-        if current.ip == ip and current.port == public_port:
+        if (current.ip, current.port, current.certificate_fingerprint) == self.announced:
             log.info("endpoint %s:%d already on chain for uid %d", ip, public_port, self.uid)
             return
-        await self.chain.serve_axon(self.signer, self.settings.netuid, ip, public_port)
+        await self.chain.serve_axon(
+            self.signer,
+            self.settings.netuid,
+            ip,
+            public_port,
+            certificate_fingerprint=fingerprint,
+        )
         log.info(
             "miner uid %d (%s) serving on chain at %s:%d", self.uid, self.hotkey, ip, public_port
         )
@@ -142,6 +164,7 @@ class MinerNeuron(NeuronBase):
     # -- metagraph-driven policy -----------------------------------------------------------------
     def _on_metagraph(self, old: Metagraph, new: Metagraph, change: MetagraphDiff) -> None:
         self._index(new)
+        self._check_endpoint(old, new)
         if self.hotkey in change.deregistered:
             log.error(
                 "this miner's hotkey %s was deregistered from subnet %d; re-register: %s",
@@ -149,6 +172,49 @@ class MinerNeuron(NeuronBase):
                 self.settings.netuid,
                 register_command(self.settings),
             )
+
+    def _check_endpoint(self, old: Metagraph, new: Metagraph) -> None:
+        """React when our endpoint on chain *changes* to one we did not announce."""
+        uid = self.uid
+        if self.announced is None or uid is None or uid >= len(new.axons):
+            return
+        now = new.axons[uid]
+        seen = (now.ip, now.port, now.certificate_fingerprint)
+        before = old.axons[uid] if uid < len(old.axons) else None
+        if seen == self.announced or (
+            before is not None
+            and before.hotkey == now.hotkey
+            and (before.ip, before.port, before.certificate_fingerprint) == seen
+        ):
+            return
+        action = self.settings.miner.on_endpoint_taken
+        log.error(
+            "the endpoint on chain for hotkey %s (uid %d) changed to %s:%d, which this miner "
+            "(%s:%d) did not announce: another process is serving with the same hotkey and "
+            "validators now query it; %s (miner.on_endpoint_taken=%s)",
+            self.hotkey,
+            uid,
+            now.ip,
+            now.port,
+            self.announced[0],
+            self.announced[1],
+            "stopping" if action == "stop" else "announcing this miner's endpoint again",
+            action,
+        )
+        if action == "stop":
+            self.request_stop()
+        else:
+            self.spawn(self._reannounce(), name=f"miner-{uid}-reannounce")
+
+    async def _reannounce(self) -> None:
+        assert self.announced is not None
+        ip, port, fingerprint = self.announced
+        try:
+            await self.chain.serve_axon(
+                self.signer, self.settings.netuid, ip, port, certificate_fingerprint=fingerprint
+            )
+        except Exception as exc:  # e.g. serving_rate_limit: the next change retries
+            log.error("announcing %s:%d again failed: %s", ip, port, exc)
 
     def _index(self, metagraph: Metagraph) -> None:
         self._uid_of = {hotkey: uid for uid, hotkey in enumerate(metagraph.hotkeys)}

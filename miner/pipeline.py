@@ -3,18 +3,24 @@
 The pipeline runs cheapest check first, so junk costs as little as possible and nothing is parsed
 before it is authenticated:
 
-1. metadata shape (all auth fields present and well formed) and body size
+1. metadata shape (all auth fields present and well formed, canonical caller) and body size
 2. freshness of the nonce (``max_age`` back, ``max_skew`` ahead)
 3. receiver is this miner's hotkey
-4. blacklist hook (may be async)
-5. caller's signature over version, method, receiver, SHA-256 of the body bytes, nonce, caller
-6. replay cache: each (caller, nonce) once, within a per-caller quota of the bounded pool
-7. parse the body; per-caller limit; priority queue with per-synapse concurrency
-   (:mod:`subnetkit.miner.leases`)
-8. the handler under the caller's deadline (sync handlers in a worker thread, which keeps its
-   slot until it returns even when the caller has given up: a thread cannot be cancelled;
-   :mod:`subnetkit.miner.handlers`)
-9. the signed response (trailing metadata), or a chained-hash trailer for streams
+4. replay lookup: a (caller, nonce) already seen is refused here, before any signature work
+5. blacklist hook (may be async)
+6. caller's signature over version, method, receiver, SHA-256 of the body bytes, nonce, caller
+7. replay cache: each (caller, nonce) added once, within a per-caller quota of the bounded pool
+8. parse the body; per-caller limit; priority queue with per-synapse concurrency, per-caller
+   share and a reserve for higher priorities (:mod:`subnetkit.miner.leases`)
+9. the handler under the caller's deadline, capped by the miner's (sync handlers in a worker
+   thread, which keeps its slot until it returns even when the caller has given up: a thread
+   cannot be cancelled; :mod:`subnetkit.miner.handlers`)
+10. the signed response (trailing metadata), or a chained-hash trailer for streams
+
+Steps 1-4 need no signature check, so stale, replayed, malformed and mis-addressed requests cost
+little more than gRPC's own work (``bench/wire.py`` measures it against a bare abort handler).
+In session mode (mutual TLS, docs/protocol.md) the handshake already proved the caller's hotkey:
+steps 2, 4, 6 and 7 are skipped, and the response is signed as always.
 
 Handlers are registered as raw-bytes gRPC handlers (no (de)serializer), so step 5 hashes the exact
 bytes received and the response signature covers the exact bytes sent. Every rejection is a
@@ -39,10 +45,11 @@ from subnetkit.core.keys import Signer
 from subnetkit.core.log import ThrottledLog
 from subnetkit.miner.base import BoundSynapse, CallContext
 from subnetkit.miner.context import ServingContext
-from subnetkit.miner.handlers import HandlerRunner
+from subnetkit.miner.handlers import CallerGone, HandlerRunner
 from subnetkit.miner.leases import Leases, PriorityHook
 from subnetkit.miner.limits import Limits, refusal
 from subnetkit.miner.metrics import BLACKLISTED_CALLER, UNAUTHENTICATED_CALLER, MinerMetrics
+from subnetkit.miner.sessions import SessionCallers
 from subnetkit.wire import protocol
 from subnetkit.wire.inprocess import InProcessContext
 from subnetkit.wire.nonce_cache import NonceCache, NonceCacheFull
@@ -58,6 +65,19 @@ def _trusted(context: object) -> bool:
     """Only a trusted in-process transport's context skips signatures (steps 5 and 9); a gRPC
     context never does (subnetkit.wire.inprocess explains the trusted mode)."""
     return isinstance(context, InProcessContext) and context.trusted
+
+
+def _gone(context: object) -> bool:
+    """True once a gRPC call was cancelled by its caller (in-process calls never are)."""
+    cancelled = getattr(context, "cancelled", None)
+    return cancelled is not None and bool(cancelled())
+
+
+def _replayed(auth: protocol.RequestAuth) -> WireError:
+    return refusal(
+        _S.UNAUTHENTICATED,
+        f"replayed nonce {auth.nonce} from {auth.caller}: sign every request afresh",
+    )
 
 
 class RequestPipeline:
@@ -79,6 +99,7 @@ class RequestPipeline:
         runner: HandlerRunner,
         metrics: MinerMetrics,
         clock: Callable[[], int],
+        sessions: SessionCallers | None = None,
     ) -> None:
         self.signer = signer
         self.limits = limits
@@ -91,6 +112,7 @@ class RequestPipeline:
         self._clock = clock
         # why callers are refused: one line per status and caller class every 10 s at most
         self._refusals = ThrottledLog(log, 10.0)
+        self.sessions = sessions
 
     async def serve(
         self, bound: BoundSynapse, body: bytes, context: ServingContext
@@ -99,11 +121,12 @@ class RequestPipeline:
         started = time.perf_counter()
         caller, status = UNAUTHENTICATED_CALLER, "OK"
         try:
-            auth, body_hash = await self._admit(bound, body, context)
+            auth, body_hash, checked_at = await self._admit(bound, body, context)
             caller = self.metrics.caller_label(auth.caller)
-            self._check_nonce(auth)
+            if checked_at is not None:
+                self._check_nonce(auth, checked_at)
             request = self._parse(bound, body)
-            budget, deadline, enforce_at = self._deadline(context)
+            budget, deadline, enforce_at = self._deadline(context, bound.spec.server_streaming)
             ctx = CallContext(
                 caller=auth.caller,
                 caller_crypto=auth.caller_crypto,
@@ -126,6 +149,9 @@ class RequestPipeline:
                     out = await self.runner.unary(bound, request, ctx, lease, budget, enforce_at)
             finally:
                 lease.release()
+            if _gone(context):  # the caller left while we wrote: nothing left to sign for
+                status = "CANCELLED"
+                return None
             if _trusted(context):
                 context.set_trailing_metadata(((protocol.MD_MINER, self.signer.ss58),))
             else:
@@ -145,6 +171,9 @@ class RequestPipeline:
                 exc.message,
             )
             await self._reject(context, exc)
+        except CallerGone:
+            status = "CANCELLED"  # the caller left mid-stream: not the miner's failure
+            return None
         except asyncio.CancelledError:
             status = self._cancel_status(context)
             raise
@@ -153,18 +182,30 @@ class RequestPipeline:
 
     async def _admit(
         self, bound: BoundSynapse, body: bytes, context: ServingContext
-    ) -> tuple[protocol.RequestAuth, bytes]:
-        """Steps 1-5: the request's shape, freshness, receiver, caller and signature."""
+    ) -> tuple[protocol.RequestAuth, bytes, int | None]:
+        """Steps 1-6: the request's shape, freshness, receiver, replay, caller and signature.
+
+        Returns the auth fields, the body's hash and the clock reading at the freshness check
+        (None in session mode, which has no replay window).
+        """
         lim = self.limits
-        auth = protocol.parse_request_metadata(context.invocation_metadata() or ())
+        metadata = context.invocation_metadata() or ()
+        if self.sessions is not None and self.sessions.wants_session(metadata):
+            auth = self.sessions.admit(metadata, context)
+            checked_at: int | None = None
+        else:
+            auth = protocol.parse_request_metadata(metadata)
+            checked_at = self._clock()
+            protocol.check_freshness(auth.nonce, checked_at, lim.max_age_s, lim.max_skew_s)
         if len(body) > lim.max_request_bytes:
             raise refusal(
                 _S.RESOURCE_EXHAUSTED,
                 f"request body is {len(body)} bytes, over this miner's limit of "
                 f"{lim.max_request_bytes}: send less data per request",
             )
-        protocol.check_freshness(auth.nonce, self._clock(), lim.max_age_s, lim.max_skew_s)
         protocol.check_receiver(auth.receiver, self.signer.ss58)
+        if checked_at is not None and self.nonce_cache.seen(auth.caller, auth.nonce):
+            raise _replayed(auth)
         try:
             reason = self.blacklist(auth.caller)
             if reason is not None and inspect.isawaitable(reason):
@@ -175,21 +216,20 @@ class RequestPipeline:
         if reason is not None:
             raise refusal(_S.PERMISSION_DENIED, f"caller {auth.caller} is blacklisted: {reason}")
         body_hash = protocol.sha256(body)
-        if not _trusted(context):
+        if checked_at is not None and not _trusted(context):
             protocol.verify_request(auth, bound.spec.path, body_hash)
-        return auth, body_hash
+        return auth, body_hash, checked_at
 
-    def _check_nonce(self, auth: protocol.RequestAuth) -> None:
-        """Step 6, once the caller is authenticated (so its rejections count under its name)."""
+    def _check_nonce(self, auth: protocol.RequestAuth, checked_at: int) -> None:
+        """Step 7, once the caller is authenticated (so its rejections count under its name).
+        The entry lives for the whole replay window from the freshness check at ``checked_at``,
+        however long the blacklist hook took since."""
         try:
-            fresh = self.nonce_cache.check_and_add(auth.caller, auth.nonce)
+            fresh = self.nonce_cache.check_and_add(auth.caller, auth.nonce, checked_at)
         except NonceCacheFull as exc:
             raise refusal(_S.RESOURCE_EXHAUSTED, str(exc)) from None
-        if not fresh:
-            raise refusal(
-                _S.UNAUTHENTICATED,
-                f"replayed nonce {auth.nonce} from {auth.caller}: sign every request afresh",
-            )
+        if not fresh:  # a copy verified while this one was in the hooks
+            raise _replayed(auth)
 
     def _parse(self, bound: BoundSynapse, body: bytes) -> Message:
         try:
@@ -201,20 +241,26 @@ class RequestPipeline:
                 f"{exc}; serialize the synapse's request message",
             ) from None
 
-    def _deadline(self, context: ServingContext) -> tuple[float, float, float | None]:
+    def _deadline(
+        self, context: ServingContext, streaming: bool
+    ) -> tuple[float, float, float | None]:
         """(handler budget s, its ``time.monotonic()`` deadline, that deadline again if we must
         enforce it ourselves, else None).
 
         The budget is what is left of the caller's deadline now, taken once: gRPC's remaining
         time already excludes the time spent admitting the request. When the caller set a
-        deadline, gRPC itself cancels the handler task when it passes, so no timer of ours is
-        needed (it would cost a timer per request); without one, the server's
-        ``default_timeout_s`` is enforced here.
+        deadline within the miner's cap (``max_deadline_s``; for streams also
+        ``max_stream_s``), gRPC itself cancels the handler task when it passes, so no timer of
+        ours is needed (it would cost a timer per request). Without one, the server's
+        ``default_timeout_s`` is enforced here, and so is the cap when the caller asks for more:
+        a caller cannot hold a slot longer than the miner allows.
         """
+        lim = self.limits
+        cap = min(lim.max_deadline_s, lim.max_stream_s) if streaming else lim.max_deadline_s
         remaining = context.time_remaining()
         now = time.monotonic()
-        if remaining is None:
-            budget = self.limits.default_timeout_s
+        if remaining is None or remaining > cap:
+            budget = min(lim.default_timeout_s, cap) if remaining is None else cap
             return budget, now + budget, now + budget
         budget = max(remaining, 0.0)
         return budget, now + budget, None

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 from prometheus_client import CollectorRegistry
 
@@ -27,13 +27,16 @@ from subnetkit.core.keys import Signer
 from subnetkit.core.lifecycle import Lifecycle
 from subnetkit.miner.base import Miner, bind_synapses
 from subnetkit.miner.handlers import HandlerRunner
+from subnetkit.miner.health import BoundedHealthServicer
 from subnetkit.miner.leases import Leases, PriorityHook
 from subnetkit.miner.limits import Limits
 from subnetkit.miner.metrics import MinerMetrics
 from subnetkit.miner.pipeline import BlacklistHook, RequestPipeline
 from subnetkit.miner.scheduler import SynapseScheduler
+from subnetkit.miner.sessions import SessionCallers, TrustedPeers, server_credentials
 from subnetkit.wire.inprocess import InProcessContext, InProcessNetwork
 from subnetkit.wire.nonce_cache import NonceCache
+from subnetkit.wire.tls import HotkeyCertificate
 
 __all__ = ["BlacklistHook", "Limits", "MinerServer", "PriorityHook"]
 
@@ -94,6 +97,8 @@ class MinerServer(Lifecycle):
         clock: Callable[[], int] = time.time_ns,
         network: InProcessNetwork | None = None,
         caller_class: Callable[[str], str] | None = None,
+        tls: HotkeyCertificate | None = None,
+        client_certificates: TrustedPeers | None = None,
     ) -> None:
         super().__init__()
         self.network = network
@@ -107,6 +112,15 @@ class MinerServer(Lifecycle):
         self._port: int | None = None
         self._bound = bind_synapses(miner)  # fails fast, naming missing handlers
         self._reflection_enabled = reflection_enabled
+        if client_certificates is not None and tls is None:
+            raise ConfigError("mutual TLS needs the miner's own certificate: pass tls= too")
+        if tls is not None and tls.hotkey != signer.ss58:
+            raise ConfigError(
+                f"the TLS certificate is bound to {tls.hotkey}, not to this miner's hotkey "
+                f"{signer.ss58}: issue one with subnetkit.wire.tls.load_or_issue"
+            )
+        self.tls = tls
+        self.client_certificates = client_certificates
         self.metrics = MinerMetrics(metrics_registry, caller_class)
         lim = self.limits
         self.nonce_cache = NonceCache(
@@ -116,20 +130,20 @@ class MinerServer(Lifecycle):
             clock=clock,
         )
         threads = max(1, lim.worker_threads)
-        self._schedulers: dict[str, SynapseScheduler] = {
-            path: SynapseScheduler(
-                lim.max_concurrency if bound.is_async else min(lim.max_concurrency, threads),
-                lim.max_queue,
+        self._schedulers: dict[str, SynapseScheduler] = {}
+        for path, bound in self._bound.items():
+            slots = lim.max_concurrency if bound.is_async else min(lim.max_concurrency, threads)
+            self._schedulers[path] = SynapseScheduler(
+                slots, lim.max_queue, lim.reserved_slots(slots), lim.slots_per_caller(slots)
             )
-            for path, bound in self._bound.items()
-        }
         # One thread per slot of every plain ``def`` synapse: the pool never queues a request.
         self._runner = HandlerRunner(
             sum(
                 self._schedulers[path].max_concurrency
                 for path, bound in self._bound.items()
                 if not bound.is_async
-            )
+            ),
+            lim.max_stream_chunks,
         )
         for path, sched in self._schedulers.items():
             self._export_gauges(self._bound[path].spec.name, sched)
@@ -145,6 +159,7 @@ class MinerServer(Lifecycle):
             runner=self._runner,
             metrics=self.metrics,
             clock=clock,
+            sessions=None if client_certificates is None else SessionCallers(client_certificates),
         )
         self._server: grpc.aio.Server | None = None
         self._health: Any = None
@@ -192,17 +207,9 @@ class MinerServer(Lifecycle):
             self._port = self.network.attach(self)
             await super().start()
             return
-        server = grpc.aio.server(
-            options=[
-                ("grpc.max_receive_message_length", lim.max_request_bytes + 64 * 1024),
-                ("grpc.max_send_message_length", lim.max_response_bytes),
-                ("grpc.so_reuseport", 0),
-                ("grpc.keepalive_permit_without_calls", 1),
-                ("grpc.http2.min_recv_ping_interval_without_data_ms", 10_000),
-            ]
-        )
+        server = grpc.aio.server(options=lim.server_options())
         service_name = next(iter(self._bound.values())).spec.service if self._bound else ""
-        self._health = health.aio.HealthServicer()
+        self._health = BoundedHealthServicer(lim.max_health_watchers)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         if self._reflection_enabled:
             names = (service_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
@@ -212,7 +219,11 @@ class MinerServer(Lifecycle):
         )
         address = f"{self.host}:{self._requested_port}"
         try:
-            port = server.add_insecure_port(address)
+            if self.tls is None:
+                port = server.add_insecure_port(address)
+            else:
+                creds = server_credentials(self.tls, self.client_certificates)
+                port = server.add_secure_port(address, creds)
         except RuntimeError as exc:
             raise ConfigError(f"cannot bind the miner to {address}: {exc}") from None
         if port == 0:

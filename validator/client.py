@@ -26,7 +26,7 @@ import grpc
 from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import DecodeError, Message
 
-from subnetkit.core.errors import ConfigError
+from subnetkit.core.errors import ConfigError, WireError
 from subnetkit.core.keys import Signer
 from subnetkit.validator.results import (
     QueryError,
@@ -38,11 +38,17 @@ from subnetkit.validator.results import (
 )
 from subnetkit.wire import protocol
 from subnetkit.wire.methods import MethodSpec, resolve_method
+from subnetkit.wire.pinning import CertificatePins
+from subnetkit.wire.tls import HotkeyCertificate
 from subnetkit.wire.transport import GrpcTransport, Metadata, Transport
 
 log = logging.getLogger(__name__)
 
 _S = grpc.StatusCode
+
+#: What one held stream chunk costs beyond its bytes (a parsed message object and its slot), so
+#: the byte cap also bounds a flood of empty chunks.
+CHUNK_OVERHEAD_BYTES = 256
 
 
 class MinerClient:
@@ -52,9 +58,14 @@ class MinerClient:
     calls of this client; ``max_channels`` bounds the open channels (least recently used closed
     first). ``verify_responses=False`` skips response signature checks (benchmarks only).
     ``max_response_bytes`` caps one response message and, for a verified stream, all the chunks
-    held back from one miner until its trailer verifies. ``transport`` carries the bytes (a
-    :class:`GrpcTransport` built from ``max_channels``/``channel_options`` by default); a trusted
-    in-process transport turns signing and verification off for the whole client.
+    held back from one miner until its trailer verifies (each counted with
+    ``CHUNK_OVERHEAD_BYTES`` of overhead); ``max_stream_chunks`` caps one stream's chunk count.
+    ``transport`` carries the bytes (a :class:`GrpcTransport` built from
+    ``max_channels``/``channel_options`` by default); a trusted in-process transport turns
+    signing and verification off for the whole client. A target with a ``tls_fingerprint`` is
+    reached over TLS pinned to that certificate; ``tls_certificate`` (ours, bound to our
+    hotkey) makes it mutual TLS, and ``session=True`` then sends requests unsigned, as the
+    handshake proved who we are (docs/protocol.md, Session mode).
     """
 
     def __init__(
@@ -64,21 +75,32 @@ class MinerClient:
         max_concurrency: int = 256,
         max_channels: int = 4096,
         max_response_bytes: int = 64 * 1024 * 1024,
+        max_stream_chunks: int = 100_000,
         verify_responses: bool = True,
         channel_options: Sequence[tuple[str, Any]] = (),
         transport: Transport | None = None,
         nonce_clock: Callable[[], int] | None = None,
+        tls_certificate: HotkeyCertificate | None = None,
+        session: bool = False,
     ) -> None:
-        if max_concurrency < 1 or max_channels < 1:
-            raise ConfigError("max_concurrency and max_channels must be at least 1")
+        if max_concurrency < 1 or max_channels < 1 or max_stream_chunks < 1:
+            raise ConfigError(
+                "max_concurrency, max_channels and max_stream_chunks must be at least 1"
+            )
+        if session and tls_certificate is None:
+            raise ConfigError("session mode needs mutual TLS: pass tls_certificate too")
         self.signer = signer
         self.max_concurrency = max_concurrency
         self.max_channels = max_channels
         self.max_response_bytes = max_response_bytes
+        self.max_stream_chunks = max_stream_chunks
+        self.session = session
+        self._pins = CertificatePins(tls_certificate, max_channels)
         self.transport: Transport = transport or GrpcTransport(
             max_channels=max_channels,
             max_response_bytes=max_response_bytes,
             channel_options=channel_options,
+            pins=self._pins,
         )
         self.trusted = self.transport.trusted
         self.verify_responses = verify_responses and not self.trusted
@@ -143,13 +165,33 @@ class MinerClient:
             return None
         return remaining
 
-    def _start(self, target: Target, query: _Query, remaining: float) -> tuple[int, Any]:
-        """Sign the request for ``target`` and send it: (nonce, the transport's call)."""
+    async def _pin(self, target: Target) -> QueryError | str:
+        """Where to send: the endpoint, or for a TLS miner the key of its pinned certificate
+        (fetched and checked once); a failure to pin as that miner's error."""
+        if not target.tls_fingerprint:
+            return target.endpoint
+        try:
+            return await self._pins.ensure(
+                target.host, target.port, target.endpoint, target.tls_fingerprint, target.hotkey
+            )
+        except WireError as exc:
+            return QueryError(exc.status, exc.message, target.hotkey)
+
+    def _start(
+        self, target: Target, query: _Query, remaining: float, endpoint: str
+    ) -> tuple[int, Any]:
+        """Sign the request for ``target`` and send it: (nonce, the transport's call).
+
+        In session mode over mutual TLS the handshake already proved our hotkey, so the request
+        carries no signature, only what the signed response is bound to (docs/protocol.md).
+        """
         if self._closed:
             raise ConfigError("MinerClient is closed")
         nonce = self._nonce()
         metadata: Metadata
-        if self.trusted:
+        if self.session and target.tls_fingerprint:
+            metadata = protocol.session_request(receiver=target.hotkey, nonce=nonce)
+        elif self.trusted:
             metadata = protocol.unsigned_request(self.signer, receiver=target.hotkey, nonce=nonce)
         else:
             metadata = protocol.sign_request(
@@ -160,7 +202,7 @@ class MinerClient:
                 nonce=nonce,
             )
         send = self.transport.stream if query.spec.server_streaming else self.transport.unary
-        return nonce, send(target.endpoint, query.spec, query.body, metadata, remaining)
+        return nonce, send(endpoint, query.spec, query.body, metadata, remaining)
 
     def _verify(
         self, target: Target, trailer: dict[str, str | bytes], message: bytes
@@ -214,11 +256,14 @@ class MinerClient:
             )
 
     async def _call(self, target: Target, query: _Query, started: float) -> QueryResult:
+        endpoint = await self._pin(target)
+        if isinstance(endpoint, QueryError):
+            return failed(target, endpoint, started)
         remaining = await self._slot(query.deadline)
         if remaining is None:
             return failed(target, queued_too_long(target), started)
         try:
-            nonce, call = self._start(target, query, remaining)
+            nonce, call = self._start(target, query, remaining, endpoint)
             try:
                 raw: bytes = await call
                 trailer = protocol.metadata_dict(await call.trailing_metadata())
@@ -312,6 +357,9 @@ class MinerClient:
     async def _stream_call(
         self, target: Target, query: _Query, queue: _ChunkQueue, verified: bool
     ) -> QueryError | None:
+        endpoint = await self._pin(target)
+        if isinstance(endpoint, QueryError):
+            return endpoint
         remaining = await self._slot(query.deadline)
         if remaining is None:
             return queued_too_long(target)
@@ -319,11 +367,32 @@ class MinerClient:
         held: list[Message] = []  # verified mode: chunks waiting for the trailer
         held_bytes = 0
         try:
-            nonce, call = self._start(target, query, remaining)
+            nonce, call = self._start(target, query, remaining, endpoint)
             chain = protocol.ChunkChain(query.body_hash)
             try:
                 async for raw in call:
+                    if chain.count >= self.max_stream_chunks:
+                        call.cancel()
+                        return QueryError(
+                            _S.RESOURCE_EXHAUSTED,
+                            f"stream sent more than max_stream_chunks ({self.max_stream_chunks})"
+                            " chunks: raise MinerClient's max_stream_chunks or ask for less",
+                            target.hotkey,
+                        )
                     chain.add(raw)
+                    # Every held chunk costs its bytes plus a fixed overhead (the parsed
+                    # message object): 50,000 empty chunks are not free to hold.
+                    held_bytes += len(raw) + CHUNK_OVERHEAD_BYTES
+                    if verified and held_bytes > self.max_response_bytes:
+                        call.cancel()
+                        return QueryError(
+                            _S.RESOURCE_EXHAUSTED,
+                            f"stream held for verification exceeds max_response_bytes "
+                            f"({self.max_response_bytes}), counting {CHUNK_OVERHEAD_BYTES} bytes "
+                            "of overhead per chunk: raise MinerClient's max_response_bytes, "
+                            "ask for fewer or larger chunks, or stream with verified=False",
+                            target.hotkey,
+                        )
                     try:
                         chunk = spec.response_cls.FromString(raw)
                     except DecodeError as exc:
@@ -334,16 +403,6 @@ class MinerClient:
                     if not verified:
                         await queue.put((target, chunk))
                         continue
-                    held_bytes += len(raw)
-                    if held_bytes > self.max_response_bytes:
-                        call.cancel()
-                        return QueryError(
-                            _S.RESOURCE_EXHAUSTED,
-                            f"stream held for verification exceeds max_response_bytes "
-                            f"({self.max_response_bytes}): raise MinerClient's "
-                            "max_response_bytes, ask for less, or stream with verified=False",
-                            target.hotkey,
-                        )
                     held.append(chunk)
                 trailer = protocol.metadata_dict(await call.trailing_metadata())
             except grpc.aio.AioRpcError as exc:

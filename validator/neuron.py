@@ -237,7 +237,10 @@ class ValidatorNeuron(NeuronBase):
         ]
         size = min(self.settings.validator.sample_size, len(serving))
         chosen = self.rng.sample(serving, size) if size < len(serving) else serving
-        return [Target(a.hotkey, a.ip, a.port) for a in chosen]
+        return [
+            Target(a.hotkey, a.ip, a.port, tls_fingerprint=a.certificate_fingerprint)
+            for a in chosen
+        ]
 
     async def round(self, head: int) -> RoundScores | None:
         """Query, score, update, maybe submit weights. Returns the round's scores (None: no

@@ -22,6 +22,8 @@ class Target:
     host: str
     port: int
     crypto: str = "sr25519"
+    #: SHA-256 of the miner's TLS certificate as served on chain; empty for a plaintext miner.
+    tls_fingerprint: bytes = b""
 
     @property
     def endpoint(self) -> str:

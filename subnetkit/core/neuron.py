@@ -34,6 +34,7 @@ from subnetkit.core.keys import Signer
 from subnetkit.core.lifecycle import Lifecycle
 from subnetkit.core.metrics import ChainStateMetrics, asyncio_tasks_gauge, neuron_info
 from subnetkit.core.settings import NeuronSettings, WalletSettings
+from subnetkit.core.state_lock import StateDirLock
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +58,16 @@ def register_command(settings: NeuronSettings) -> str:
     return "subnetkit register " + " ".join(f"{flag} {shlex.quote(value)}" for flag, value in args)
 
 
-def neuron_state_dir(settings: NeuronSettings, role: str) -> Path:
+def neuron_state_dir(settings: NeuronSettings, role: str, hotkey: str | None = None) -> Path:
     """Where a neuron keeps its durable files; separate per wallet, hotkey, subnet and role, so
-    two neurons never share (and clobber) a score file."""
-    return (
-        settings.state_dir
-        / settings.wallet.name
-        / settings.wallet.hotkey
-        / f"netuid{settings.netuid}"
-        / role
+    two neurons never share (and clobber) a score file. With ``hotkey`` (an SS58 address, for a
+    key not loaded from a wallet): ``<state_dir>/hotkeys/<hotkey>/netuid<N>/<role>``."""
+    base = (
+        settings.state_dir / settings.wallet.name / settings.wallet.hotkey
+        if hotkey is None
+        else settings.state_dir / "hotkeys" / hotkey
     )
+    return base / f"netuid{settings.netuid}" / role
 
 
 def write_ready_file(path: Path | str, doc: dict[str, Any]) -> None:
@@ -195,10 +196,14 @@ class NeuronBase(Lifecycle):
         self.settings = settings
         self.signer = signer if signer is not None else load_signer(settings)
         self.registry = registry if registry is not None else CollectorRegistry()
-        self.state_dir = (
-            state_dir if state_dir is not None else neuron_state_dir(settings, self.role)
-        )
+        if state_dir is None:
+            # A key given directly (harnesses, tests) has no wallet names of its own: its
+            # directory is named by the key, so two such neurons never share one.
+            by_key = None if signer is None else self.signer.ss58
+            state_dir = neuron_state_dir(settings, self.role, by_key)
+        self.state_dir = state_dir
         self.metrics_endpoint: MetricsEndpoint | None = None
+        self._state_lock = StateDirLock(self.state_dir)
         self._up_since: float | None = None
         neuron_info(self.registry, self.role, settings.netuid)
         self.chain_metrics = ChainStateMetrics(self.registry, self.chain_view)
@@ -240,20 +245,25 @@ class NeuronBase(Lifecycle):
         return self.settings.netuid
 
     async def start(self) -> None:
-        self.state_dir.mkdir(parents=True, exist_ok=True)
-        if self.settings.tracing.enabled:  # before any gRPC server or channel is made
-            if not tracing.available():
-                raise ConfigError(
-                    "tracing.enabled needs the otel extra: pip install 'subnetkit[otel]'"
-                )
-            tracing.setup(f"subnetkit-{self.role}")
-        asyncio_tasks_gauge(self.registry, asyncio.get_running_loop())
-        metrics = self.settings.metrics
-        if metrics.port is not None:
-            endpoint = MetricsEndpoint(self.registry, metrics.host, metrics.port, self.health)
-            endpoint.start()
-            self.metrics_endpoint = endpoint
-        await super().start()
+        # First of all: a second neuron on this directory stops here, naming the first.
+        self._state_lock.acquire({"role": self.role, "hotkey": self.hotkey})
+        try:
+            if self.settings.tracing.enabled:  # before any gRPC server or channel is made
+                if not tracing.available():
+                    raise ConfigError(
+                        "tracing.enabled needs the otel extra: pip install 'subnetkit[otel]'"
+                    )
+                tracing.setup(f"subnetkit-{self.role}")
+            asyncio_tasks_gauge(self.registry, asyncio.get_running_loop())
+            metrics = self.settings.metrics
+            if metrics.port is not None:
+                endpoint = MetricsEndpoint(self.registry, metrics.host, metrics.port, self.health)
+                endpoint.start()
+                self.metrics_endpoint = endpoint
+            await super().start()
+        except BaseException:
+            self._state_lock.release()
+            raise
         try:
             await self.start_on_chain()
         except BaseException:
@@ -290,6 +300,7 @@ class NeuronBase(Lifecycle):
         if self.metrics_endpoint is not None:
             self.metrics_endpoint.stop()
             self.metrics_endpoint = None
+        self._state_lock.release()
 
     def spawn_until_stopped(
         self, coro: Coroutine[Any, Any, None], *, name: str

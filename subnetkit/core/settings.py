@@ -67,12 +67,22 @@ class AxonSettings(_Section):
     port: int = Field(8091, ge=0, le=65535, description="0 picks a free port")
     external_ip: str | None = None
     external_port: int | None = Field(None, ge=1, le=65535)
+    tls: bool = Field(
+        False,
+        description="serve TLS with a certificate bound to the hotkey; its fingerprint goes on "
+        "chain and validators pin it (docs/protocol.md, TLS)",
+    )
 
 
 class MinerSettings(_Section):
     max_concurrency: int = Field(64, ge=1, description="requests handled at once")
     max_queue: int = Field(256, ge=0, description="requests waiting beyond that, then refused")
     min_stake: float = Field(0.0, ge=0, description="callers with less stake are blacklisted")
+    on_endpoint_taken: Literal["stop", "reannounce"] = Field(
+        "stop",
+        description="when this hotkey's endpoint on chain changes to one this miner did not "
+        "announce (another process with the same hotkey): stop, or announce ours again",
+    )
 
 
 class ValidatorSettings(_Section):

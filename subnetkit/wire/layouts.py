@@ -18,6 +18,7 @@ from subnetkit.core.errors import WireError
 REQUEST_DOMAIN = b"subnetkit/v1/request\x00"
 RESPONSE_DOMAIN = b"subnetkit/v1/response\x00"
 STREAM_DOMAIN = b"subnetkit/v1/stream\x00"
+TLS_BINDING_DOMAIN = b"subnetkit/v1/tls\x00"
 
 _U64 = struct.Struct(">Q")
 _U32 = struct.Struct(">I")
@@ -121,6 +122,21 @@ def stream_message(
             _lp(miner),
         )
     )
+
+
+def lp(text: str) -> bytes:
+    """``str(text)`` in docs/protocol.md: for layouts built outside this module (the TLS
+    certificate's binding extension carries ``str(crypto) || str(hotkey) || signature``)."""
+    return _lp(text)
+
+
+def tls_binding_message(*, hotkey: str, crypto: str, spki_hash: bytes) -> bytes:
+    """The bytes a hotkey signs to vouch for a TLS certificate's key (docs/protocol.md, "TLS").
+
+    ``spki_hash`` is ``H`` of the certificate's SubjectPublicKeyInfo (DER): the key, not the
+    certificate, is what is bound, so a renewed certificate for the same key stays bound.
+    """
+    return b"".join((TLS_BINDING_DOMAIN, _lp(crypto), _lp(hotkey), spki_hash))
 
 
 class ChunkChain:

@@ -5,6 +5,18 @@ Why time-ordered expiry is enough: a nonce is only accepted while it is fresh (n
 forgotten at ``t + max_age + max_skew``: by then the freshness check alone rejects its replay.
 Entries are appended in insertion order, so expiry pops from the front in O(1).
 
+Why entries are timed from the freshness check: the server checks a nonce's freshness first and
+adds it here only after slower steps (a blacklist hook that may await a database, the signature).
+The replay window a nonce opens is measured from that check (``checked_at``): an entry is kept
+until ``checked_at + ttl`` *and* at least ``ttl`` after it was added, so however long the steps in
+between take, the entry outlives every moment at which a copy of the request could still pass the
+freshness check. Expiry pops from the front of an insertion-ordered queue; an entry that is kept
+longer than its neighbours only delays their removal, it never lets one go early.
+
+Why a cheap ``seen`` lookup: a replayed request can be refused before its signature is verified
+(the costliest check), by looking the pair up. Only a verified request adds its pair, so nobody
+can fill another caller's quota with forged requests.
+
 Why a hard capacity: memory must stay bounded under any load. When the set is full of entries
 that may still be replayed, the cache refuses the new request (the server answers
 RESOURCE_EXHAUSTED) rather than forgetting a live nonce, which would reopen a replay window.
@@ -72,9 +84,18 @@ class NonceCache:
             else:
                 del counts[key[0]]
 
-    def check_and_add(self, caller: str, nonce: int) -> bool:
+    def seen(self, caller: str, nonce: int) -> bool:
+        """True if (caller, nonce) is remembered: a replay, refused before any signature check.
+
+        Read-only: it never adds, so an unauthenticated request cannot touch anyone's quota.
+        """
+        return (caller, nonce) in self._seen
+
+    def check_and_add(self, caller: str, nonce: int, checked_at: int | None = None) -> bool:
         """True the first time (caller, nonce) is seen; False for a replay.
 
+        ``checked_at`` is the clock reading at which the nonce's freshness was checked (default:
+        now); the entry is kept for ``ttl`` from then and for at least ``ttl`` from now.
         Raises :class:`NonceCacheFull` when the caller is at its quota or the pool is full.
         """
         key = (caller, nonce)
@@ -93,5 +114,6 @@ class NonceCache:
             )
         self._seen.add(key)
         self._counts[caller] = held + 1
-        self._expiry.append((now + self.ttl_ns, key))
+        start = now if checked_at is None else max(now, checked_at)
+        self._expiry.append((start + self.ttl_ns, key))
         return True

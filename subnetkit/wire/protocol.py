@@ -20,14 +20,17 @@ from dataclasses import dataclass
 
 import grpc
 
+from subnetkit.core import ss58
 from subnetkit.core.errors import WireError
-from subnetkit.core.keys import Signer, is_valid_ss58, verify
+from subnetkit.core.keys import Signer, verify
 from subnetkit.wire.layouts import (
     ChunkChain,
+    lp,
     request_message,
     response_message,
     sha256,
     stream_message,
+    tls_binding_message,
 )
 
 #: The protocol version every request carries; a miner rejects any other.
@@ -43,6 +46,7 @@ MD_SIGNATURE = "sk-signature-bin"
 MD_MINER = "sk-miner"
 MD_MINER_CRYPTO = "sk-miner-crypto"
 MD_RESPONSE_SIGNATURE = "sk-response-signature-bin"
+MD_SESSION = "sk-session"
 MD_CHUNKS = "sk-chunks"
 
 CRYPTO_TYPES = ("sr25519", "ed25519")
@@ -114,6 +118,11 @@ def parse_request_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> Reque
             found[key] = value
     required = (MD_VERSION, MD_CALLER, MD_RECEIVER, MD_NONCE, MD_SIGNATURE)
     missing = [k for k in required if k not in found]
+    if missing and MD_SESSION in found:
+        raise _unauthenticated(
+            "session mode needs mutual TLS with a client certificate this miner trusts, and "
+            "this miner does not offer it here: sign each request (docs/protocol.md)"
+        )
     if missing:
         raise _unauthenticated(
             f"auth metadata missing: {', '.join(missing)}; sign requests with a subnetkit "
@@ -128,8 +137,8 @@ def parse_request_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> Reque
     caller, receiver = found[MD_CALLER], found[MD_RECEIVER]
     crypto = found.get(MD_CALLER_CRYPTO, DEFAULT_CRYPTO)
     nonce_text, signature = found[MD_NONCE], found[MD_SIGNATURE]
-    if not isinstance(caller, str) or not is_valid_ss58(caller):
-        raise _unauthenticated(f"{MD_CALLER} is not an SS58 address: send the caller's hotkey")
+    if not isinstance(caller, str) or not ss58.is_canonical(caller):
+        raise _unauthenticated(_caller_problem(caller))
     if not isinstance(receiver, str):
         raise _unauthenticated(f"{MD_RECEIVER} must be the miner's SS58 hotkey")
     if crypto not in CRYPTO_TYPES:
@@ -142,6 +151,46 @@ def parse_request_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> Reque
     if not isinstance(signature, bytes) or len(signature) != SIGNATURE_LEN:
         raise _unauthenticated(f"{MD_SIGNATURE} must be {SIGNATURE_LEN} raw bytes")
     return RequestAuth(str(version), caller, str(crypto), receiver, nonce, signature)
+
+
+def _caller_problem(caller: str | bytes) -> str:
+    """Why ``caller`` is refused: not an address at all, or a non-canonical spelling of one.
+
+    Identity is the public key, not its text: a key re-spelled with another SS58 prefix would
+    otherwise pass every check keyed by the text (deny lists, quotas, the replay cache, metric
+    labels) as a fresh caller. Refusing every other spelling keeps one string per key.
+    """
+    canonical = ss58.canonical_ss58(caller) if isinstance(caller, str) else None
+    if canonical is None or not isinstance(caller, str):
+        return f"{MD_CALLER} is not an SS58 address: send the caller's hotkey"
+    return (
+        f"{MD_CALLER} {caller} is not in canonical form (SS58 prefix {ss58.CANONICAL_PREFIX}): "
+        f"send the same key as {canonical}"
+    )
+
+
+def parse_session_metadata(metadata: Iterable[tuple[str, str | bytes]], caller: str) -> RequestAuth:
+    """The auth fields of a session-mode request, whose caller the TLS handshake proved.
+
+    Only the version, receiver and nonce travel; the nonce binds the signed response to this
+    request. The returned ``signature`` is empty: nothing is verified per request.
+    """
+    found = metadata_dict(metadata)
+    version = found.get(MD_VERSION)
+    if version != PROTOCOL_VERSION:
+        raise _unauthenticated(
+            f"protocol version {version!r} is not supported; this miner speaks "
+            f"{PROTOCOL_VERSION!r}: upgrade the caller"
+        )
+    receiver, nonce_text = found.get(MD_RECEIVER), found.get(MD_NONCE)
+    if not isinstance(receiver, str):
+        raise _unauthenticated(f"{MD_RECEIVER} must be the miner's SS58 hotkey")
+    if not isinstance(nonce_text, str) or not nonce_text.isdigit() or len(nonce_text) > 20:
+        raise _unauthenticated(f"{MD_NONCE} must be a decimal number (it binds the response)")
+    nonce = int(nonce_text)
+    if nonce > _MAX_NONCE:
+        raise _unauthenticated(f"{MD_NONCE} does not fit in 64 bits")
+    return RequestAuth(PROTOCOL_VERSION, caller, DEFAULT_CRYPTO, receiver, nonce, b"")
 
 
 def check_freshness(nonce: int, now_ns: int, max_age_s: float, max_skew_s: float) -> None:
@@ -231,6 +280,18 @@ def unsigned_request(
     )
 
 
+def session_request(*, receiver: str, nonce: int) -> tuple[tuple[str, str | bytes], ...]:
+    """The metadata for one request in session mode (mutual TLS: the handshake proved the
+    caller's hotkey, so nothing is signed). The nonce only binds the signed response to this
+    request; TLS itself rules out replay on the connection."""
+    return (
+        (MD_VERSION, PROTOCOL_VERSION),
+        (MD_SESSION, "1"),
+        (MD_RECEIVER, receiver),
+        (MD_NONCE, str(nonce)),
+    )
+
+
 def response_trailer(
     signer: Signer, message: bytes, chunks: int | None = None
 ) -> tuple[tuple[str, str | bytes], ...]:
@@ -285,6 +346,7 @@ __all__ = [
     "MD_NONCE",
     "MD_RECEIVER",
     "MD_RESPONSE_SIGNATURE",
+    "MD_SESSION",
     "MD_SIGNATURE",
     "MD_VERSION",
     "PROTOCOL_VERSION",
@@ -296,15 +358,19 @@ __all__ = [
     "check_receiver",
     "check_response_trailer",
     "lane_clock",
+    "lp",
     "metadata_dict",
     "next_nonce",
     "parse_request_metadata",
+    "parse_session_metadata",
     "request_message",
     "response_message",
     "response_trailer",
+    "session_request",
     "sha256",
     "sign_request",
     "stream_message",
+    "tls_binding_message",
     "unsigned_request",
     "verify_request",
 ]

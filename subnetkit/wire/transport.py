@@ -26,6 +26,7 @@ import grpc
 
 from subnetkit.core.errors import ConfigError
 from subnetkit.wire.methods import MethodSpec
+from subnetkit.wire.pinning import TLS_KEY_PREFIX, CertificatePins
 
 Metadata = Sequence[tuple[str, str | bytes]]
 
@@ -83,7 +84,8 @@ class GrpcTransport:
     """gRPC over HTTP/2: one channel per endpoint, reused, at most ``max_channels`` open.
 
     Channels are keyed by ``host:port`` and closed least recently used first, so a long-lived
-    validator never accumulates dead channels.
+    validator never accumulates dead channels. A key made by ``pins`` (a miner serving TLS,
+    pinned from the chain) gets a TLS channel that trusts only that miner's certificate.
     """
 
     trusted = False
@@ -94,10 +96,12 @@ class GrpcTransport:
         max_channels: int = 4096,
         max_response_bytes: int = 64 * 1024 * 1024,
         channel_options: Sequence[tuple[str, Any]] = (),
+        pins: CertificatePins | None = None,
     ) -> None:
         if max_channels < 1:
             raise ConfigError("max_channels must be at least 1")
         self.max_channels = max_channels
+        self.pins = pins or CertificatePins()
         self._options = [
             ("grpc.keepalive_time_ms", 30_000),
             ("grpc.keepalive_timeout_ms", 10_000),
@@ -146,7 +150,11 @@ class GrpcTransport:
         if endpoint is not None:
             self._endpoints.move_to_end(key)
             return endpoint
-        endpoint = _Endpoint(grpc.aio.insecure_channel(key, options=self._options))
+        if key.startswith(TLS_KEY_PREFIX):  # a pinned TLS endpoint (subnetkit.wire.pinning)
+            channel = self.pins.channel(key, self._options)
+        else:
+            channel = grpc.aio.insecure_channel(key, options=self._options)
+        endpoint = _Endpoint(channel)
         self._endpoints[key] = endpoint
         if len(self._endpoints) > self.max_channels:
             _, old = self._endpoints.popitem(last=False)

@@ -44,7 +44,8 @@ async def test_thread_past_deadline_keeps_its_slot_and_overflow_is_shed(
     alice: Signer, bob: Signer
 ) -> None:
     miner = BlockingThreadMiner()
-    limits = Limits(max_concurrency=2, max_queue=1, worker_threads=2)
+    # One caller fills every slot here: the per-caller share is not what this test is about.
+    limits = Limits(max_concurrency=2, max_queue=1, worker_threads=2, slot_share=1.0)
     async with MinerServer(miner, bob, limits=limits) as server:
         try:
             late = await asyncio.gather(*(unary(server, alice, "block", 0.3) for _ in range(2)))
@@ -98,7 +99,7 @@ async def test_sync_synapse_runs_no_more_handlers_than_it_has_threads(
     alice: Signer, bob: Signer
 ) -> None:
     miner = BlockingThreadMiner()
-    limits = Limits(max_concurrency=64, max_queue=4, worker_threads=2)
+    limits = Limits(max_concurrency=64, max_queue=4, worker_threads=2, slot_share=1.0)
     async with MinerServer(miner, bob, limits=limits) as server:
         try:
             assert server._schedulers[ECHO].max_concurrency == 2
