@@ -160,7 +160,7 @@ async def test_metrics_on_a_per_server_registry(alice: Signer, bob: Signer) -> N
     count = registry.get_sample_value(
         "subnetkit_miner_request_duration_seconds_count", {"synapse": "Echo"}
     )
-    assert count == 3  # refusals are counted above, not timed
+    assert count == 4
     assert registry.get_sample_value("subnetkit_miner_in_flight", {"synapse": "Echo"}) == 0
 
 
