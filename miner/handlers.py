@@ -168,12 +168,12 @@ class HandlerRunner:
     ) -> None:
         """Write each chunk the handler yields, folding it into the signed hash chain."""
         if bound.is_async:
-            items = bound.handler(request, ctx)
+            produced = bound.handler(request, ctx)
             try:
-                async for item in items:
+                async for item in produced:
                     await self._write(bound, item, chain, context)
             finally:
-                close = getattr(items, "aclose", None)
+                close = getattr(produced, "aclose", None)
                 if close is not None:
                     await close()
             return
@@ -197,7 +197,7 @@ class HandlerRunner:
         bound: BoundSynapse,
         item: object,
         chain: protocol.ChunkChain,
-        context: grpc.aio.ServicerContext,
+        context: ServingContext,
     ) -> None:
         """Write one chunk within the stream's chunk cap; a caller that left is CallerGone."""
         if chain.count >= self.max_stream_chunks:

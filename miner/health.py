@@ -14,7 +14,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2
 
 
-class BoundedHealthServicer(health.aio.HealthServicer):  # type: ignore[misc]
+class BoundedHealthServicer(health.aio.HealthServicer):
     """grpcio-health-checking's aio servicer, ``Watch`` capped at ``max_watchers`` streams."""
 
     def __init__(self, max_watchers: int) -> None:

@@ -125,11 +125,14 @@ class SessionCallers:
         return any(key == protocol.MD_SESSION for key, _ in metadata)
 
     def admit(
-        self, metadata: Iterable[tuple[str, str | bytes]], context: grpc.aio.ServicerContext
+        self, metadata: Iterable[tuple[str, str | bytes]], context: object
     ) -> protocol.RequestAuth:
-        """The auth fields of a session request, its caller taken from the handshake."""
-        pems = context.auth_context().get("x509_pem_cert")
-        caller = self.peers.hotkey_of(pems[0]) if pems else None
+        """The auth fields of a session request, its caller taken from the handshake (a gRPC
+        context's ``auth_context()``; a context without one, in-process, has no session)."""
+        auth_context = getattr(context, "auth_context", None)
+        pems = auth_context().get("x509_pem_cert") if auth_context is not None else None
+        pem = next(iter(pems), None) if pems else None
+        caller = self.peers.hotkey_of(pem) if pem is not None else None
         if caller is None:
             raise WireError(
                 "session mode needs mutual TLS with a client certificate this miner trusts: "
