@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from google.protobuf.message import DecodeError
 
+from subnetkit.chain import wire_check
 from subnetkit.chain.errors import chain_error
 from subnetkit.core.keys import Signer, crypto_id, is_valid_ss58, verify
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
@@ -78,6 +79,9 @@ def check(ext: pb.Extrinsic, genesis_hash: bytes, *, verify_signature: bool = Tr
         raise chain_error("bad_extrinsic", f"unknown crypto {crypto!r}: use sr25519 or ed25519")
     if not is_valid_ss58(ext.signer):
         raise chain_error("bad_address", f"signer {ext.signer!r} is not a valid SS58 address")
+    # Before the signature (cheap first): bytes the parser would reinterpret (a 65-bit amount
+    # read as its low 64 bits) are refused, so what executes is exactly what was signed.
+    wire_check.check(ext.call, pb.Call.DESCRIPTOR, code="bad_call", unknown_ok=False)
     payload = signing_payload(genesis_hash, ext.signer, crypto, ext.nonce, ext.call)
     if verify_signature and not verify(ext.signer, payload, ext.signature, crypto):
         raise chain_error(

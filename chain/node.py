@@ -11,19 +11,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from subnetkit.chain import blocks, extrinsic
+from subnetkit.chain import blocks, extrinsic, fees
+from subnetkit.chain.datadir_lock import DataDirLock
 from subnetkit.chain.errors import chain_error
 from subnetkit.chain.genesis import GenesisConfig, dev_genesis, genesis_state
-from subnetkit.chain.mempool import Mempool, Pending
+from subnetkit.chain.mempool import Mempool, Pending, PoolLimits
 from subnetkit.chain.state import State
 from subnetkit.chain.store import ChainStore
-from subnetkit.chain.transition.block import BlockExecutor, Outcome
+from subnetkit.chain.transition.block import BlockExecutor, NotIncludable, Outcome
 from subnetkit.chain.transition.context import EventSink
 from subnetkit.core.errors import ChainError
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
@@ -33,6 +35,12 @@ T = TypeVar("T")
 
 #: most extrinsics one block includes; the rest wait for the next block
 MAX_BLOCK_EXTRINSICS = 8192
+#: after this many extrinsics that did not fit, the builder stops looking (Substrate's
+#: basic-authorship MAX_SKIPPED_TRANSACTIONS)
+MAX_SKIPPED = 8
+#: seconds a block may spend applying extrinsics, whatever their weights say (a slower machine
+#: than the weights assume still makes short blocks)
+MAX_APPLY_SECONDS = 0.25
 
 
 @dataclass(slots=True)
@@ -44,7 +52,8 @@ class _Built:
     receipts: list[tuple[Pending, pb.Receipt]]
     #: ``(idx, hash, raw extrinsic, serialised receipt)`` rows for the store
     rows: list[tuple[int, bytes, bytes, bytes]]
-    stale: list[Pending]
+    #: extrinsics that can never go in (stale nonce, unpayable) with the reason
+    dropped: list[tuple[Pending, ChainError]]
     changes: list[tuple[str, bytes | None]]
 
 
@@ -70,13 +79,19 @@ class ChainNode:
         keep_blocks: int = 256,
         durable: bool = False,
         max_block_extrinsics: int = MAX_BLOCK_EXTRINSICS,
+        pool_limits: PoolLimits | None = None,
+        max_block_weight: int = fees.MAX_BLOCK_WEIGHT,
+        max_apply_seconds: float = MAX_APPLY_SECONDS,
     ) -> None:
         self.data_dir = Path(data_dir)
         self._genesis_wanted = genesis
         self._dev = dev
         self.store = ChainStore(self.data_dir, keep_blocks=keep_blocks, durable=durable)
+        self._lock = DataDirLock(self.data_dir)
         self.max_block_extrinsics = max_block_extrinsics
-        self.pool = Mempool()
+        self.max_block_weight = max_block_weight
+        self.max_apply_seconds = max_apply_seconds
+        self.pool = Mempool(pool_limits)
         self.lock = asyncio.Lock()
         self.state = State()
         self.genesis: GenesisConfig = GenesisConfig()
@@ -88,12 +103,34 @@ class ChainNode:
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def open(self) -> None:
-        await self.store.open()
-        stored = await self.store.get_meta("genesis")
-        if stored is None:
-            await self._create_genesis()
-        else:
-            await self._resume(stored.decode())
+        """Lock the data dir, open the store, then create genesis or resume from the head.
+
+        Every storage fault found here is typed (``state_corrupt``, ``storage_error``, a
+        ConfigError for what the user must change) and leaves nothing open or locked.
+        """
+        self._lock.acquire()
+        try:
+            await self.store.open()
+            try:
+                stored = await self.store.get_meta("genesis")
+                head = await self.store.head_number()
+                if stored is None and head is None:
+                    await self._create_genesis()
+                elif stored is None or head is None:
+                    raise chain_error(
+                        "state_corrupt",
+                        f"{self.store.path} has "
+                        + ("blocks but no genesis" if stored is None else "no blocks")
+                        + "; restore the data dir from a backup or start from a fresh directory",
+                    )
+                else:
+                    await self._resume(stored.decode(), head)
+            except sqlite3.Error as exc:
+                raise self.store.fault(exc, "reading the chain at start") from None
+        except BaseException:
+            await self.store.close()
+            self._lock.release()
+            raise
 
     async def _create_genesis(self) -> None:
         cfg = self._genesis_wanted or (dev_genesis() if self._dev else GenesisConfig())
@@ -105,13 +142,14 @@ class ChainNode:
             "created genesis %s (dev=%s) in %s", header.hash.hex()[:16], cfg.dev, self.data_dir
         )
 
-    async def _resume(self, genesis_json: str) -> None:
+    async def _resume(self, genesis_json: str, number: int) -> None:
         self.genesis = GenesisConfig.from_json(genesis_json)
         self.genesis_hash = await self.store.get_meta("genesis_hash") or b""
-        number = await self.store.head_number()
-        assert number is not None
         block = await self.store.get_block(number)
-        assert block is not None
+        if block is None or block.header.number != number:
+            raise chain_error(
+                "state_corrupt", f"head block {number} in {self.store.path} does not read back"
+            )
         rows = await self.store.state_rows()
         self.state = await asyncio.to_thread(State.from_rows, rows)
         if self.state.root != block.header.state_root:
@@ -134,8 +172,11 @@ class ChainNode:
             for queue in list(self._subscribers):
                 queue.put_nowait(None)
             await self.store.close()
+            self._lock.release()
 
     def _check_running(self) -> None:
+        if isinstance(self.halted, ChainError):  # a storage fault: say it again, same code
+            raise chain_error(self.halted.code, f"the chain halted: {self.halted.message}")
         if self.halted is not None:
             raise chain_error(
                 "internal",
@@ -146,6 +187,16 @@ class ChainNode:
     def _check_all(self, exts: Sequence[pb.Extrinsic]) -> list[extrinsic.Checked | ChainError]:
         out: list[extrinsic.Checked | ChainError] = []
         for ext in exts:
+            size = ext.ByteSize()
+            if size > fees.MAX_EXTRINSIC_BYTES:
+                out.append(
+                    chain_error(
+                        "extrinsic_too_large",
+                        f"the extrinsic is {size} bytes; the most a block takes is "
+                        f"{fees.MAX_EXTRINSIC_BYTES} (split the call)",
+                    )
+                )
+                continue
             try:
                 out.append(extrinsic.check(ext, self.genesis_hash))
             except ChainError as exc:
@@ -162,12 +213,31 @@ class ChainNode:
                 results.append(item)
                 continue
             try:
-                results.append(self.pool.add(item, self._next_nonce(item.signer)))
+                results.append(self._admit(item))
             except ChainError as exc:
                 results.append(exc)
         if self.on_submitted is not None and any(isinstance(r, Pending) for r in results):
             self.on_submitted()
         return results
+
+    def _admit(self, item: extrinsic.Checked) -> Pending:
+        """Into the pool if the signer can pay for it and all its other pending extrinsics.
+
+        Reads the head state on the loop while a block may be applying in a worker: admission
+        is a filter, and inclusion checks nonce and fee again against the block's own state.
+        """
+        acct = self.state.get("acct", (item.signer,))
+        nonce, balance = (acct.nonce, acct.balance) if acct is not None else (0, 0)
+        weight = fees.weight(item.call)
+        due = fees.fee_due(self.state, item.signer, item.call, len(item.raw))
+        kind = item.call.WhichOneof("kind") or ""
+        if due > balance and kind in fees.FREE_FOR_REGISTERED:
+            raise chain_error(
+                "not_registered",
+                f"{item.signer} is not registered on subnet {getattr(item.call, kind).netuid}, "
+                f"where {kind} would be free, and cannot pay its {due} rao fee; register it",
+            )
+        return self.pool.add(item, nonce, balance, due, weight, self.head.number)
 
     async def receipt(self, ext_hash: bytes, *, wait: bool) -> pb.Receipt | None:
         pending = self.pool.get(ext_hash)
@@ -189,18 +259,30 @@ class ChainNode:
         executor = BlockExecutor(self.state, number)
         executor.initialize()
         included: list[tuple[Pending, Outcome]] = []
-        stale: list[Pending] = []
+        dropped: list[tuple[Pending, ChainError]] = []
+        deadline = time.monotonic() + self.max_apply_seconds
+        weight = size = skipped = 0
         for queue in snapshot:
+            if skipped >= MAX_SKIPPED or time.monotonic() > deadline:
+                break
             for pending in queue:
                 if len(included) >= self.max_block_extrinsics:
                     break
-                outcome = executor.try_apply(pending.ext)
-                if outcome is None:
-                    if pending.ext.nonce < self._next_nonce(pending.ext.signer):
-                        stale.append(pending)
+                if (
+                    weight + pending.weight > self.max_block_weight
+                    or size + pending.size > fees.MAX_BLOCK_BYTES
+                ):
+                    skipped += 1  # full for this one; its signer's later nonces wait too
+                    break
+                result = executor.try_apply(pending.ext)
+                if isinstance(result, NotIncludable):
+                    if result.code != "future_nonce":
+                        dropped.append((pending, chain_error(result.code, result.message)))
                         continue
                     break  # a nonce gap: the rest of this signer's queue waits
-                included.append((pending, outcome))
+                included.append((pending, result))
+                weight += pending.weight
+                size += pending.size
         changes = self.state.flush()
         ext_hashes = [p.ext.hash for p, _ in included]
         header = blocks.make_header(number, parent_hash, timestamp, ext_hashes, self.state.root)
@@ -221,11 +303,12 @@ class ChainNode:
                 error_code=outcome.error_code,
                 error_message=outcome.error_message,
                 events=by_index.get(outcome.index, ()),
+                fee=outcome.fee,
             )
             receipts.append((pending, receipt))
             rows.append((outcome.index, outcome.hash, pending.ext.raw, receipt.SerializeToString()))
         block = pb.Block(header=header, extrinsic_hashes=ext_hashes, events=events)
-        return _Built(block, receipts, rows, stale, changes)
+        return _Built(block, receipts, rows, dropped, changes)
 
     def _next_nonce(self, signer: str) -> int:
         acct = self.state.get("acct", (signer,))
@@ -242,7 +325,16 @@ class ChainNode:
                 built = await asyncio.to_thread(
                     self._build, number, self.head.hash, timestamp, self.pool.snapshot()
                 )
-                await self.store.commit_block(built.block, built.rows, built.changes)
+                try:
+                    await self.store.commit_block(built.block, built.rows, built.changes)
+                except sqlite3.Error as exc:
+                    raise self.store.fault(exc, f"writing block {number}") from None
+            except ChainError as exc:
+                # A storage fault: typed, said once in one line (a traceback adds nothing);
+                # memory is ahead of disk, so stop here; a restart resumes from the disk.
+                self.halted = exc
+                log.error("block %d not written, chain halted: [%s] %s", number, exc.code, exc)
+                raise
             except BaseException as exc:
                 # Memory is now ahead of (or inconsistent with) disk: stop accepting work; a
                 # restart resumes from the last committed block.
@@ -250,21 +342,18 @@ class ChainNode:
                 log.exception("block %d failed; halting the chain", number)
                 raise
             self.head = built.block.header
+        touched = {p.ext.signer for p, _ in built.receipts}
         for pending, receipt in built.receipts:
             self.pool.remove(pending)
             if not pending.future.done():
                 pending.future.set_result(receipt)
-        for pending in built.stale:
+        for pending, error in built.dropped:
+            touched.add(pending.ext.signer)
             self.pool.remove(pending)
             if not pending.future.done():
-                pending.future.set_exception(
-                    chain_error(
-                        "stale_nonce",
-                        f"nonce {pending.ext.nonce} was used by another extrinsic; next nonce is "
-                        f"{self._next_nonce(pending.ext.signer)}",
-                    )
-                )
+                pending.future.set_exception(error)
                 pending.future.exception()
+        self.pool.after_block(touched, self._next_nonce, self.head.number)
         self._publish(built.block)
         return built.block
 

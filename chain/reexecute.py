@@ -17,7 +17,7 @@ from subnetkit.chain.errors import chain_error
 from subnetkit.chain.genesis import GenesisConfig, genesis_state
 from subnetkit.chain.state import State
 from subnetkit.chain.store import ChainStore
-from subnetkit.chain.transition.block import BlockExecutor
+from subnetkit.chain.transition.block import BlockExecutor, NotIncludable
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 
@@ -38,10 +38,11 @@ def _execute(
     for raw, receipt in raws:
         checked = extrinsic.check(pb.Extrinsic.FromString(raw), genesis_hash)
         outcome = executor.try_apply(checked)
-        if outcome is None:
+        if isinstance(outcome, NotIncludable):
             raise chain_error(
                 "reexecution_mismatch",
-                f"block {number}: extrinsic {checked.hash.hex()} not includable",
+                f"block {number}: extrinsic {checked.hash.hex()} not includable "
+                f"({outcome.code}: {outcome.message})",
             )
         if (outcome.success, outcome.error_code) != (receipt.success, receipt.error_code):
             raise chain_error(
@@ -58,7 +59,7 @@ def _execute(
 async def reexecute(data_dir: Path | str) -> ReexecutionReport:
     """Re-execute the chain in ``data_dir`` (safe while it runs: SQLite readers do not block it)."""
     store = ChainStore(Path(data_dir))
-    await store.open()
+    await store.open(create=False)  # a path with no chain creates nothing
     try:
         raw_genesis = await store.get_meta("genesis")
         if raw_genesis is None:

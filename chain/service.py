@@ -28,12 +28,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from subnetkit.chain.genesis import GenesisConfig
+from subnetkit.chain.handlers import add_chain_servicer
 from subnetkit.chain.node import ChainNode
 from subnetkit.chain.servicer import ChainServicer
 from subnetkit.core.errors import ConfigError
 from subnetkit.core.lifecycle import Lifecycle
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
-from subnetkit.protos.chain.v1 import chain_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ class ChainService(Lifecycle):
         servicer = ChainServicer(
             self.node, manual=self.manual, block_time=self.block_time, produce=self.produce_blocks
         )
-        pb_grpc.add_ChainServicer_to_server(servicer, server)
+        add_chain_servicer(servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         if self._reflection:
             reflection.enable_server_reflection(

@@ -18,14 +18,15 @@ import grpc
 
 from subnetkit.chain import queries
 from subnetkit.chain.errors import chain_error
+from subnetkit.chain.handlers import ERROR_KEY
 from subnetkit.chain.mempool import Pending
 from subnetkit.chain.node import ChainNode
 from subnetkit.core.errors import SubnetkitError
+from subnetkit.core.keys import is_valid_ss58
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
 from subnetkit.protos.chain.v1 import chain_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
-ERROR_KEY = "x-chain-error"
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 RequestT = TypeVar("RequestT")
 ResponseT = TypeVar("ResponseT")
@@ -54,6 +55,15 @@ def _rpc(fn: Handler[RequestT, ResponseT]) -> Handler[RequestT, ResponseT]:
             await _abort(context, exc)
 
     return wrapper
+
+
+def _address(value: str, what: str) -> str:
+    """``value`` if it is an SS58 address; else ``bad_address`` (never a silent zero balance)."""
+    if not is_valid_ss58(value):
+        raise chain_error(
+            "bad_address", f"{what} {value[:64]!r} is not a valid SS58 address; check the key"
+        )
+    return value
 
 
 class ChainServicer(pb_grpc.ChainServicer):
@@ -143,6 +153,11 @@ class ChainServicer(pb_grpc.ChainServicer):
 
     @_rpc
     async def GetBlock(self, request: pb.GetBlockRequest, context: Any) -> pb.GetBlockResponse:
+        if request.number > self.node.head.number:  # also keeps 2**63.. away from SQLite
+            raise chain_error(
+                "block_not_found",
+                f"no block {request.number}: the head is {self.node.head.number}",
+            )
         block = await self.node.store.get_block(request.number)
         if block is None:
             raise chain_error(
@@ -208,6 +223,7 @@ class ChainServicer(pb_grpc.ChainServicer):
     async def GetAccount(
         self, request: pb.GetAccountRequest, context: Any
     ) -> pb.GetAccountResponse:
+        _address(request.address, "address")
         return await self.node.query(
             request.at_block, lambda s, b, h: queries.account(s, request.address, b)
         )
@@ -234,7 +250,7 @@ class ChainServicer(pb_grpc.ChainServicer):
     async def GetNeuron(self, request: pb.GetNeuronRequest, context: Any) -> pb.GetNeuronResponse:
         who = request.WhichOneof("who")
         uid = request.uid if who == "uid" else None
-        hotkey = request.hotkey if who == "hotkey" else None
+        hotkey = _address(request.hotkey, "hotkey") if who == "hotkey" else None
 
         def read(s: Any, b: int, h: bytes) -> pb.GetNeuronResponse:
             found = queries.find_neuron(s, request.netuid, uid=uid, hotkey=hotkey)
@@ -246,6 +262,9 @@ class ChainServicer(pb_grpc.ChainServicer):
 
     @_rpc
     async def GetStake(self, request: pb.GetStakeRequest, context: Any) -> pb.GetStakeResponse:
+        _address(request.hotkey, "hotkey")
+        if request.coldkey:
+            _address(request.coldkey, "coldkey")
         return await self.node.query(
             request.at_block,
             lambda s, b, h: pb.GetStakeResponse(

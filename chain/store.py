@@ -72,11 +72,23 @@ class ChainStore:
         assert self._db is not None, "store is not open"
         return self._db
 
-    async def open(self) -> None:
-        """Open (creating if needed) the database. A data dir that cannot be created or written
-        is a :class:`ConfigError` naming it; a file there that is not a chain database is
-        ``state_corrupt``. Either way nothing stays open."""
+    async def open(self, *, create: bool = True) -> None:
+        """Open (creating if needed and ``create``) the database and prove it writable.
+
+        A data dir that cannot be created or written, or a read-only database file, is a
+        :class:`ConfigError` naming it; a file there that is not a chain database (an empty
+        file included: it would silently become a new genesis) is ``state_corrupt``. Either
+        way nothing stays open, and nothing is created when ``create`` is false.
+        """
         data_dir = self.path.parent
+        if not create and not self.path.is_file():
+            raise ConfigError(f"no chain database at {self.path}; check --data-dir")
+        if self.path.is_file() and self.path.stat().st_size == 0 and not _wal_has_data(self.path):
+            raise chain_error(
+                "state_corrupt",
+                f"{self.path} is an empty file, not a chain database; restore it from a backup, "
+                "or delete it to start a new chain from genesis",
+            )
         try:
             data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -92,17 +104,39 @@ class ChainStore:
             await self.db.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
             await self.db.execute(f"PRAGMA wal_autocheckpoint={INLINE_CHECKPOINT_PAGES}")
             await self.db.executescript(SCHEMA)
+            if create:
+                await self._probe_writable()
         except sqlite3.Error as exc:
             await self.close()
-            if isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc):
-                raise ConfigError(
-                    f"cannot open {self.path} ({exc}); pass a --data-dir this user can write"
-                ) from None
-            raise chain_error(
+            raise self.fault(exc, "opening it") from None
+
+    async def _probe_writable(self) -> None:
+        """Write (and roll back) one row now, so a read-only file fails the start, not a block."""
+        async with self._transaction():
+            await self.db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('write_probe', x'00')"
+            )
+            await self.db.execute("DELETE FROM meta WHERE key = 'write_probe'")
+
+    def fault(self, exc: sqlite3.Error, doing: str) -> Exception:
+        """The typed error for an SQLite failure while ``doing``: what happened, what to do."""
+        name = getattr(exc, "sqlite_errorname", None) or ""
+        where = f"{self.path} ({exc}) while {doing}"
+        if name.startswith("SQLITE_READONLY") or (
+            isinstance(exc, sqlite3.OperationalError) and "unable to open" in str(exc)
+        ):
+            return ConfigError(
+                f"cannot write {where}; make the file and --data-dir writable by this user"
+            )
+        if name.startswith("SQLITE_FULL"):
+            return chain_error("storage_full", f"the disk is full: {where}; free space, restart")
+        if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
+            return chain_error(
                 "state_corrupt",
-                f"{self.path} is not a usable chain database ({exc}); restore the data dir "
-                "from a backup or point --data-dir at a fresh directory",
-            ) from None
+                f"{where}: the file is damaged; restore the data dir from a backup, or replay "
+                "a copy with `subnetkit chain replay` to find the first bad block",
+            )
+        return chain_error("storage_error", f"storage failed: {where}; check the disk, restart")
 
     async def close(self) -> None:
         await self.checkpoint_done()
@@ -270,6 +304,11 @@ class ChainStore:
         ) as cur:
             rows = await cur.fetchall()
         return [(key, bytes(value)) for key, value, _ in rows if value is not None]
+
+
+def _wal_has_data(db_path: Path) -> bool:
+    wal = db_path.with_name(db_path.name + "-wal")
+    return wal.is_file() and wal.stat().st_size > 0
 
 
 class _Tx:

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
+from subnetkit.chain import fees
 from subnetkit.chain.errors import DispatchError
 from subnetkit.chain.extrinsic import Checked
+from subnetkit.chain.records import Account
 from subnetkit.chain.state import State
 from subnetkit.chain.transition import balances, emission, neurons, staking, subnets, weight_calls
 from subnetkit.chain.transition.context import Ctx, EventSink
@@ -45,6 +47,16 @@ class Outcome:
     success: bool
     error_code: str = ""
     error_message: str = ""
+    fee: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NotIncludable:
+    """Why an extrinsic cannot go in this block: ``future_nonce`` (a gap before it),
+    ``stale_nonce`` (its nonce is used) or ``cannot_pay`` (the signer cannot pay its fee)."""
+
+    code: str
+    message: str
 
 
 class BlockExecutor:
@@ -59,15 +71,31 @@ class BlockExecutor:
         """Per-block hooks, before any extrinsic (subtensor's on_initialize block step)."""
         emission.on_initialize(Ctx(self.state, self.number, self.sink))
 
-    def try_apply(self, ext: Checked) -> Outcome | None:
-        """Include ``ext`` if its nonce is next for its signer; ``None`` if it is not."""
+    def try_apply(self, ext: Checked) -> Outcome | NotIncludable:
+        """Include ``ext`` if its nonce is next for its signer and it can pay its fee.
+
+        The fee is withdrawn (and burned) with the nonce bump, before the call runs, and is
+        kept whether or not the call succeeds (see :mod:`chain.fees`).
+        """
         acct = self.state.get("acct", (ext.signer,))
         nonce = acct.nonce if acct is not None else 0
         if ext.nonce != nonce:
-            return None
+            code = "stale_nonce" if ext.nonce < nonce else "future_nonce"
+            return NotIncludable(code, f"nonce {ext.nonce} of {ext.signer}; next is {nonce}")
+        due = fees.fee_due(self.state, ext.signer, ext.call, len(ext.raw))
+        balance = acct.balance if acct is not None else 0
+        if balance < due:
+            return NotIncludable(
+                "cannot_pay",
+                f"{ext.signer} has {balance} rao, the fee is {due} rao; fund the account",
+            )
         index = self.count
         ctx = Ctx(self.state, self.number, self.sink, ext.signer)
-        ctx.set_account(ext.signer, replace(ctx.account(ext.signer), nonce=nonce + 1))
+        ctx.set_account(ext.signer, Account(balance=balance - due, nonce=nonce + 1))
+        if due:
+            ctx.add_issuance(-due)
+            self.sink.current = index
+            ctx.emit("TransactionFeePaid", who=ext.signer, fee=due)
         kind = ext.call.WhichOneof("kind")
         handler = HANDLERS[kind]  # type: ignore[index]
         mark = self.sink.mark()
@@ -78,15 +106,17 @@ class BlockExecutor:
         except DispatchError as exc:
             self.state.rollback()
             self.sink.truncate(mark)
-            outcome = Outcome(ext.hash, index, False, exc.code, exc.message)
+            outcome = Outcome(ext.hash, index, False, exc.code, exc.message, due)
         except Exception as exc:  # a bug in a handler must not take the chain down
             log.exception("extrinsic %s (%s) crashed", ext.hash.hex(), kind)
             self.state.rollback()
             self.sink.truncate(mark)
-            outcome = Outcome(ext.hash, index, False, "internal", f"{type(exc).__name__}: {exc}")
+            outcome = Outcome(
+                ext.hash, index, False, "internal", f"{type(exc).__name__}: {exc}", due
+            )
         else:
             self.state.release()
-            outcome = Outcome(ext.hash, index, True)
+            outcome = Outcome(ext.hash, index, True, fee=due)
         if not outcome.success:
             self.sink.emit("ExtrinsicFailed", code=outcome.error_code)
         self.sink.current = None

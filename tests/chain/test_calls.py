@@ -28,9 +28,10 @@ async def test_transfer_moves_balance_and_reports_events(chain: ChainHarness) ->
     before = await c.balance(chain.alice.ss58)
     receipt = await c.transfer(chain.alice, dest, 3 * TAO)
     assert receipt.success and receipt.block_number == chain.service.head.number
-    assert [e.name for e in receipt.events] == ["Transfer"]
+    assert [e.name for e in receipt.events] == ["TransactionFeePaid", "Transfer"]
     assert await c.balance(dest) == 3 * TAO
-    assert await c.balance(chain.alice.ss58) == before - 3 * TAO
+    assert receipt.fee > 0
+    assert await c.balance(chain.alice.ss58) == before - 3 * TAO - receipt.fee
     # Past-block query: before the transfer the destination held nothing.
     assert await c.balance(dest, at_block=receipt.block_number - 1) == 0
 
@@ -38,10 +39,15 @@ async def test_transfer_moves_balance_and_reports_events(chain: ChainHarness) ->
 async def test_transfer_errors(chain: ChainHarness) -> None:
     c = chain.client
     poor = Signer.generate()
+    # With nothing to pay the fee the pool refuses it: no nonce used, nothing stored.
+    await expect("cannot_pay", c.transfer(poor, chain.alice.ss58, TAO))
+    assert await c.nonce(poor.ss58) == 0
+    await c.transfer(chain.alice, poor.ss58, TAO // 100)
     err = await expect("insufficient_balance", c.transfer(poor, chain.alice.ss58, TAO))
     assert "fund the coldkey" in err.message
-    # The failed call still used its nonce, as on subtensor.
+    # The failed call still used its nonce and paid its fee, as on subtensor.
     assert await c.nonce(poor.ss58) == 1
+    assert await c.balance(poor.ss58) == TAO // 100 - await chain.fees_paid(poor.ss58, 0)
     await expect("bad_address", c.transfer(chain.alice, "not-an-address", TAO))
     await expect("bad_argument", c.transfer(chain.alice, poor.ss58, 0))
 
@@ -89,7 +95,8 @@ async def test_create_subnet_and_hyperparameters(chain: ChainHarness) -> None:
     before = await c.balance(chain.bob.ss58)
     hotkey = Signer.generate()
     netuid = await c.create_subnet(chain.bob, hotkey.ss58)
-    assert await c.balance(chain.bob.ss58) == before - info.subnet_lock_cost
+    fee = await chain.fees_paid(chain.bob.ss58, info.head.number)
+    assert await c.balance(chain.bob.ss58) == before - info.subnet_lock_cost - fee
     sub = await c.subnet_info(netuid)
     assert sub.owner_coldkey == chain.bob.ss58 and sub.owner_hotkey == hotkey.ss58
     assert sub.n == 1 and await c.uid_for_hotkey(netuid, hotkey.ss58) == 0
@@ -124,9 +131,11 @@ async def test_burned_register_assigns_uids_and_burns(chain: ChainHarness) -> No
     burn = (await c.subnet_info(netuid)).burn
     issuance = (await c.info()).total_issuance
     before = await c.balance(chain.bob.ss58)
+    head = chain.service.head.number
     hotkeys = await chain.register(netuid, 3)
     assert [await c.uid_for_hotkey(netuid, hk.ss58) for hk in hotkeys] == [1, 2, 3]
-    assert await c.balance(chain.bob.ss58) == before - 3 * burn
+    fees = await chain.fees_paid(chain.bob.ss58, head)
+    assert await c.balance(chain.bob.ss58) == before - 3 * burn - fees
     assert (await c.info()).total_issuance < issuance + 10 * TAO  # burns leave the supply
     await expect("already_registered", c.burned_register(chain.bob, netuid, hotkeys[0].ss58))
     other_netuid, _ = await chain.subnet()
@@ -136,6 +145,8 @@ async def test_burned_register_assigns_uids_and_burns(chain: ChainHarness) -> No
     )
     assert await c.burned_register(chain.bob, other_netuid, hotkeys[0].ss58) == 1
     poor = Signer.generate()
+    await expect("cannot_pay", c.burned_register(poor, netuid, Signer.generate().ss58))
+    await c.transfer(chain.alice, poor.ss58, min(burn // 2, TAO))  # pays the fee, not the burn
     await expect("insufficient_balance", c.burned_register(poor, netuid, Signer.generate().ss58))
     assert await c.uid_for_hotkey(netuid, Signer.generate().ss58) is None
 
@@ -179,20 +190,22 @@ async def test_add_and_remove_stake_through_the_pool(chain: ChainHarness) -> Non
     netuid, owner_hk = await chain.subnet()
     pool = (await c.subnet_info(netuid)).pool
     before = await c.balance(chain.charlie.ss58)
+    head = chain.service.head.number
     alpha = await c.add_stake(chain.charlie, netuid, owner_hk.ss58, 10 * TAO)
     # Constant product on the reserves (the block's own coinbase injection moves them a little).
     assert alpha == pytest.approx(pool.alpha_in * 10 * TAO / (pool.tao_in + 10 * TAO), rel=0.02)
     after = (await c.subnet_info(netuid)).pool
     assert after.alpha_out == pool.alpha_out + alpha + TAO  # staked alpha + one block's emission
     assert await c.stake(netuid, owner_hk.ss58, chain.charlie.ss58) == alpha
-    assert await c.balance(chain.charlie.ss58) == before - 10 * TAO
+    fee = await chain.fees_paid(chain.charlie.ss58, head)
+    assert await c.balance(chain.charlie.ss58) == before - 10 * TAO - fee
     tao_back = await c.remove_stake(chain.charlie, netuid, owner_hk.ss58, alpha // 2)
     assert 0 < tao_back < 5 * TAO + TAO  # about half back, never more than was put in
     assert await c.stake(netuid, owner_hk.ss58, chain.charlie.ss58) == alpha - alpha // 2
     await expect("insufficient_stake", c.remove_stake(chain.charlie, netuid, owner_hk.ss58, alpha))
     await expect("amount_too_low", c.add_stake(chain.charlie, netuid, owner_hk.ss58, 10))
     await expect("not_registered", c.add_stake(chain.charlie, netuid, Signer.generate().ss58, TAO))
-    await expect("insufficient_balance", c.add_stake(Signer.generate(), netuid, owner_hk.ss58, TAO))
+    await expect("cannot_pay", c.add_stake(Signer.generate(), netuid, owner_hk.ss58, TAO))
 
 
 # -- weights ---------------------------------------------------------------------------------------
@@ -242,5 +255,5 @@ async def test_ed25519_accounts_sign_extrinsics_too(chain: ChainHarness) -> None
     c = chain.client
     ed = Signer.generate("ed25519")
     await c.transfer(chain.alice, ed.ss58, 2 * TAO)
-    await c.transfer(ed, chain.bob.ss58, TAO)
-    assert await c.balance(ed.ss58) == TAO
+    paid = await c.transfer(ed, chain.bob.ss58, TAO)
+    assert await c.balance(ed.ss58) == TAO - paid.fee

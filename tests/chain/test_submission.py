@@ -11,7 +11,7 @@ import grpc
 import pytest
 
 from subnetkit.chain import extrinsic
-from subnetkit.chain.mempool import MAX_FUTURE_NONCES
+from subnetkit.chain.mempool import MAX_FUTURE_NONCES, PoolLimits
 from subnetkit.core.keys import Signer
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
 from tests.helpers.chain import TAO, ChainHarness, running_chain
@@ -132,7 +132,7 @@ async def test_each_pool_refusal_has_its_grpc_status(manual: ChainHarness) -> No
     assert (exc.code(), _chain_code(exc)) == (S.FAILED_PRECONDITION, "stale_nonce")
 
     # A full pool refuses with RESOURCE_EXHAUSTED (capacity lowered so the test stays small).
-    manual.service.node.pool.capacity = 1
+    manual.service.node.pool.limits = PoolLimits(max_count=1)
     await c.stub.SubmitExtrinsic(
         pb.SubmitExtrinsicRequest(
             extrinsic=extrinsic.build(alice, nonce + 1, _transfer(bob), genesis)
@@ -144,12 +144,19 @@ async def test_each_pool_refusal_has_its_grpc_status(manual: ChainHarness) -> No
 
 async def test_a_failed_call_is_a_receipt_not_a_grpc_error(manual: ChainHarness) -> None:
     """Insufficient balance is decided when the block applies the call: the RPC succeeds (OK) and
-    the receipt carries the typed failure; the nonce is used, as on subtensor."""
+    the receipt carries the typed failure; the nonce is used and the fee paid, as on subtensor."""
     c = manual.client
     poor = Signer.generate()
-    ext = extrinsic.build(poor, 0, _transfer(manual.bob.ss58, TAO), await c.genesis_hash())
     in_pool = asyncio.Event()
     manual.service.node.on_submitted = in_pool.set  # the hook automine uses
+    funding = asyncio.create_task(c.transfer(manual.alice, poor.ss58, TAO // 100))
+    async with asyncio.timeout(10):
+        await in_pool.wait()
+    await manual.service.produce_block()
+    async with asyncio.timeout(10):
+        assert (await funding).success
+    in_pool.clear()
+    ext = extrinsic.build(poor, 0, _transfer(manual.bob.ss58, TAO), await c.genesis_hash())
     call = c.stub.SubmitExtrinsic(pb.SubmitExtrinsicRequest(extrinsic=ext, wait_for_inclusion=True))
     async with asyncio.timeout(10):
         await in_pool.wait()
@@ -160,6 +167,7 @@ async def test_a_failed_call_is_a_receipt_not_a_grpc_error(manual: ChainHarness)
     receipt = response.receipt
     assert not receipt.success and receipt.error_code == "insufficient_balance"
     assert receipt.error_message
+    assert receipt.fee > 0 and await c.balance(poor.ss58) == TAO // 100 - receipt.fee
 
 
 async def test_query_refusals_have_their_grpc_status(manual: ChainHarness) -> None:

@@ -53,7 +53,7 @@ def test_console_script_refusal_is_one_line_and_exit_code(chain: ThreadedChain) 
     assert refused.returncode == 5
     assert refused.stdout == ""
     lines = refused.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error[insufficient_balance]: "), refused.stderr
+    assert len(lines) == 1 and lines[0].startswith("error[cannot_pay]: "), refused.stderr
     assert "Traceback" not in refused.stderr
 
 

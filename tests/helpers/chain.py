@@ -56,6 +56,11 @@ class ChainHarness:
             await self.client.sudo_set_hyperparameter(self.alice, netuid, name, value)
         return netuid, hotkey
 
+    async def fees_paid(self, who: str, after_block: int) -> int:
+        """Rao ``who`` paid in fees in blocks ``after_block + 1`` .. head, summed from the
+        ``TransactionFeePaid`` events the stored blocks carry."""
+        return await fees_paid(self.client, who, after_block)
+
     async def register(
         self, netuid: int, count: int, coldkey: Signer | None = None
     ) -> list[Signer]:
@@ -63,6 +68,18 @@ class ChainHarness:
         for hk in hotkeys:
             await self.client.burned_register(coldkey or self.bob, netuid, hk.ss58)
         return hotkeys
+
+
+async def fees_paid(client: ChainClient, who: str, after_block: int) -> int:
+    """Fees ``who`` paid after ``after_block`` (see :meth:`ChainHarness.fees_paid`)."""
+    head = (await client.head()).number
+    total = 0
+    for number in range(after_block + 1, head + 1):
+        for event in (await client.block(number)).events:
+            data = json.loads(event.data_json)
+            if event.name == "TransactionFeePaid" and data["who"] == who:
+                total += int(data["fee"])
+    return total
 
 
 @contextlib.asynccontextmanager

@@ -447,6 +447,7 @@ class Receipt(_message.Message):
     ERROR_CODE_FIELD_NUMBER: _builtins.int
     ERROR_MESSAGE_FIELD_NUMBER: _builtins.int
     EVENTS_FIELD_NUMBER: _builtins.int
+    FEE_FIELD_NUMBER: _builtins.int
     extrinsic_hash: _builtins.bytes
     block_number: _builtins.int
     block_hash: _builtins.bytes
@@ -456,6 +457,8 @@ class Receipt(_message.Message):
     """empty on success"""
     error_message: _builtins.str
     """what went wrong and what to do"""
+    fee: _builtins.int
+    """rao withdrawn from the signer for inclusion (burned)"""
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___Event]: ...
     def __init__(
@@ -469,10 +472,11 @@ class Receipt(_message.Message):
         error_code: _builtins.str = ...,
         error_message: _builtins.str = ...,
         events: _abc.Iterable[Global___Event] | None = ...,
+        fee: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_hash", b"block_hash", "block_number", b"block_number", "error_code", b"error_code", "error_message", b"error_message", "events", b"events", "extrinsic_hash", b"extrinsic_hash", "index", b"index", "success", b"success"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_hash", b"block_hash", "block_number", b"block_number", "error_code", b"error_code", "error_message", b"error_message", "events", b"events", "extrinsic_hash", b"extrinsic_hash", "fee", b"fee", "index", b"index", "success", b"success"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
