@@ -14,59 +14,29 @@ import logging
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
 from subnetkit.chain import blocks, extrinsic, fees
+from subnetkit.chain.builder import (
+    MAX_APPLY_SECONDS,
+    MAX_BLOCK_EXTRINSICS,
+    BlockHead,
+    BlockLimits,
+    build_block,
+)
 from subnetkit.chain.datadir_lock import DataDirLock
 from subnetkit.chain.errors import chain_error
 from subnetkit.chain.genesis import GenesisConfig, dev_genesis, genesis_state
 from subnetkit.chain.mempool import Mempool, Pending, PoolLimits
+from subnetkit.chain.past_state import PastReader
 from subnetkit.chain.state import State
 from subnetkit.chain.store import ChainStore
-from subnetkit.chain.transition.block import BlockExecutor, NotIncludable, Outcome
-from subnetkit.chain.transition.context import EventSink
 from subnetkit.core.errors import ChainError
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-#: most extrinsics one block includes; the rest wait for the next block
-MAX_BLOCK_EXTRINSICS = 8192
-#: after this many extrinsics that did not fit, the builder stops looking (Substrate's
-#: basic-authorship MAX_SKIPPED_TRANSACTIONS)
-MAX_SKIPPED = 8
-#: seconds a block may spend applying extrinsics, whatever their weights say (a slower machine
-#: than the weights assume still makes short blocks)
-MAX_APPLY_SECONDS = 0.25
-
-
-@dataclass(slots=True)
-class _Built:
-    """A block built and encoded off the loop, ready to commit."""
-
-    block: pb.Block
-    #: each included extrinsic's pending entry and receipt, in block order
-    receipts: list[tuple[Pending, pb.Receipt]]
-    #: ``(idx, hash, raw extrinsic, serialised receipt)`` rows for the store
-    rows: list[tuple[int, bytes, bytes, bytes]]
-    #: extrinsics that can never go in (stale nonce, unpayable) with the reason
-    dropped: list[tuple[Pending, ChainError]]
-    changes: list[tuple[str, bytes | None]]
-
-
-def _events(sink: EventSink) -> list[pb.Event]:
-    return [
-        pb.Event(
-            name=name,
-            data_json=EventSink.to_json(data),
-            extrinsic_index=idx or 0,
-            from_extrinsic=idx is not None,
-        )
-        for name, data, idx in sink.events
-    ]
 
 
 class ChainNode:
@@ -88,9 +58,8 @@ class ChainNode:
         self._dev = dev
         self.store = ChainStore(self.data_dir, keep_blocks=keep_blocks, durable=durable)
         self._lock = DataDirLock(self.data_dir)
-        self.max_block_extrinsics = max_block_extrinsics
-        self.max_block_weight = max_block_weight
-        self.max_apply_seconds = max_apply_seconds
+        self.past = PastReader(self.store.path, keep_blocks)
+        self.limits = BlockLimits(max_block_extrinsics, max_block_weight, max_apply_seconds)
         self.pool = Mempool(pool_limits)
         self.lock = asyncio.Lock()
         self.state = State()
@@ -129,6 +98,7 @@ class ChainNode:
                 raise self.store.fault(exc, "reading the chain at start") from None
         except BaseException:
             await self.store.close()
+            await asyncio.to_thread(self.past.close)
             self._lock.release()
             raise
 
@@ -172,6 +142,7 @@ class ChainNode:
             for queue in list(self._subscribers):
                 queue.put_nowait(None)
             await self.store.close()
+            await asyncio.to_thread(self.past.close)
             self._lock.release()
 
     def _check_running(self) -> None:
@@ -248,68 +219,6 @@ class ChainNode:
         return await self.store.get_receipt(ext_hash)
 
     # -- block production ----------------------------------------------------------------------
-    def _build(
-        self, number: int, parent_hash: bytes, timestamp: int, snapshot: list[list[Pending]]
-    ) -> _Built:
-        """Apply the pool to the state and encode the block, its events and receipts.
-
-        Runs in a worker thread: with thousands of extrinsics (or an epoch's torch work) this is
-        the CPU-heavy part of a block, and none of it may stall the event loop.
-        """
-        executor = BlockExecutor(self.state, number)
-        executor.initialize()
-        included: list[tuple[Pending, Outcome]] = []
-        dropped: list[tuple[Pending, ChainError]] = []
-        deadline = time.monotonic() + self.max_apply_seconds
-        weight = size = skipped = 0
-        for queue in snapshot:
-            if skipped >= MAX_SKIPPED or time.monotonic() > deadline:
-                break
-            for pending in queue:
-                if len(included) >= self.max_block_extrinsics:
-                    break
-                if (
-                    weight + pending.weight > self.max_block_weight
-                    or size + pending.size > fees.MAX_BLOCK_BYTES
-                ):
-                    skipped += 1  # full for this one; its signer's later nonces wait too
-                    break
-                result = executor.try_apply(pending.ext)
-                if isinstance(result, NotIncludable):
-                    if result.code != "future_nonce":
-                        dropped.append((pending, chain_error(result.code, result.message)))
-                        continue
-                    break  # a nonce gap: the rest of this signer's queue waits
-                included.append((pending, result))
-                weight += pending.weight
-                size += pending.size
-        changes = self.state.flush()
-        ext_hashes = [p.ext.hash for p, _ in included]
-        header = blocks.make_header(number, parent_hash, timestamp, ext_hashes, self.state.root)
-        events = _events(executor.sink)
-        by_index: dict[int, list[pb.Event]] = {}
-        for event in events:
-            if event.from_extrinsic:
-                by_index.setdefault(event.extrinsic_index, []).append(event)
-        receipts = []
-        rows = []
-        for pending, outcome in included:
-            receipt = pb.Receipt(
-                extrinsic_hash=outcome.hash,
-                block_number=number,
-                block_hash=header.hash,
-                index=outcome.index,
-                success=outcome.success,
-                error_code=outcome.error_code,
-                error_message=outcome.error_message,
-                events=by_index.get(outcome.index, ()),
-                fee=outcome.fee,
-            )
-            receipts.append((pending, receipt))
-            rows.append((outcome.index, outcome.hash, pending.ext.raw, receipt.SerializeToString()))
-        block = pb.Block(header=header, extrinsic_hashes=ext_hashes, events=events)
-        return _Built(block, receipts, rows, dropped, changes)
-
     def _next_nonce(self, signer: str) -> int:
         acct = self.state.get("acct", (signer,))
         return acct.nonce if acct else 0
@@ -323,7 +232,11 @@ class ChainNode:
             timestamp = max(int(time.time() * 1000), self.head.timestamp_ms)
             try:
                 built = await asyncio.to_thread(
-                    self._build, number, self.head.hash, timestamp, self.pool.snapshot()
+                    build_block,
+                    self.state,
+                    self.limits,
+                    BlockHead(number, self.head.hash, timestamp),
+                    self.pool.snapshot(),
                 )
                 try:
                     await self.store.commit_block(built.block, built.rows, built.changes)
@@ -383,7 +296,8 @@ class ChainNode:
         never stalls the event loop, and with it block production and every other RPC. At the
         head it runs under the block lock: no block is applied to the live state while ``fn``
         reads it, so it sees one whole committed block. A past block's state is private to the
-        query and needs no lock.
+        query: it is read from the store by :class:`chain.past_state.PastReader` on threads of
+        its own, key by key, so it takes no lock and never waits behind (or holds up) a block.
         """
         if at_block == 0 or at_block == self.head.number:
             async with self.lock:
@@ -395,12 +309,7 @@ class ChainNode:
             raise chain_error(
                 "block_not_found", f"block {at_block} is ahead of the head {self.head.number}"
             )
-        block = await self.store.get_block(at_block)
-        if block is None:
-            raise chain_error("block_not_found", f"no block {at_block}")
-        rows = await self.store.state_rows(at_block)
-
-        def rebuilt_then_fn() -> T:
-            return fn(State.from_rows(rows), at_block, block.header.hash)
-
-        return await asyncio.to_thread(rebuilt_then_fn)
+        try:
+            return await self.past.read(at_block, fn)
+        except sqlite3.Error as exc:
+            raise self.store.fault(exc, f"reading the state at block {at_block}") from None

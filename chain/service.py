@@ -29,9 +29,10 @@ from grpc_reflection.v1alpha import reflection
 
 from subnetkit.chain.genesis import GenesisConfig
 from subnetkit.chain.handlers import add_chain_servicer
+from subnetkit.chain.mempool import PoolLimits
 from subnetkit.chain.node import ChainNode
 from subnetkit.chain.servicer import ChainServicer
-from subnetkit.core.errors import ConfigError
+from subnetkit.core.errors import ChainError, ConfigError
 from subnetkit.core.lifecycle import Lifecycle
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
@@ -100,10 +101,16 @@ class ChainService(Lifecycle):
         keep_blocks: int = 256,
         durable: bool = False,
         reflection: bool = True,
+        pool_limits: PoolLimits | None = None,
     ) -> None:
         super().__init__()
         self.node = ChainNode(
-            data_dir, genesis=genesis, dev=dev, keep_blocks=keep_blocks, durable=durable
+            data_dir,
+            genesis=genesis,
+            dev=dev,
+            keep_blocks=keep_blocks,
+            durable=durable,
+            pool_limits=pool_limits,
         )
         self.block_time = block_time if block_time is not None else (0.25 if dev else 12.0)
         if self.block_time <= 0:
@@ -212,10 +219,24 @@ class ChainService(Lifecycle):
         while not self.stopping:
             if await self.wait_stopped(max(due - loop.time(), 0.0)):
                 return
-            await self.node.produce_block()
+            if await self._produce_or_stop() is None:
+                return
             due += self.block_time
             if due < loop.time():  # fell behind (slow block): do not burst to catch up
                 due = loop.time() + self.block_time
+
+    async def _produce_or_stop(self) -> pb.Block | None:
+        """The next block; ``None`` (and the service stopping) once a storage fault halted the
+        node, which has already said so in one line: no second report with a traceback."""
+        try:
+            return await self.node.produce_block()
+        except ChainError as exc:
+            if self.node.halted is not exc:
+                raise
+            if self.fatal_error is None:
+                self.fatal_error = exc
+            self.request_stop()
+            return None
 
     def _kick(self) -> None:
         if self._automining is None or self._automining.done():
@@ -224,6 +245,6 @@ class ChainService(Lifecycle):
     async def _automine(self) -> None:
         while not self.stopping and len(self.node.pool):
             await asyncio.sleep(0)  # let concurrent submissions join this block
-            block = await self.node.produce_block()
-            if not block.extrinsic_hashes:
+            block = await self._produce_or_stop()
+            if block is None or not block.extrinsic_hashes:
                 return  # only nonce gaps left: wait for the missing extrinsics

@@ -25,6 +25,7 @@ past ``INLINE_CHECKPOINT_PAGES``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
@@ -323,5 +324,8 @@ class _Tx:
     async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
         if exc_type is None:
             await self.db.execute("COMMIT")
-        else:
-            await self.db.execute("ROLLBACK")
+        elif self.db.in_transaction:
+            # Some errors (SQLITE_FULL, SQLITE_IOERR ...) already rolled the transaction back;
+            # a failing ROLLBACK must not hide the error that says what happened.
+            with contextlib.suppress(sqlite3.Error):
+                await self.db.execute("ROLLBACK")
