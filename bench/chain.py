@@ -1,6 +1,9 @@
-"""Chain benchmark: signed-extrinsic ingest, metagraph query latency, block apply time.
+"""Chain benchmark: signed-extrinsic ingest, metagraph query latency, block apply time, and
+the chain under pressure (block time under a burst, blocks during past-block reads).
 
-Run: ``.venv/bin/python bench/chain.py [--quick] [--json]``.
+Run: ``.venv/bin/python bench/chain.py [--quick] [--json] [--only pressure]``.
+
+The pressure sections and their baselines are described in ``bench/chain_pressure.py``.
 
 A real :class:`chain.service.ChainService` runs in this process (manual blocks, temp SQLite in
 WAL mode, the service's defaults) and is driven over gRPC by :class:`chain.client.ChainClient`.
@@ -57,6 +60,7 @@ from chain_baselines import (
     sqlite_delta_baseline,
     verify_baseline,
 )
+from chain_pressure import bench_burst, bench_past_reads
 from chain_setup import (
     SIGNERS,
     VALIDATORS,
@@ -208,9 +212,10 @@ async def bench_block_apply(
     ]
     await submit_all(client, weight_exts)
     t0 = time.perf_counter()
-    block = await service.produce_block()
+    # Blocks are capped by weight and time: at n=4096 the 64 rows may take more than one.
+    weight_blocks = await include_all(service, VALIDATORS)
     weights_block_s = time.perf_counter() - t0
-    assert len(block.extrinsic_hashes) == VALIDATORS
+    block = weight_blocks[0]
     receipt = await client.receipt(block.extrinsic_hashes[0])
     assert receipt is not None and receipt.success, receipt
 
@@ -242,21 +247,58 @@ async def bench_block_apply(
         "baseline_sqlite_delta_commit_ms": ms(delta_s),
         "state_delta_rows": delta_rows,
         "weights_block_ms": ms(weights_block_s),
+        "weights_blocks": len(weight_blocks),
         "first_epoch_block_ms": ms(first_epoch_s),
     }
 
 
 # -- main -----------------------------------------------------------------------------------------
+async def _throughput_sections(
+    args: argparse.Namespace,
+    root: Path,
+    genesis: Any,
+    signers: list[Signer],
+    figures: dict[str, Any],
+) -> None:
+    """Ingest, metagraph and block-apply figures (everything but the pressure sections)."""
+    alice = dev_signer("alice")
+    big = 1024 if args.quick else 4096
+    reps = 5 if args.quick else 20
+    service = ChainService(root / "chain", manual=True, genesis=genesis)
+    async with service, ChainClient(service.address, timeout=120) as client:
+        figures["ingest"] = await bench_ingest(
+            service, client, signers, args.extrinsics, root / "ingest.sqlite"
+        )
+        report("ingest", figures["ingest"])
+        small, _ = await build_subnet(service, client, alice, 256)
+        t0 = time.perf_counter()
+        large, hotkeys = await build_subnet(service, client, alice, big)
+        figures["build_large_subnet_s"] = round(time.perf_counter() - t0, 2)
+        figures["metagraph"] = [
+            await bench_metagraph(service, client, small, 256, reps),
+            await bench_metagraph(service, client, large, big, reps),
+        ]
+        for entry in figures["metagraph"]:
+            report(f"metagraph n={entry['n']}", entry)
+        figures["block_apply"] = await bench_block_apply(
+            service,
+            client,
+            alice,
+            large,
+            hotkeys,
+            root / "delta.sqlite",
+            2 if args.quick else 3,
+        )
+        report("block apply", figures["block_apply"])
+
+
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     # The service warms these imports (torch) in a worker thread at start; do it now so that
     # import does not compete with the ingest measurement for the GIL and the CPU.
     import subnetkit.chain.epoch
     import subnetkit.chain.transition.epoch_io  # noqa: F401
 
-    big = 1024 if args.quick else 4096
-    reps = 5 if args.quick else 20
     signers = [Signer.generate() for _ in range(SIGNERS)]
-    alice = dev_signer("alice")
     base = dev_genesis()
     genesis = dataclasses.replace(
         base, balances={**base.balances, **{s.ss58: 1000 * TAO for s in signers}}
@@ -264,32 +306,14 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"quick": args.quick}
     with tempfile.TemporaryDirectory(prefix="bench-chain-") as tmp:
         root = Path(tmp)
-        service = ChainService(root / "chain", manual=True, genesis=genesis)
-        async with service, ChainClient(service.address, timeout=120) as client:
-            figures["ingest"] = await bench_ingest(
-                service, client, signers, args.extrinsics, root / "ingest.sqlite"
-            )
-            report("ingest", figures["ingest"])
-            small, _ = await build_subnet(service, client, alice, 256)
-            t0 = time.perf_counter()
-            large, hotkeys = await build_subnet(service, client, alice, big)
-            figures["build_large_subnet_s"] = round(time.perf_counter() - t0, 2)
-            figures["metagraph"] = [
-                await bench_metagraph(service, client, small, 256, reps),
-                await bench_metagraph(service, client, large, big, reps),
-            ]
-            for entry in figures["metagraph"]:
-                report(f"metagraph n={entry['n']}", entry)
-            figures["block_apply"] = await bench_block_apply(
-                service,
-                client,
-                alice,
-                large,
-                hotkeys,
-                root / "delta.sqlite",
-                2 if args.quick else 3,
-            )
-            report("block apply", figures["block_apply"])
+        if args.only != "pressure":
+            await _throughput_sections(args, root, genesis, signers, figures)
+        figures["burst"] = await bench_burst(root / "burst", args.burst)
+        report("burst (block time under a burst)", figures["burst"])
+        figures["past_reads"] = await bench_past_reads(
+            root / "past", 20_000, 10 if args.quick else 30
+        )
+        report("past-block reads during block production", figures["past_reads"])
     return figures
 
 
@@ -305,9 +329,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--quick", action="store_true", help="n=1024, fewer repeats (~20 s)")
     parser.add_argument("--json", action="store_true", help="last stdout line: JSON figures")
     parser.add_argument("--extrinsics", type=int, default=0, help="ingest size (default 8192)")
+    parser.add_argument("--burst", type=int, default=0, help="burst size (default 50000)")
+    parser.add_argument(
+        "--only", choices=["pressure"], help="run only the burst and past-read sections"
+    )
     args = parser.parse_args(argv)
     if not args.extrinsics:
         args.extrinsics = 2048 if args.quick else 8192
+    if not args.burst:
+        args.burst = 10_000 if args.quick else 50_000
     return args
 
 

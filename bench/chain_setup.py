@@ -98,8 +98,9 @@ async def build_subnet(
         pb.Call(burned_register=pb.BurnedRegister(netuid=netuid, hotkey=h.ss58)) for h in hotkeys
     ]
     nonce = await client.nonce(alice.ss58)
-    for start in range(0, len(calls), 4000):  # the pool holds 4096 future nonces per signer
-        chunk = calls[start : start + 4000]
+    per_account = service.node.pool.limits.max_per_account  # what one signer may have pending
+    for start in range(0, len(calls), per_account):
+        chunk = calls[start : start + per_account]
         await submit_all(client, sign_many(alice, nonce + start, chunk, genesis))
         await include_all(service, len(chunk))
     client.forget_nonce(alice.ss58)

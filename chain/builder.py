@@ -31,7 +31,7 @@ MAX_BLOCK_EXTRINSICS = 8192
 MAX_SKIPPED = 8
 #: seconds a block may spend applying extrinsics, whatever their weights say (a slower machine
 #: than the weights assume still makes short blocks)
-MAX_APPLY_SECONDS = 0.25
+MAX_APPLY_SECONDS = 0.15
 
 
 @dataclass(slots=True)

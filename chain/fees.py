@@ -34,7 +34,7 @@ MAX_BLOCK_WEIGHT = 250_000_000
 MAX_BLOCK_BYTES = 4 * 1024 * 1024
 
 #: weight of any extrinsic: nonce, fee, receipt, events, hashing and its stored row
-EXTRINSIC_BASE_WEIGHT = 60_000
+EXTRINSIC_BASE_WEIGHT = 110_000
 #: extra weight per call kind
 CALL_WEIGHT: dict[str, int] = {
     "transfer": 15_000,
