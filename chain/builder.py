@@ -90,10 +90,15 @@ def build_block(
     dropped: list[tuple[Pending, ChainError]] = []
     deadline = time.monotonic() + limits.max_apply_seconds
     weight = size = skipped = 0
+    out_of_time = False
     for queue in snapshot:
-        if skipped >= MAX_SKIPPED or time.monotonic() > deadline:
+        if skipped >= MAX_SKIPPED or out_of_time:
             break
         for pending in queue:
+            # at least one extrinsic per block, however slow: the pool always drains
+            if included and time.monotonic() > deadline:
+                out_of_time = True
+                break
             if len(included) >= limits.max_extrinsics:
                 break
             if (

@@ -21,6 +21,7 @@ from subnetkit.core.errors import ChainError
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 ERROR_KEY = "x-chain-error"
+Context = grpc.aio.ServicerContext[Any, Any]
 SERVICE = pb.DESCRIPTOR.services_by_name["Chain"]
 
 
@@ -35,12 +36,12 @@ def parse_request(raw: bytes, cls: type[Message]) -> Message:
         ) from None
 
 
-async def _abort_bad(context: grpc.aio.ServicerContext, exc: ChainError) -> None:
+async def _abort_bad(context: Context, exc: ChainError) -> None:
     await context.abort(exc.status, f"{exc.code}: {exc.message}", ((ERROR_KEY, exc.code),))
 
 
 def _unary(fn: Callable[[Any, Any], Awaitable[Any]], cls: type[Message]) -> Any:
-    async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> Any:
+    async def handle(raw: bytes, context: Context) -> Any:
         try:
             request = parse_request(raw, cls)
         except ChainError as exc:
@@ -51,7 +52,7 @@ def _unary(fn: Callable[[Any, Any], Awaitable[Any]], cls: type[Message]) -> Any:
 
 
 def _stream(fn: Callable[[Any, Any], AsyncIterator[Any]], cls: type[Message]) -> Any:
-    async def handle(raw: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[Any]:
+    async def handle(raw: bytes, context: Context) -> AsyncIterator[Any]:
         try:
             request = parse_request(raw, cls)
         except ChainError as exc:
@@ -64,7 +65,7 @@ def _stream(fn: Callable[[Any, Any], AsyncIterator[Any]], cls: type[Message]) ->
 
 def add_chain_servicer(servicer: Any, server: grpc.aio.Server) -> None:
     """Register every method of ``subnetkit.chain.v1.Chain`` on ``server`` (raw-bytes requests)."""
-    handlers: dict[str, grpc.RpcMethodHandler] = {}
+    handlers: dict[str, grpc.RpcMethodHandler[Any, Any]] = {}
     for method in SERVICE.methods:
         request_cls = getattr(pb, method.input_type.name)
         response_cls = getattr(pb, method.output_type.name)

@@ -124,11 +124,11 @@ class Mempool:
             )
         before = queue.get(ext.nonce - 1)
         ready = ext.nonce == account_nonce or (before is not None and before.ready)
-        self._make_room(ext.raw, ready)
+        self._make_room(ext.raw, ready)  # may evict this signer's own gapped entries
         pending = Pending(ext, asyncio.get_running_loop().create_future(), fee, weight, head)
         self._by_signer.setdefault(ext.signer, queue)[ext.nonce] = pending
         self._by_hash[ext.hash] = pending
-        self._fees[ext.signer] = owed
+        self._fees[ext.signer] = self._fees.get(ext.signer, 0) + fee
         self.bytes += pending.size
         if ready:
             pending.ready = True

@@ -11,7 +11,10 @@ stored forever). Encodings are described in the protobuf docs, "Encoding" (docs/
 
 from __future__ import annotations
 
-from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from collections.abc import Callable
+from typing import Any
+
+from google.protobuf.descriptor import FieldDescriptor
 
 from subnetkit.chain.errors import chain_error
 from subnetkit.core.errors import ChainError
@@ -22,7 +25,7 @@ _2_64 = 1 << 64
 MAX_DEPTH = 16
 
 #: varint field types -> a predicate on the raw (unsigned) varint value
-_VARINT_OK = {
+_VARINT_OK: dict[int, Callable[[int], bool]] = {
     FD.TYPE_UINT64: lambda v: v < _2_64,
     FD.TYPE_INT64: lambda v: v < _2_64,
     FD.TYPE_SINT64: lambda v: v < _2_64,
@@ -55,7 +58,13 @@ def _varint(data: bytes, pos: int, code: str, where: str) -> tuple[int, int]:
 
 
 def check(
-    data: bytes, desc: Descriptor, *, code: str, unknown_ok: bool, where: str = "", depth: int = 0
+    data: bytes,
+    desc: Any,  # a message Descriptor (the pure-Python or the upb one)
+    *,
+    code: str,
+    unknown_ok: bool,
+    where: str = "",
+    depth: int = 0,
 ) -> None:
     """Raise ChainError(``code``) unless ``data`` is an exact encoding of a ``desc`` message."""
     where = where or desc.name
