@@ -17,6 +17,7 @@ def test_register_then_metagraph_shows_the_neuron(cli: Cli, chain: ThreadedChain
     hotkey = Signer.generate().ss58
     bob = Signer.from_uri("//Bob").ss58
     balance = chain.call(chain.harness.client.balance(bob))
+    head = chain.harness.service.head.number
     doc = one_json(
         cli(
             "register",
@@ -32,7 +33,8 @@ def test_register_then_metagraph_shows_the_neuron(cli: Cli, chain: ThreadedChain
     )
     assert doc["uid"] == 1
     assert chain.call(chain.harness.client.uid_for_hotkey(netuid, hotkey)) == 1
-    assert chain.call(chain.harness.client.balance(bob)) == balance - doc["burn_rao"]
+    fee = chain.call(chain.harness.fees_paid(bob, head))
+    assert chain.call(chain.harness.client.balance(bob)) == balance - doc["burn_rao"] - fee
 
     mg = one_json(cli("metagraph", str(netuid), "--format", "json"))
     assert mg["n"] == 2

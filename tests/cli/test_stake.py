@@ -30,6 +30,7 @@ def test_stake_add_list_remove_round_trip(cli: Cli, chain: ThreadedChain) -> Non
         )
     )
     start = chain.call(chain.harness.client.balance(dave))
+    head = chain.harness.service.head.number
 
     added = one_json(
         cli(
@@ -50,7 +51,8 @@ def test_stake_add_list_remove_round_trip(cli: Cli, chain: ThreadedChain) -> Non
     assert added["tao_rao"] == 2_500_000_000
     on_chain = chain.call(chain.harness.client.stake(netuid, hotkey, dave))
     assert added["alpha"] == added["stake_alpha"] == on_chain > 0
-    assert chain.call(chain.harness.client.balance(dave)) == start - 2_500_000_000
+    fee = chain.call(chain.harness.fees_paid(dave, head))
+    assert chain.call(chain.harness.client.balance(dave)) == start - 2_500_000_000 - fee
 
     listed = one_json(
         cli("stake", "list", "--netuid", str(netuid), "--uri", "//Dave", "--format", "json")
@@ -100,7 +102,8 @@ def test_stake_add_list_remove_round_trip(cli: Cli, chain: ThreadedChain) -> Non
     assert chain.call(chain.harness.client.stake(netuid, hotkey, dave)) == 0
     back = part["tao_rao"] + rest["tao_rao"]
     assert back > 0  # (emission flows into the pool between blocks, so the price moves)
-    assert chain.call(chain.harness.client.balance(dave)) == start - 2_500_000_000 + back
+    fee = chain.call(chain.harness.fees_paid(dave, head))
+    assert chain.call(chain.harness.client.balance(dave)) == start - 2_500_000_000 + back - fee
 
     one_error_line(
         cli(
@@ -129,6 +132,7 @@ def test_stake_on_an_unregistered_hotkey_is_not_registered(cli: Cli, chain: Thre
     stranger = Signer.generate().ss58
     eve = Signer.from_uri("//Eve").ss58
     before = chain.call(chain.harness.client.balance(eve))
+    head = chain.harness.service.head.number
     line = one_error_line(
         cli(
             "stake",
@@ -146,4 +150,5 @@ def test_stake_on_an_unregistered_hotkey_is_not_registered(cli: Cli, chain: Thre
         6,
     )
     assert stranger in line
-    assert chain.call(chain.harness.client.balance(eve)) == before
+    fee = chain.call(chain.harness.fees_paid(eve, head))  # the failed call's fee, nothing else
+    assert chain.call(chain.harness.client.balance(eve)) == before - fee
