@@ -179,3 +179,40 @@ class ChainCalls(ChainConnection):
         return await self.submit(signer, call, timeout=timeout)
 
     set_hyperparameter = sudo_set_hyperparameter
+
+    async def trigger_epoch(
+        self, signer: Signer, netuid: int, *, timeout: float | None = None
+    ) -> int:
+        """Owner trigger (dynamic schedule): returns the block the epoch falls due at."""
+        call = pb.Call(trigger_epoch=pb.TriggerEpoch(netuid=netuid))
+        receipt = await self.submit(signer, call, timeout=timeout)
+        return int(receipt_event(receipt, "EpochTriggered")["at_block"])
+
+    async def set_delegate_take(
+        self, coldkey: Signer, hotkey: str, take: int, *, timeout: float | None = None
+    ) -> pb.Receipt:
+        """Set a hotkey's validator take (/65535, at most 11796 = 18%)."""
+        call = pb.Call(set_delegate_take=pb.SetDelegateTake(hotkey=hotkey, take=take))
+        return await self.submit(coldkey, call, timeout=timeout)
+
+    async def set_children(
+        self,
+        coldkey: Signer,
+        netuid: int,
+        hotkey: str,
+        children: Sequence[tuple[str, int]],
+        *,
+        timeout: float | None = None,
+    ) -> pb.Receipt:
+        """Lend ``hotkey``'s stake weight on ``netuid`` to ``(child, proportion / u64::MAX)``."""
+        shares = [pb.ChildShare(hotkey=c, proportion=p) for c, p in children]
+        call = pb.Call(set_children=pb.SetChildren(netuid=netuid, hotkey=hotkey, children=shares))
+        return await self.submit(coldkey, call, timeout=timeout)
+
+    async def set_childkey_take(
+        self, coldkey: Signer, netuid: int, hotkey: str, take: int, *, timeout: float | None = None
+    ) -> pb.Receipt:
+        call = pb.Call(
+            set_childkey_take=pb.SetChildkeyTake(netuid=netuid, hotkey=hotkey, take=take)
+        )
+        return await self.submit(coldkey, call, timeout=timeout)

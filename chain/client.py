@@ -95,6 +95,16 @@ class ChainClient(ChainCalls):
         )
         return int(resp.alpha)
 
+    async def stake_detail(
+        self, netuid: int, hotkey: str, coldkey: str, *, timeout: float | None = None
+    ) -> pb.GetStakeResponse:
+        """A coldkey's stake on a hotkey with the hotkey's total and delegate take (netuid 0:
+        root TAO)."""
+        resp: pb.GetStakeResponse = await self._call(
+            "GetStake", pb.GetStakeRequest(netuid=netuid, hotkey=hotkey, coldkey=coldkey), timeout
+        )
+        return resp
+
     async def metagraph(
         self,
         netuid: int,

@@ -17,6 +17,12 @@ from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import DEV_ACCOUNTS, dev_signer, is_valid_ss58
 
 TAO = 1_000_000_000
+#: subtensor's runtime TaoWeight (/u64::MAX, 0.0527) and default delegate take (/65535, 18%)
+DEFAULT_TAO_WEIGHT = 971_718_665_099_567_868
+DEFAULT_DELEGATE_TAKE = 11_796
+U64_MAX = 2**64 - 1
+#: the on/off mechanisms (docs/epoch.md §10), each a genesis flag
+MECHANISMS = ("root", "delegation", "childkeys")
 #: what each dev account starts with
 DEV_BALANCE = 1_000_000 * TAO
 #: subnet lock cost in the dev profile (subtensor's minimum lock is 1000 TAO on mainnet)
@@ -31,6 +37,19 @@ class GenesisConfig:
     lock_cost: int = 1000 * TAO
     timestamp_ms: int = 0
     dev: bool = False
+    #: "legacy" (``(b + netuid + 1) % (tempo + 1)``) or "dynamic" (docs/epoch.md §3)
+    epoch_schedule: str = "legacy"
+    #: root network and root proportion (docs/epoch.md §10.2)
+    root: bool = False
+    #: validator take and nominator payouts (docs/epoch.md §10.3)
+    delegation: bool = False
+    #: parent/child stake weight and childkey take (docs/epoch.md §10.4)
+    childkeys: bool = False
+    tao_weight: int = DEFAULT_TAO_WEIGHT
+    delegate_take: int = DEFAULT_DELEGATE_TAKE
+
+    def mechanisms(self) -> dict[str, bool]:
+        return {name: bool(getattr(self, name)) for name in MECHANISMS}
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -63,6 +82,15 @@ class GenesisConfig:
             if name not in hyperparams.SPECS or not isinstance(value, int):
                 raise ConfigError(f"genesis.hyperparams.{name}: unknown name or not an integer")
             hp[name] = value
+        schedule = raw.get("epoch_schedule", "legacy")
+        if schedule not in ("legacy", "dynamic"):
+            raise ConfigError(f"genesis.epoch_schedule {schedule!r}: use 'legacy' or 'dynamic'")
+        tao_weight = raw.get("tao_weight", DEFAULT_TAO_WEIGHT)
+        if not isinstance(tao_weight, int) or not 0 <= tao_weight <= U64_MAX:
+            raise ConfigError("genesis.tao_weight must be an integer in 0..2^64-1 (/u64::MAX)")
+        take = raw.get("delegate_take", DEFAULT_DELEGATE_TAKE)
+        if not isinstance(take, int) or not 0 <= take <= 65535:
+            raise ConfigError("genesis.delegate_take must be an integer in 0..65535 (/65535)")
         return cls(
             balances=balances,
             sudo=sudo,
@@ -70,11 +98,18 @@ class GenesisConfig:
             lock_cost=int(raw.get("lock_cost", 1000 * TAO)),
             timestamp_ms=int(raw.get("timestamp_ms", 0)),
             dev=bool(raw.get("dev", False)),
+            epoch_schedule=schedule,
+            root=bool(raw.get("root", False)),
+            delegation=bool(raw.get("delegation", False)),
+            childkeys=bool(raw.get("childkeys", False)),
+            tao_weight=tao_weight,
+            delegate_take=take,
         )
 
 
-def dev_genesis(timestamp_ms: int | None = None) -> GenesisConfig:
-    """``//Alice`` .. ``//Ferdie`` funded, Alice as sudo, the dev hyperparameter profile."""
+def dev_genesis(timestamp_ms: int | None = None, **options: object) -> GenesisConfig:
+    """``//Alice`` .. ``//Ferdie`` funded, Alice as sudo, the dev hyperparameter profile;
+    ``options`` are further GenesisConfig fields (``epoch_schedule``, ``root``, ...)."""
     hp = dict(hyperparams.DEFAULTS)
     hp.update(hyperparams.DEV_OVERRIDES)
     return GenesisConfig(
@@ -84,6 +119,7 @@ def dev_genesis(timestamp_ms: int | None = None) -> GenesisConfig:
         lock_cost=DEV_LOCK_COST,
         timestamp_ms=int(time.time() * 1000) if timestamp_ms is None else timestamp_ms,
         dev=True,
+        **options,  # type: ignore[arg-type]
     )
 
 
@@ -95,5 +131,13 @@ def genesis_state(cfg: GenesisConfig) -> State:
     state.put("sys", ("sudo",), cfg.sudo)
     state.put("sys", ("lock_cost",), cfg.lock_cost)
     state.put("sys", ("hp_defaults",), dict(sorted(cfg.hyperparams.items())))
+    # Written only when set, so a chain without them keeps the genesis state it always had.
+    if cfg.epoch_schedule != "legacy":
+        state.put("sys", ("epoch_schedule",), cfg.epoch_schedule)
+    on = [name for name, enabled in cfg.mechanisms().items() if enabled]
+    if on:
+        state.put("sys", ("mechanisms",), tuple(on))
+        state.put("sys", ("tao_weight",), cfg.tao_weight)
+        state.put("sys", ("delegate_take",), cfg.delegate_take)
     state.flush()
     return state

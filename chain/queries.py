@@ -10,6 +10,7 @@ from subnetkit.chain import sparse_wire
 from subnetkit.chain.errors import chain_error
 from subnetkit.chain.records import Neuron, Subnet
 from subnetkit.chain.state import State
+from subnetkit.chain.transition import mechanisms
 from subnetkit.chain.transition.emission import price
 from subnetkit.chain.transition.schedule import blocks_until_next_epoch
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
@@ -47,14 +48,21 @@ def subnet_info(state: State, sn: Subnet, block: int) -> pb.SubnetInfo:
             price=price(sn),
         ),
         tempo=tempo,
-        blocks_until_next_epoch=blocks_until_next_epoch(sn.netuid, tempo, block),
+        blocks_until_next_epoch=blocks_until_next_epoch(state, sn, block),
         last_epoch_block=sn.last_epoch_block,
         burn=sn.hp("burn"),
         pending_server=sn.pending_server,
         pending_validator=sn.pending_validator,
         pending_owner=sn.pending_owner,
         block=block,
+        pending_root=sn.pending_root,
+        root_proportion_u64=_root_proportion_u64(state, sn),
     )
+
+
+def _root_proportion_u64(state: State, sn: Subnet) -> int:
+    num, den = mechanisms.root_proportion(state, sn.alpha_issuance)
+    return num * (2**64 - 1) // den
 
 
 def list_subnets(state: State, block: int) -> list[pb.SubnetInfo]:
@@ -116,6 +124,20 @@ def stake(state: State, netuid: int, hotkey: str, coldkey: str) -> int:
     return int(state.get("hstake", (netuid, hotkey), 0))
 
 
+def stake_response(
+    state: State, netuid: int, hotkey: str, coldkey: str, block: int
+) -> pb.GetStakeResponse:
+    take = (
+        mechanisms.delegate_take(state, hotkey) if "delegation" in mechanisms.enabled(state) else 0
+    )
+    return pb.GetStakeResponse(
+        alpha=stake(state, netuid, hotkey, coldkey),
+        block=block,
+        hotkey_total=stake(state, netuid, hotkey, ""),
+        delegate_take=take,
+    )
+
+
 def _matrix(state: State, table: str, netuid: int, n: int) -> pb.SparseU16Matrix:
     return sparse_wire.encode([state.get(table, (netuid, uid)) for uid in range(n)], n)
 
@@ -126,6 +148,12 @@ def metagraph(
     sn = subnet_record(state, netuid)
     neurons: list[Neuron] = [state.get("neuron", (netuid, uid)) for uid in range(sn.n)]
     alpha = [float(state.get("hstake", (netuid, nrn.hotkey), 0)) for nrn in neurons]
+    tao = [0.0] * sn.n
+    total = alpha
+    if mechanisms.enabled(state):
+        # root TAO of each hotkey, and the stake weight the epoch uses (children included)
+        tao = [float(state.get("hstake", (0, nrn.hotkey), 0)) for nrn in neurons]
+        total = [float(mechanisms.stake_weight(state, netuid, nrn.hotkey)) for nrn in neurons]
     snap = pb.MetagraphSnapshot(
         netuid=netuid,
         block=block,
@@ -134,8 +162,8 @@ def metagraph(
         hotkeys=[nrn.hotkey for nrn in neurons],
         coldkeys=[nrn.coldkey for nrn in neurons],
         alpha_stake=alpha,
-        tao_stake=[0.0] * sn.n,  # no root network: tao_stake x tao_weight is 0 here
-        total_stake=alpha,
+        tao_stake=tao,
+        total_stake=total,
         consensus=[nrn.consensus for nrn in neurons],
         incentive=[nrn.incentive for nrn in neurons],
         dividends=[nrn.dividends for nrn in neurons],

@@ -21,6 +21,8 @@ from subnetkit.chain.errors import chain_error
 from subnetkit.chain.handlers import ERROR_KEY
 from subnetkit.chain.mempool import Pending
 from subnetkit.chain.node import ChainNode
+from subnetkit.chain.transition import mechanisms
+from subnetkit.chain.transition.schedule import schedule_of
 from subnetkit.core.errors import SubnetkitError
 from subnetkit.core.keys import is_valid_ss58
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
@@ -133,6 +135,7 @@ class ChainServicer(pb_grpc.ChainServicer):
         def read(state: Any, number: int, block_hash: bytes) -> pb.GetChainInfoResponse:
             # Through the node's query: issuance and lock cost of the same block as the head
             # (read on the loop, they could come from a block being applied in a worker).
+            on = mechanisms.enabled(state)
             return pb.GetChainInfoResponse(
                 genesis_hash=node.genesis_hash,
                 head=node.head,
@@ -143,6 +146,12 @@ class ChainServicer(pb_grpc.ChainServicer):
                 total_issuance=int(state.get("sys", ("issuance",), 0)),
                 kept_blocks=node.store.keep_blocks,
                 subnet_lock_cost=int(state.get("sys", ("lock_cost",), 0)),
+                epoch_schedule=schedule_of(state),
+                root="root" in on,
+                delegation="delegation" in on,
+                childkeys="childkeys" in on,
+                tao_weight=mechanisms.tao_weight(state),
+                root_stake=mechanisms.root_total(state),
             )
 
         return await node.query(0, read)
@@ -267,8 +276,8 @@ class ChainServicer(pb_grpc.ChainServicer):
             _address(request.coldkey, "coldkey")
         return await self.node.query(
             request.at_block,
-            lambda s, b, h: pb.GetStakeResponse(
-                alpha=queries.stake(s, request.netuid, request.hotkey, request.coldkey), block=b
+            lambda s, b, h: queries.stake_response(
+                s, request.netuid, request.hotkey, request.coldkey, b
             ),
         )
 

@@ -37,6 +37,14 @@ TABLES: dict[str, tuple[tuple[type, ...], type | None]] = {
     "weights": ((int, int), None),
     "bonds": ((int, int), None),
     "commits": ((int, str), None),
+    # dynamic epoch schedule per subnet: (epochs run, owner-triggered block or 0)
+    "epochsched": ((int,), None),
+    # payout mechanisms (chain/transition/mechanisms.py): delegate take per hotkey, childkey
+    # take per (netuid, hotkey), children of a parent and parents of a child
+    "dtake": ((str,), None),
+    "cktake": ((int, str), None),
+    "children": ((int, str), None),
+    "parents": ((int, str), None),
 }
 
 Key = tuple[Any, ...]

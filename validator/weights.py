@@ -30,7 +30,10 @@ from dataclasses import dataclass
 
 from subnetkit.chain.client import ChainClient
 from subnetkit.chain.metagraph import Metagraph
-from subnetkit.chain.transition.schedule import epoch_index, first_block_of_epoch
+from subnetkit.chain.transition.schedule import (
+    legacy_epoch_index,
+    legacy_first_block_of_epoch,
+)
 from subnetkit.chain.weights import WeightsError, process_weights
 from subnetkit.core.errors import ChainError, ChainUnavailableError
 from subnetkit.core.keys import Signer
@@ -221,8 +224,10 @@ class WeightSetter:
         tempo = metagraph.tempo
         period = int(metagraph.hparams.get("reveal_period_epochs", 1))
         inclusion = head + 1
-        reveal_at = first_block_of_epoch(
-            self.netuid, tempo, epoch_index(self.netuid, tempo, inclusion) + period
+        # A forecast under the legacy rule; the chain's WeightsCommitted event says the real
+        # block (the dynamic rule depends on chain state) and replaces it below.
+        reveal_at = legacy_first_block_of_epoch(
+            self.netuid, tempo, legacy_epoch_index(self.netuid, tempo, inclusion) + period
         )
         pending = PendingCommit.create(
             hotkey=self.signer.ss58,

@@ -19,7 +19,15 @@ from subnetkit.chain.errors import DispatchError
 from subnetkit.chain.extrinsic import Checked
 from subnetkit.chain.records import Account
 from subnetkit.chain.state import State
-from subnetkit.chain.transition import balances, emission, neurons, staking, subnets, weight_calls
+from subnetkit.chain.transition import (
+    balances,
+    emission,
+    key_calls,
+    neurons,
+    staking,
+    subnets,
+    weight_calls,
+)
 from subnetkit.chain.transition.context import Ctx, EventSink
 
 log = logging.getLogger(__name__)
@@ -35,6 +43,10 @@ HANDLERS: dict[str, Callable[[Ctx, Any], None]] = {
     "commit_weights": weight_calls.commit_weights,
     "reveal_weights": weight_calls.reveal_weights,
     "set_hyperparameter": subnets.set_hyperparameter,
+    "trigger_epoch": subnets.trigger_epoch,
+    "set_delegate_take": key_calls.set_delegate_take,
+    "set_children": key_calls.set_children,
+    "set_childkey_take": key_calls.set_childkey_take,
 }
 
 

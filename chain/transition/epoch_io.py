@@ -1,8 +1,9 @@
 """Between chain state and the tensor epoch: gather EpochInputs, store EpochOutputs.
 
-Stake fed to the epoch is the hotkey's alpha in the subnet (``alpha + tao_stake x tao_weight``
-with no root stake here). Weights and bonds are the stored sparse u16 rows made dense, with a
-mask of the entries actually present.
+Stake fed to the epoch is ``alpha + root TAO x tao_weight`` after child keys
+(:func:`chain.transition.mechanisms.stake_weight`; the hotkey's alpha when no mechanism is on).
+Weights and bonds are the stored sparse u16 rows made dense, with a mask of the entries actually
+present.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import torch
 from subnetkit.chain.records import SparseRow, Subnet, encode_int_pairs
 from subnetkit.chain.transition.context import Ctx
 from subnetkit.chain.transition.emission import commit_blocks
+from subnetkit.chain.transition.mechanisms import stake_weight
 
 if TYPE_CHECKING:
     from subnetkit.chain.epoch import EpochHyperparams, EpochInputs, EpochOutputs
@@ -111,7 +113,8 @@ def epoch_inputs(ctx: Ctx, sn: Subnet, rao_emission: int) -> tuple[EpochInputs, 
     inputs = EpochInputs(
         # Whole rao as int64: the exact epoch normalises them without rounding.
         stake=torch.tensor(
-            [ctx.hotkey_stake(sn.netuid, nrn.hotkey) for nrn in neurons], dtype=torch.int64
+            [stake_weight(ctx.state, sn.netuid, nrn.hotkey) for nrn in neurons],
+            dtype=torch.int64,
         ),
         weights=weights,
         weights_mask=wmask,
@@ -129,8 +132,11 @@ def epoch_inputs(ctx: Ctx, sn: Subnet, rao_emission: int) -> tuple[EpochInputs, 
     return inputs, hyperparams_for(ctx, sn)
 
 
-def store_outputs(ctx: Ctx, sn: Subnet, out: EpochOutputs, pay: list[int]) -> None:
-    """Write the epoch's outputs onto the neurons, store bonds, and stake each uid's payout."""
+def store_outputs(
+    ctx: Ctx, sn: Subnet, out: EpochOutputs, pay: list[int], *, stake_pay: bool = True
+) -> None:
+    """Write the epoch's outputs onto the neurons, store bonds, and (``stake_pay``) stake each
+    uid's payout to its hotkey's owner; with payout mechanisms the caller stakes instead."""
     u16 = {k: v.tolist() for k, v in out.u16().items()}
     stake_weight, consensus, incentive = u16["stake_weight"], u16["consensus"], u16["incentive"]
     dividends, validator_trust = u16["dividends"], u16["validator_trust"]
@@ -170,5 +176,5 @@ def store_outputs(ctx: Ctx, sn: Subnet, out: EpochOutputs, pay: list[int]) -> No
             ctx.state.put("bonds", (netuid, uid), bonds[0], encoded=bonds[1])
         else:
             ctx.state.delete("bonds", (netuid, uid))
-        if pay[uid]:
+        if stake_pay and pay[uid]:
             ctx.change_stake(netuid, nrn.hotkey, nrn.coldkey, int(pay[uid]))

@@ -65,3 +65,37 @@ def set_hyperparameter(ctx: Ctx, call: pb.SetHyperparameter) -> None:
         )
     ctx.set_subnet(replace(sn, hyperparams=hp))
     ctx.emit("HyperparameterSet", netuid=call.netuid, name=call.name, value=call.value)
+
+
+def trigger_epoch(ctx: Ctx, call: pb.TriggerEpoch) -> None:
+    """Owner trigger of the dynamic schedule (docs/epoch.md §3): the epoch runs at the next
+    block, or later if more subnets than ``MAX_EPOCHS_PER_BLOCK`` are due then."""
+    from subnetkit.chain.transition.schedule import (
+        DYNAMIC,
+        dynamic_state,
+        schedule_of,
+        set_dynamic_state,
+    )
+
+    sn = ctx.subnet(call.netuid)
+    if ctx.signer not in (sn.owner_coldkey, ctx.sys("sudo")):
+        raise fail(
+            "not_owner",
+            f"only subnet {call.netuid}'s owner coldkey or the sudo key may trigger an epoch",
+        )
+    if schedule_of(ctx.state) != DYNAMIC:
+        raise fail(
+            "legacy_schedule",
+            "this chain runs the legacy epoch schedule (genesis epoch_schedule='legacy'): "
+            "epochs fall on fixed blocks and cannot be triggered",
+        )
+    if sn.hp("tempo") == 0:
+        raise fail("epochs_off", f"subnet {call.netuid} has tempo 0: it runs no epochs")
+    epochs, pending_at = dynamic_state(ctx.state, call.netuid)
+    if pending_at:
+        raise fail(
+            "epoch_already_triggered",
+            f"an epoch of subnet {call.netuid} is already due at block {pending_at}",
+        )
+    set_dynamic_state(ctx.state, call.netuid, epochs, ctx.block + 1)
+    ctx.emit("EpochTriggered", netuid=call.netuid, at_block=ctx.block + 1)

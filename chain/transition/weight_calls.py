@@ -104,8 +104,8 @@ def set_weights(ctx: Ctx, call: pb.SetWeights) -> None:
 def _live_commits(ctx: Ctx, netuid: int, hotkey: str) -> Commits:
     """The hotkey's commits that can still be revealed (expired ones dropped)."""
     sn = ctx.subnet(netuid)
-    tempo, period = sn.hp("tempo"), sn.hp("reveal_period_epochs")
-    now = epoch_index(netuid, tempo, ctx.block)
+    period = sn.hp("reveal_period_epochs")
+    now = epoch_index(ctx.state, sn, ctx.block)
     commits: Commits = ctx.state.get("commits", (netuid, hotkey), ())
     return tuple(c for c in commits if c[2] + period >= now)
 
@@ -128,11 +128,11 @@ def commit_weights(ctx: Ctx, call: pb.CommitWeights) -> None:
             "too_many_commits",
             f"{len(commits)} unrevealed commits pending; reveal or let them expire first",
         )
-    index = epoch_index(call.netuid, sn.hp("tempo"), ctx.block)
+    index = epoch_index(ctx.state, sn, ctx.block)
     entry = (bytes(call.commit_hash).hex(), ctx.block, index)
     ctx.state.put("commits", (call.netuid, ctx.signer), (*commits, entry))
     reveal_at = first_block_of_epoch(
-        call.netuid, sn.hp("tempo"), index + sn.hp("reveal_period_epochs")
+        ctx.state, sn, ctx.block, index + sn.hp("reveal_period_epochs")
     )
     ctx.emit("WeightsCommitted", netuid=call.netuid, uid=uid, reveal_from_block=reveal_at)
 
@@ -161,14 +161,14 @@ def reveal_weights(ctx: Ctx, call: pb.RevealWeights) -> None:
             "no pending commit matches these uids, weights, salt and version_key; reveal "
             "exactly what was committed (same salt) or commit again",
         )
-    tempo, period = sn.hp("tempo"), sn.hp("reveal_period_epochs")
-    now = epoch_index(call.netuid, tempo, ctx.block)
+    period = sn.hp("reveal_period_epochs")
+    now = epoch_index(ctx.state, sn, ctx.block)
     due = match[2] + period
     if now < due:
         raise fail(
             "reveal_too_early",
             f"committed in epoch {match[2]}; reveal from block "
-            f"{first_block_of_epoch(call.netuid, tempo, due)} (epoch {due})",
+            f"{first_block_of_epoch(ctx.state, sn, ctx.block, due)} (epoch {due})",
         )
     if now > due:
         raise fail(

@@ -312,6 +312,138 @@ class SetHyperparameter(_message.Message):
 Global___SetHyperparameter: _TypeAlias = SetHyperparameter  # noqa: Y015
 
 @_typing.final
+class TriggerEpoch(_message.Message):
+    """Ask for an epoch of netuid at the next block (dynamic epoch schedule only): the subnet owner
+    coldkey or the sudo key. At most one trigger is pending per subnet.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETUID_FIELD_NUMBER: _builtins.int
+    netuid: _builtins.int
+    def __init__(
+        self,
+        *,
+        netuid: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["netuid", b"netuid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TriggerEpoch: _TypeAlias = TriggerEpoch  # noqa: Y015
+
+@_typing.final
+class SetDelegateTake(_message.Message):
+    """Set the validator take of a hotkey the signing coldkey owns (delegation): the share, /65535,
+    of the hotkey's validator payouts that goes to its owner before nominators share the rest.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOTKEY_FIELD_NUMBER: _builtins.int
+    TAKE_FIELD_NUMBER: _builtins.int
+    hotkey: _builtins.str
+    take: _builtins.int
+    def __init__(
+        self,
+        *,
+        hotkey: _builtins.str = ...,
+        take: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hotkey", b"hotkey", "take", b"take"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetDelegateTake: _TypeAlias = SetDelegateTake  # noqa: Y015
+
+@_typing.final
+class ChildShare(_message.Message):
+    """One child of a parent hotkey: the share of the parent's stake weight it receives, /u64::MAX."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOTKEY_FIELD_NUMBER: _builtins.int
+    PROPORTION_FIELD_NUMBER: _builtins.int
+    hotkey: _builtins.str
+    proportion: _builtins.int
+    def __init__(
+        self,
+        *,
+        hotkey: _builtins.str = ...,
+        proportion: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hotkey", b"hotkey", "proportion", b"proportion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChildShare: _TypeAlias = ChildShare  # noqa: Y015
+
+@_typing.final
+class SetChildren(_message.Message):
+    """Replace the children of hotkey (owned by the signing coldkey) on netuid; an empty list
+    removes them. Proportions sum to at most u64::MAX (18446744073709551615).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETUID_FIELD_NUMBER: _builtins.int
+    HOTKEY_FIELD_NUMBER: _builtins.int
+    CHILDREN_FIELD_NUMBER: _builtins.int
+    netuid: _builtins.int
+    hotkey: _builtins.str
+    @_builtins.property
+    def children(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChildShare]: ...
+    def __init__(
+        self,
+        *,
+        netuid: _builtins.int = ...,
+        hotkey: _builtins.str = ...,
+        children: _abc.Iterable[Global___ChildShare] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["children", b"children", "hotkey", b"hotkey", "netuid", b"netuid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetChildren: _TypeAlias = SetChildren  # noqa: Y015
+
+@_typing.final
+class SetChildkeyTake(_message.Message):
+    """Set the childkey take of hotkey (owned by the signing coldkey) on netuid: the share, /65535,
+    of what its parents earn through it that the child keeps.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETUID_FIELD_NUMBER: _builtins.int
+    HOTKEY_FIELD_NUMBER: _builtins.int
+    TAKE_FIELD_NUMBER: _builtins.int
+    netuid: _builtins.int
+    hotkey: _builtins.str
+    take: _builtins.int
+    def __init__(
+        self,
+        *,
+        netuid: _builtins.int = ...,
+        hotkey: _builtins.str = ...,
+        take: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hotkey", b"hotkey", "netuid", b"netuid", "take", b"take"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetChildkeyTake: _TypeAlias = SetChildkeyTake  # noqa: Y015
+
+@_typing.final
 class Call(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -325,6 +457,10 @@ class Call(_message.Message):
     COMMIT_WEIGHTS_FIELD_NUMBER: _builtins.int
     REVEAL_WEIGHTS_FIELD_NUMBER: _builtins.int
     SET_HYPERPARAMETER_FIELD_NUMBER: _builtins.int
+    TRIGGER_EPOCH_FIELD_NUMBER: _builtins.int
+    SET_DELEGATE_TAKE_FIELD_NUMBER: _builtins.int
+    SET_CHILDREN_FIELD_NUMBER: _builtins.int
+    SET_CHILDKEY_TAKE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def transfer(self) -> Global___Transfer: ...
     @_builtins.property
@@ -345,6 +481,14 @@ class Call(_message.Message):
     def reveal_weights(self) -> Global___RevealWeights: ...
     @_builtins.property
     def set_hyperparameter(self) -> Global___SetHyperparameter: ...
+    @_builtins.property
+    def trigger_epoch(self) -> Global___TriggerEpoch: ...
+    @_builtins.property
+    def set_delegate_take(self) -> Global___SetDelegateTake: ...
+    @_builtins.property
+    def set_children(self) -> Global___SetChildren: ...
+    @_builtins.property
+    def set_childkey_take(self) -> Global___SetChildkeyTake: ...
     def __init__(
         self,
         *,
@@ -358,12 +502,16 @@ class Call(_message.Message):
         commit_weights: Global___CommitWeights | None = ...,
         reveal_weights: Global___RevealWeights | None = ...,
         set_hyperparameter: Global___SetHyperparameter | None = ...,
+        trigger_epoch: Global___TriggerEpoch | None = ...,
+        set_delegate_take: Global___SetDelegateTake | None = ...,
+        set_children: Global___SetChildren | None = ...,
+        set_childkey_take: Global___SetChildkeyTake | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["add_stake", b"add_stake", "burned_register", b"burned_register", "commit_weights", b"commit_weights", "create_subnet", b"create_subnet", "kind", b"kind", "remove_stake", b"remove_stake", "reveal_weights", b"reveal_weights", "serve_axon", b"serve_axon", "set_hyperparameter", b"set_hyperparameter", "set_weights", b"set_weights", "transfer", b"transfer"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["add_stake", b"add_stake", "burned_register", b"burned_register", "commit_weights", b"commit_weights", "create_subnet", b"create_subnet", "kind", b"kind", "remove_stake", b"remove_stake", "reveal_weights", b"reveal_weights", "serve_axon", b"serve_axon", "set_childkey_take", b"set_childkey_take", "set_children", b"set_children", "set_delegate_take", b"set_delegate_take", "set_hyperparameter", b"set_hyperparameter", "set_weights", b"set_weights", "transfer", b"transfer", "trigger_epoch", b"trigger_epoch"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_stake", b"add_stake", "burned_register", b"burned_register", "commit_weights", b"commit_weights", "create_subnet", b"create_subnet", "kind", b"kind", "remove_stake", b"remove_stake", "reveal_weights", b"reveal_weights", "serve_axon", b"serve_axon", "set_hyperparameter", b"set_hyperparameter", "set_weights", b"set_weights", "transfer", b"transfer"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add_stake", b"add_stake", "burned_register", b"burned_register", "commit_weights", b"commit_weights", "create_subnet", b"create_subnet", "kind", b"kind", "remove_stake", b"remove_stake", "reveal_weights", b"reveal_weights", "serve_axon", b"serve_axon", "set_childkey_take", b"set_childkey_take", "set_children", b"set_children", "set_delegate_take", b"set_delegate_take", "set_hyperparameter", b"set_hyperparameter", "set_weights", b"set_weights", "transfer", b"transfer", "trigger_epoch", b"trigger_epoch"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["transfer", "create_subnet", "burned_register", "serve_axon", "add_stake", "remove_stake", "set_weights", "commit_weights", "reveal_weights", "set_hyperparameter"]  # noqa: Y015
+    _WhichOneofReturnType_kind: _TypeAlias = _typing.Literal["transfer", "create_subnet", "burned_register", "serve_axon", "add_stake", "remove_stake", "set_weights", "commit_weights", "reveal_weights", "set_hyperparameter", "trigger_epoch", "set_delegate_take", "set_children", "set_childkey_take"]  # noqa: Y015
     _WhichOneofArgType_kind: _TypeAlias = _typing.Literal["kind", b"kind"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_kind) -> _WhichOneofReturnType_kind | None: ...
 
@@ -625,6 +773,8 @@ class SubnetInfo(_message.Message):
     PENDING_VALIDATOR_FIELD_NUMBER: _builtins.int
     PENDING_OWNER_FIELD_NUMBER: _builtins.int
     BLOCK_FIELD_NUMBER: _builtins.int
+    PENDING_ROOT_FIELD_NUMBER: _builtins.int
+    ROOT_PROPORTION_U64_FIELD_NUMBER: _builtins.int
     netuid: _builtins.int
     owner_coldkey: _builtins.str
     owner_hotkey: _builtins.str
@@ -639,6 +789,10 @@ class SubnetInfo(_message.Message):
     pending_owner: _builtins.int
     block: _builtins.int
     """the block this snapshot was read at"""
+    pending_root: _builtins.int
+    """alpha for root stakers, paid at the next epoch"""
+    root_proportion_u64: _builtins.int
+    """tao_weight x root TAO / (that + alpha issuance), /u64::MAX"""
     @_builtins.property
     def hyperparameters(self) -> _containers.ScalarMap[_builtins.str, _builtins.int]: ...
     @_builtins.property
@@ -661,10 +815,12 @@ class SubnetInfo(_message.Message):
         pending_validator: _builtins.int = ...,
         pending_owner: _builtins.int = ...,
         block: _builtins.int = ...,
+        pending_root: _builtins.int = ...,
+        root_proportion_u64: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["pool", b"pool"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "blocks_until_next_epoch", b"blocks_until_next_epoch", "burn", b"burn", "hyperparameters", b"hyperparameters", "last_epoch_block", b"last_epoch_block", "n", b"n", "netuid", b"netuid", "owner_coldkey", b"owner_coldkey", "owner_hotkey", b"owner_hotkey", "pending_owner", b"pending_owner", "pending_server", b"pending_server", "pending_validator", b"pending_validator", "pool", b"pool", "registered_at", b"registered_at", "tempo", b"tempo"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "blocks_until_next_epoch", b"blocks_until_next_epoch", "burn", b"burn", "hyperparameters", b"hyperparameters", "last_epoch_block", b"last_epoch_block", "n", b"n", "netuid", b"netuid", "owner_coldkey", b"owner_coldkey", "owner_hotkey", b"owner_hotkey", "pending_owner", b"pending_owner", "pending_root", b"pending_root", "pending_server", b"pending_server", "pending_validator", b"pending_validator", "pool", b"pool", "registered_at", b"registered_at", "root_proportion_u64", b"root_proportion_u64", "tempo", b"tempo"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1123,6 +1279,12 @@ class GetChainInfoResponse(_message.Message):
     TOTAL_ISSUANCE_FIELD_NUMBER: _builtins.int
     KEPT_BLOCKS_FIELD_NUMBER: _builtins.int
     SUBNET_LOCK_COST_FIELD_NUMBER: _builtins.int
+    EPOCH_SCHEDULE_FIELD_NUMBER: _builtins.int
+    ROOT_FIELD_NUMBER: _builtins.int
+    DELEGATION_FIELD_NUMBER: _builtins.int
+    CHILDKEYS_FIELD_NUMBER: _builtins.int
+    TAO_WEIGHT_FIELD_NUMBER: _builtins.int
+    ROOT_STAKE_FIELD_NUMBER: _builtins.int
     genesis_hash: _builtins.bytes
     block_time_s: _builtins.float
     manual: _builtins.bool
@@ -1132,6 +1294,18 @@ class GetChainInfoResponse(_message.Message):
     kept_blocks: _builtins.int
     """how far back past-block queries reach"""
     subnet_lock_cost: _builtins.int
+    epoch_schedule: _builtins.str
+    """"dynamic" or "legacy" (docs/epoch.md §3)"""
+    root: _builtins.bool
+    """root network and root proportion on"""
+    delegation: _builtins.bool
+    """validator take and nominator payouts on"""
+    childkeys: _builtins.bool
+    """parent/child stake weight on"""
+    tao_weight: _builtins.int
+    """/u64::MAX"""
+    root_stake: _builtins.int
+    """TAO staked on root (netuid 0), all hotkeys"""
     @_builtins.property
     def head(self) -> Global___BlockHeader: ...
     def __init__(
@@ -1146,10 +1320,16 @@ class GetChainInfoResponse(_message.Message):
         total_issuance: _builtins.int = ...,
         kept_blocks: _builtins.int = ...,
         subnet_lock_cost: _builtins.int = ...,
+        epoch_schedule: _builtins.str = ...,
+        root: _builtins.bool = ...,
+        delegation: _builtins.bool = ...,
+        childkeys: _builtins.bool = ...,
+        tao_weight: _builtins.int = ...,
+        root_stake: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["head", b"head"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_time_s", b"block_time_s", "dev", b"dev", "genesis_hash", b"genesis_hash", "head", b"head", "kept_blocks", b"kept_blocks", "manual", b"manual", "subnet_lock_cost", b"subnet_lock_cost", "sudo", b"sudo", "total_issuance", b"total_issuance"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_time_s", b"block_time_s", "childkeys", b"childkeys", "delegation", b"delegation", "dev", b"dev", "epoch_schedule", b"epoch_schedule", "genesis_hash", b"genesis_hash", "head", b"head", "kept_blocks", b"kept_blocks", "manual", b"manual", "root", b"root", "root_stake", b"root_stake", "subnet_lock_cost", b"subnet_lock_cost", "sudo", b"sudo", "tao_weight", b"tao_weight", "total_issuance", b"total_issuance"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1532,17 +1712,25 @@ class GetStakeResponse(_message.Message):
 
     ALPHA_FIELD_NUMBER: _builtins.int
     BLOCK_FIELD_NUMBER: _builtins.int
+    HOTKEY_TOTAL_FIELD_NUMBER: _builtins.int
+    DELEGATE_TAKE_FIELD_NUMBER: _builtins.int
     alpha: _builtins.int
     block: _builtins.int
+    hotkey_total: _builtins.int
+    """everything staked on the hotkey in this subnet (netuid 0: root TAO)"""
+    delegate_take: _builtins.int
+    """the hotkey's validator take, /65535"""
     def __init__(
         self,
         *,
         alpha: _builtins.int = ...,
         block: _builtins.int = ...,
+        hotkey_total: _builtins.int = ...,
+        delegate_take: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "block", b"block"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["alpha", b"alpha", "block", b"block", "delegate_take", b"delegate_take", "hotkey_total", b"hotkey_total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
