@@ -41,6 +41,21 @@ _GENESIS = typer.Option(None, "--genesis", help="Genesis JSON (non-dev chains)."
 _READY = typer.Option(None, "--ready-file", help='Write {"port", "pid"} here once serving.')
 
 
+def dev_genesis_options(
+    epoch_schedule: str | None, root: bool, delegation: bool, childkeys: bool
+) -> dict[str, object]:
+    """The dev genesis fields the start flags ask for (empty: the plain dev profile)."""
+    options: dict[str, object] = {}
+    if epoch_schedule is not None:
+        if epoch_schedule not in ("dynamic", "legacy"):
+            raise ConfigError(f"--epoch-schedule {epoch_schedule!r}: use dynamic or legacy")
+        options["epoch_schedule"] = epoch_schedule
+    for name, on in (("root", root), ("delegation", delegation), ("childkeys", childkeys)):
+        if on:
+            options[name] = True
+    return options
+
+
 @chain_app.command("start")
 def start(
     data_dir: Path = _DATA_DIR,
@@ -55,8 +70,20 @@ def start(
     genesis: Path = _GENESIS,
     ready_file: Path = _READY,
     keep_blocks: int = typer.Option(256, "--keep-blocks", help="Past blocks kept for queries."),
+    epoch_schedule: str = typer.Option(
+        None, "--epoch-schedule", help="With --dev: dynamic (mainnet since May 2026) or legacy."
+    ),
+    root: bool = typer.Option(False, "--root", help="With --dev: root network, tao_weight."),
+    delegation: bool = typer.Option(
+        False, "--delegation", help="With --dev: validator take, nominators paid by stake."
+    ),
+    childkeys: bool = typer.Option(False, "--childkeys", help="With --dev: child hotkeys."),
 ) -> None:
-    """Start the chain service; prints {"port": .., "pid": ..} on stdout once it serves."""
+    """Start the chain service; prints {"port": .., "pid": ..} on stdout once it serves.
+
+    The genesis options (--epoch-schedule, --root, --delegation, --childkeys) shape a new --dev
+    chain; a chain that already exists keeps the genesis it was created with.
+    """
     import asyncio
 
     from subnetkit.chain.genesis import GenesisConfig
@@ -69,6 +96,16 @@ def start(
             genesis_cfg = GenesisConfig.from_json(genesis.read_text())
         except OSError as exc:
             raise ConfigError(f"cannot read genesis file {genesis}: {exc.strerror}") from None
+    options = dev_genesis_options(epoch_schedule, root, delegation, childkeys)
+    if options:
+        if not dev or genesis is not None:
+            raise ConfigError(
+                "--epoch-schedule/--root/--delegation/--childkeys shape the --dev genesis; for "
+                "another chain set epoch_schedule, root, delegation, childkeys in --genesis JSON"
+            )
+        from subnetkit.chain.genesis import dev_genesis
+
+        genesis_cfg = dev_genesis(**options)
     seconds = parse_duration(block_time) if block_time else None
     if ready_file is not None and not ready_file.parent.is_dir():
         raise ConfigError(
@@ -131,6 +168,11 @@ def info(
             "dev": chain_info.dev,
             "sudo": chain_info.sudo,
             "total_issuance_rao": chain_info.total_issuance,
+            "epoch_schedule": chain_info.epoch_schedule,
+            "mechanisms": [
+                name for name in ("root", "delegation", "childkeys") if getattr(chain_info, name)
+            ],
+            "root_stake_rao": chain_info.root_stake,
             "subnets": [
                 {
                     "netuid": s.netuid,
@@ -157,6 +199,8 @@ def info(
         f"  dev={doc['dev']}"
         f"  issuance {int(doc['total_issuance_rao']) / 1e9:.3f} TAO"  # type: ignore[call-overload]
     )
+    mechanisms = ", ".join(doc["mechanisms"]) or "none"  # type: ignore[arg-type]
+    typer.echo(f"  epoch schedule {doc['epoch_schedule']}  payout mechanisms: {mechanisms}")
     for s in doc["subnets"]:  # type: ignore[attr-defined]
         typer.echo(
             f"  subnet {s['netuid']}: n={s['n']} tempo={s['tempo']} next epoch in "

@@ -53,6 +53,14 @@ def up(
     ),
     validator_set: list[str] = _VALIDATOR_SET,
     miner_set: list[str] = _MINER_SET,
+    epoch_schedule: str = typer.Option(
+        None, "--epoch-schedule", help="dynamic (mainnet since May 2026) or legacy (default)."
+    ),
+    root: bool = typer.Option(False, "--root", help="Root network: TAO on root, tao_weight."),
+    delegation: bool = typer.Option(
+        False, "--delegation", help="Validator take; nominators paid by stake."
+    ),
+    childkeys: bool = typer.Option(False, "--childkeys", help="Parent/child hotkeys."),
 ) -> None:
     """Start a local network; prints the metagraph every epoch and a summary at the end."""
     import asyncio
@@ -77,6 +85,12 @@ def up(
         commit_reveal=commit_reveal,
         validator_sets=tuple(validator_set),
         miner_sets=tuple(miner_set),
+        epoch_schedule=epoch_schedule,
+        mechanisms=tuple(
+            name
+            for name, on in (("root", root), ("delegation", delegation), ("childkeys", childkeys))
+            if on
+        ),
     )
     cfg.check()
     install_event_loop_policy()

@@ -152,7 +152,11 @@ def stake_list(
     wallet_path: WalletPath = None,
     uri: Uri = None,
 ) -> None:
-    """A coldkey's stakes on every subnet (or one), with the free balance. Needs no password."""
+    """A coldkey's stakes on every subnet (or one), with the free balance. Needs no password.
+
+    Each stake shows its share of all stake on the hotkey and whether the coldkey owns the
+    hotkey or nominates it (with delegation on, the share of the validator payout after take).
+    """
     conn = Connection(endpoint, timeout, fmt)
     who = (
         check_address(coldkey, "--coldkey")
@@ -161,31 +165,41 @@ def stake_list(
     )
 
     async def work(client: ChainClient) -> dict[str, Any]:
-        subnets = (
-            [await client.subnet_info(netuid)]
-            if netuid is not None
-            else await client.list_subnets()
-        )
+        info = await client.info()
+        if netuid:
+            subnets = [await client.subnet_info(netuid)]  # says which netuids exist if not
+        elif netuid == 0 and not info.root:
+            raise ConfigError("this chain has no root network (netuid 0): leave out --netuid 0")
+        else:
+            subnets = await client.list_subnets()
         balance = await client.balance(who)
         stakes: list[dict[str, Any]] = []
+        root_hotkeys: dict[str, None] = {}
         for sn in subnets:
             mg = await client.metagraph(sn.netuid)
+            root_hotkeys.update(dict.fromkeys(mg.hotkeys))
+            if netuid == 0:
+                continue
             staked = [uid for uid, s in enumerate(mg.alpha_stake.tolist()) if s > 0]
-            own = await asyncio.gather(
-                *(client.stake(sn.netuid, mg.hotkeys[uid], who) for uid in staked)
+            details = await asyncio.gather(
+                *(client.stake_detail(sn.netuid, mg.hotkeys[uid], who) for uid in staked)
             )
-            for uid, alpha in zip(staked, own, strict=True):
-                if alpha:
+            for uid, detail in zip(staked, details, strict=True):
+                if detail.alpha:
                     stakes.append(
-                        {
-                            "netuid": sn.netuid,
-                            "uid": uid,
-                            "hotkey": mg.hotkeys[uid],
-                            "alpha": alpha,
+                        _stake_row(sn.netuid, uid, mg.hotkeys[uid], mg.coldkeys[uid] == who, detail)
+                        | {
                             "price": sn.pool.price,
-                            "tao_value_rao": int(alpha * sn.pool.price),
+                            "tao_value_rao": int(detail.alpha * sn.pool.price),
                         }
                     )
+        if info.root and netuid in (None, 0):
+            hks = list(root_hotkeys)
+            details = await asyncio.gather(*(client.stake_detail(0, hk, who) for hk in hks))
+            for hk, detail in zip(hks, details, strict=True):
+                if detail.alpha:
+                    row = _stake_row(0, None, hk, False, detail)
+                    stakes.append(row | {"price": 1.0, "tao_value_rao": detail.alpha})
         return {"coldkey": who, "balance_rao": balance, "stakes": stakes}
 
     doc = conn.run(work)
@@ -195,18 +209,42 @@ def stake_list(
         if not doc["stakes"]:
             typer.echo("  no stakes")
             return
-        table = new_table("stakes", ["netuid", "uid", "hotkey", "alpha", "≈ TAO (spot)"])
+        table = new_table(
+            "stakes (netuid 0: TAO on root)",
+            ["netuid", "uid", "hotkey", "alpha", "≈ TAO (spot)", "share of hotkey", "as"],
+        )
         for s in doc["stakes"]:
             table.add_row(
                 str(s["netuid"]),
-                str(s["uid"]),
+                "-" if s["uid"] is None else str(s["uid"]),
                 s["hotkey"],
                 fmt_tao(s["alpha"]),
                 fmt_tao(s["tao_value_rao"]),
+                f"{s['share'] * 100:.2f}%",
+                s["role"]
+                + (f" (take {s['delegate_take'] / 655.35:.2f}%)" if s["delegate_take"] else ""),
             )
         rich_console().print(table)
 
     conn.emit(doc, text)
+
+
+def _stake_row(
+    netuid: int, uid: int | None, hotkey: str, owned: bool, detail: Any
+) -> dict[str, Any]:
+    """One stake with the coldkey's share of everything on the hotkey: a nominator's share of
+    the validator payout after the hotkey owner's take (docs/epoch.md §10.3)."""
+    total = int(detail.hotkey_total)
+    return {
+        "netuid": netuid,
+        "uid": uid,
+        "hotkey": hotkey,
+        "alpha": int(detail.alpha),
+        "hotkey_total": total,
+        "share": int(detail.alpha) / total if total else 0.0,
+        "role": "owner" if owned else "nominator",
+        "delegate_take": int(detail.delegate_take),
+    }
 
 
 def register(app: typer.Typer) -> None:

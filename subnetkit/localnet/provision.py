@@ -139,6 +139,40 @@ def validator_stakes(tao_in: int, alpha_in: int, count: int, share: float = 0.5)
     return amounts
 
 
+#: what //Alice puts behind each validator when the chain runs those mechanisms
+ROOT_STAKE_TAO = 100
+NOMINATION_TAO = 10
+#: with child keys, the first validator lends this share of its stake weight to the second
+CHILD_SHARE = (2**64 - 1) // 10
+
+
+async def _exercise_mechanisms(
+    client: ChainClient, netuid: int, validators: Sequence[NeuronKeys]
+) -> None:
+    """Give each payout mechanism the chain runs something to pay (docs/epoch.md §10): root
+    stake and a nomination from //Alice behind every validator, a child key between the first
+    two validators."""
+    from subnetkit.protos.chain.v1 import chain_pb2 as pb
+
+    info = await client.info()
+    alice = dev_signer("alice")
+    calls: list[tuple[Signer, pb.Call]] = []
+    for k in validators:
+        if info.root:
+            stake = pb.AddStake(netuid=0, hotkey=k.hotkey.ss58, amount=ROOT_STAKE_TAO * TAO)
+            calls.append((alice, pb.Call(add_stake=stake)))
+        if info.delegation:
+            stake = pb.AddStake(netuid=netuid, hotkey=k.hotkey.ss58, amount=NOMINATION_TAO * TAO)
+            calls.append((alice, pb.Call(add_stake=stake)))
+    if info.childkeys and len(validators) >= 2:
+        first, second = validators[0], validators[1]
+        child = pb.ChildShare(hotkey=second.hotkey.ss58, proportion=CHILD_SHARE)
+        lend = pb.SetChildren(netuid=netuid, hotkey=first.hotkey.ss58, children=[child])
+        calls.append((first.coldkey, pb.Call(set_children=lend)))
+    if calls:
+        await _submit_batch(client, calls, "staking on root, nominating, setting child keys")
+
+
 async def provision(
     client: ChainClient,
     plans: Sequence[NeuronPlan],
@@ -227,6 +261,7 @@ async def provision(
         ],
         "staking validators",
     )
+    await _exercise_mechanisms(client, netuid, validators)
     final = await client.hyperparameters(netuid)
     log.debug("subnet %d ready with %d neurons", netuid, len(registered))
     return Network(

@@ -77,6 +77,16 @@ class LocalnetConfig:
     #: extra ``--set section.key=value`` for every validator / miner
     validator_sets: tuple[str, ...] = ()
     miner_sets: tuple[str, ...] = ()
+    #: None keeps the dev chain's epoch schedule; "dynamic" or "legacy" (docs/epoch.md §3)
+    epoch_schedule: str | None = None
+    #: payout mechanisms to turn on: any of root, delegation, childkeys (docs/epoch.md §10)
+    mechanisms: tuple[str, ...] = ()
+
+    def genesis_flags(self) -> tuple[str, ...]:
+        flags = [f"--{name}" for name in self.mechanisms]
+        if self.epoch_schedule is not None:
+            flags += ["--epoch-schedule", self.epoch_schedule]
+        return tuple(flags)
 
     def check(self) -> None:
         from subnetkit.core.errors import ConfigError
@@ -89,6 +99,12 @@ class LocalnetConfig:
             raise ConfigError("--epochs must be at least 1 (leave it out to run until Ctrl-C)")
         if not 1 <= self.tempo <= 50_400:
             raise ConfigError(f"--tempo {self.tempo} is outside 1..50400 blocks")
+        if self.epoch_schedule not in (None, "dynamic", "legacy"):
+            raise ConfigError(f"--epoch-schedule {self.epoch_schedule!r}: use dynamic or legacy")
+        unknown = set(self.mechanisms) - {"root", "delegation", "childkeys"}
+        if unknown:
+            names = ", ".join(sorted(unknown))
+            raise ConfigError(f"unknown mechanism(s) {names}: use root, delegation, childkeys")
         if not DEVICE_PATTERN.match(self.device):
             # checked here, not by every child after the chain is up: one line, nothing started
             raise ConfigError(f"--device {self.device!r}: use auto, cpu, mps, cuda or cuda:N")
@@ -123,7 +139,9 @@ def _block_time_arg(seconds: float) -> str:
     return f"{round(seconds * 1000)}ms"
 
 
-def chain_argv(data_dir: Path, block_time: float) -> list[str]:
+def chain_argv(data_dir: Path, block_time: float, genesis_flags: tuple[str, ...] = ()) -> list[str]:
+    """``subnetkit chain start --dev ...``; ``genesis_flags`` are its genesis options
+    (``--epoch-schedule dynamic``, ``--root``, ``--delegation``, ``--childkeys``)."""
     return [
         *cli_command(),
         "chain",
@@ -135,6 +153,7 @@ def chain_argv(data_dir: Path, block_time: float) -> list[str]:
         str(data_dir / "chain"),
         "--block-time",
         _block_time_arg(block_time),
+        *genesis_flags,
     ]
 
 
@@ -263,7 +282,9 @@ class Localnet:
         from subnetkit.chain.client import ChainClient
 
         cfg = self.cfg
-        chain = await self.supervisor.spawn(CHAIN, chain_argv(self.data_dir, cfg.block_time))
+        chain = await self.supervisor.spawn(
+            CHAIN, chain_argv(self.data_dir, cfg.block_time, cfg.genesis_flags())
+        )
         ready = await self.supervisor.wait_ready(chain, cfg.chain_ready_timeout)
         self.chain_address = f"127.0.0.1:{int(ready['port'])}"
         self.events.progress(f"chain up at {self.chain_address} (pid {chain.pid})")

@@ -27,8 +27,10 @@ START_TIMEOUT = 60.0
 class ThreadedChain:
     """``running_chain`` in a daemon thread; :meth:`call` runs a coroutine on its loop."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, **options: Any) -> None:
         self.data_dir = data_dir
+        #: more ``running_chain`` arguments (a ``genesis``, say)
+        self.options = options
         self.loop = asyncio.new_event_loop()
         self.harness: ChainHarness | None = None
         self._ready = threading.Event()
@@ -61,7 +63,7 @@ class ThreadedChain:
 
     async def _serve(self) -> None:
         self._stop = asyncio.Event()
-        async with running_chain(self.data_dir) as harness:
+        async with running_chain(self.data_dir, **self.options) as harness:
             self.harness = harness
             self._ready.set()
             await self._stop.wait()

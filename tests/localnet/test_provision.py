@@ -60,3 +60,27 @@ def test_validator_stakes_buy_equal_alpha_on_a_constant_product_pool() -> None:
         tao_in, alpha_in = tao_in + tao, alpha_in - alpha
     assert amounts[0] < amounts[1] < amounts[2]  # the price rises as they buy
     assert all(abs(a - 50 * TAO // 3) <= 1 for a in bought)
+
+
+async def test_provision_gives_each_mechanism_something_to_pay(tmp_path: Path) -> None:
+    from subnetkit.chain.genesis import dev_genesis
+    from subnetkit.core.keys import dev_signer
+    from subnetkit.localnet.runner import LocalnetConfig, chain_argv
+
+    cfg = LocalnetConfig(epoch_schedule="dynamic", mechanisms=("root", "delegation", "childkeys"))
+    cfg.check()
+    flags = chain_argv(tmp_path, 0.25, cfg.genesis_flags())
+    assert flags[-5:] == ["--root", "--delegation", "--childkeys", "--epoch-schedule", "dynamic"]
+    genesis = dev_genesis(epoch_schedule="dynamic", root=True, delegation=True, childkeys=True)
+    async with running_chain(tmp_path / "chain", genesis=genesis) as chain:
+        net = await provision(chain.client, plan_neurons(1, 2), tmp_path / "w")
+        c = chain.client
+        alice = dev_signer("alice").ss58
+        first, second = [k for k in net.neurons if k.plan.role == "validator"]
+        for k in (first, second):
+            assert await c.stake(0, k.hotkey.ss58, alice) == 100 * 1_000_000_000
+            assert await c.stake(net.netuid, k.hotkey.ss58, alice) > 0  # a nomination
+        mg = await c.metagraph(net.netuid)
+        # the first validator lends a tenth of its stake weight to the second
+        assert float(mg.S[first.uid]) < float(mg.alpha_stake[first.uid]) + 100
+        assert float(mg.S[second.uid]) > float(mg.alpha_stake[second.uid])
