@@ -47,6 +47,10 @@ CALL_WEIGHT: dict[str, int] = {
     "commit_weights": 20_000,
     "reveal_weights": 40_000,
     "set_hyperparameter": 20_000,
+    "trigger_epoch": 15_000,
+    "set_delegate_take": 15_000,
+    "set_children": 30_000,
+    "set_childkey_take": 15_000,
 }
 #: extra weight per uid of a weights call (sorting, normalising, storing a row entry)
 WEIGHT_PER_UID = 600
