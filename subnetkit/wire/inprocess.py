@@ -259,6 +259,8 @@ class _StreamCall:
             error = _deadline_exceeded()
         except InProcessAbort as exc:
             error = rpc_error(exc.code, exc.details)
+        except Exception as exc:  # a bug below the pipeline: end the stream, never hang it
+            error = rpc_error(_S.UNKNOWN, f"in-process miner failed: {exc!r}")
         await self._queue.put(_Done(error))
 
     async def _chunks(self) -> AsyncIterator[bytes]:

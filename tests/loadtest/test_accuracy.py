@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import statistics
 
+import pytest
+
+from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer
 from subnetkit.loadtest.runner import LoadTestOptions, run_loadtest
 from subnetkit.loadtest.schedule import plan_from_options
@@ -109,3 +112,26 @@ async def test_a_wrong_hotkey_is_counted_by_status_with_its_reason() -> None:
     assert summary["ok"] == 0 and summary["error_rate"] == 1.0
     assert list(summary["errors_by_status"]) == ["UNAUTHENTICATED"]
     assert "addressed to" in summary["error_examples"]["UNAUTHENTICATED"]
+
+
+async def test_a_fixed_request_from_json_and_a_bad_one() -> None:
+    fixed = LoadTestOptions(
+        plan=plan_from_options(
+            concurrency=1,
+            rate=None,
+            stages=None,
+            duration=0.3,
+            fanout=None,
+            timeout=5.0,
+            max_inflight=10,
+        ),
+        subnet="echo",
+        swarm=2,
+        request_json='{"text": "the same every time"}',
+    )
+    summary = await run_loadtest(fixed)
+    assert summary["completed"] > 0 and summary["errors"] == 0
+    assert summary["method"] == "/subnets.echo.v1.Echo/Echo"
+    fixed.request_json = '{"txt": 1}'
+    with pytest.raises(ConfigError, match=r"is not a subnets\.echo\.v1\.EchoRequest in JSON"):
+        await run_loadtest(fixed)
