@@ -34,7 +34,7 @@ def figures(doc: dict[str, Any]) -> list[Any]:
     last = epochs[-1]["miners"]
     emission = go.Figure(
         [go.Bar(x=list(last), y=[v["emission_total"] for v in last.values()], name="emission")],
-        layout={"title": "Emission per behaviour, last epoch", "yaxis_title": "rao"},
+        layout={"title": "Emission per behaviour, last epoch", "yaxis_title": "alpha"},
     )
     miners = doc["final"]["miners"]
     kinds = list(dict.fromkeys(m["behaviour"] for m in miners))
