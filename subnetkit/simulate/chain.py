@@ -12,8 +12,9 @@ chain caps a subnet at 4,096 uids (``max_allowed_uids``), so miners + validators
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from subnetkit.chain.client import ChainClient
@@ -25,7 +26,7 @@ from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 TAO = 1_000_000_000
 MAX_UIDS = 4096
-_BATCH = 1000  # extrinsics per submit RPC, and per signer per block (pool: 4096 future nonces)
+_BATCH = 500  # extrinsics per submit RPC: under the pool's per-account bound (1,024)
 
 
 @dataclass
@@ -37,6 +38,8 @@ class SimChain:
     netuid: int
     alice: Signer
     tempo: int
+    # the pool's reasons, latest last (bounded: a long run keeps only the recent ones)
+    refusals: deque[str] = field(default_factory=lambda: deque(maxlen=100))
 
     async def produce(self, count: int = 1) -> int:
         for _ in range(count):
@@ -63,9 +66,12 @@ class SimChain:
         for start in range(0, len(exts), _BATCH):
             results = await self.client.submit_batch(exts[start : start + _BATCH], wait=False)
             hashes.extend(r.extrinsic_hash if not r.error_code else None for r in results)
+            self.refusals.extend(r.error_message for r in results if r.error_code)
+            # Blocks are capped by weight and time: drain the pool before the next batch, or
+            # one signer's backlog would pass the pool's per-account bound.
             await self.service.produce_block()
-        while len(self.service.node.pool):
-            await self.service.produce_block()
+            while len(self.service.node.pool):
+                await self.service.produce_block()
         for signer, _ in signed:
             self.client.forget_nonce(signer.ss58)
         return [None if h is None else await self.client.receipt(h) for h in hashes]
@@ -75,7 +81,11 @@ class SimChain:
         receipts = await self.submit(signed)
         for receipt in receipts:
             if receipt is None or not receipt.success:
-                why = "refused by the pool" if receipt is None else receipt.error_message
+                why = (
+                    f"refused by the pool ({self.refusals[-1] if self.refusals else '?'})"
+                    if receipt is None
+                    else receipt.error_message
+                )
                 raise ConfigError(f"simulation set-up failed on chain: {why}")
         return [r for r in receipts if r is not None]
 
