@@ -5,7 +5,7 @@ from subnetkit.miner import Miner, MinerServer
 from subnetkit.subnets.echo import echo_pb2
 
 class EchoMiner(Miner):
-    service = echo_pb2.DESCRIPTOR.services_by_name["Echo"]
+    service = (echo_pb2, "Echo")
 
     async def Echo(self, request, context):
         return echo_pb2.EchoResponse(text=request.text)

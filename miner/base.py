@@ -1,8 +1,9 @@
 """The ``Miner`` base class: a subnet's service implemented as plain methods, one per synapse.
 
-A subclass names its service descriptor and defines one method per RPC, named exactly like the
-RPC. ``async def`` methods run on the event loop; plain ``def`` methods run in a worker thread so
-CPU-bound or blocking code (torch, files) never stalls the server. Server-streaming RPCs are
+A subclass names its service (``service = (echo_pb2, "Echo")``) and defines one method per
+RPC, named exactly like the RPC. ``async def`` methods run on the event loop; plain ``def``
+methods run in a worker thread so CPU-bound or blocking code (torch, files) never stalls the
+server. Server-streaming RPCs are
 (async) generators yielding response messages. Handlers are found from the descriptor, so there
 is no servicer glue to write, and a missing or mis-shaped method is reported by name when the
 server starts instead of as UNIMPLEMENTED at the first request.
@@ -19,7 +20,7 @@ from typing import Any, ClassVar
 from google.protobuf.descriptor import ServiceDescriptor
 
 from subnetkit.core.errors import ConfigError
-from subnetkit.wire.methods import MethodSpec, service_methods
+from subnetkit.wire.methods import MethodSpec, ServiceRef, resolve_service, service_methods
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +47,8 @@ class Miner:
     :class:`miner.MinerServer`. The defaults allow everyone and serve in arrival order.
     """
 
-    #: The subnet's ``ServiceDescriptor``, e.g. ``echo_pb2.DESCRIPTOR.services_by_name["Echo"]``.
-    service: ClassVar[ServiceDescriptor]
+    #: The subnet's service: ``(echo_pb2, "Echo")``, a full name, or a ``ServiceDescriptor``.
+    service: ClassVar[ServiceRef]
 
     def blacklist(self, caller: str) -> str | None:
         """A reason to refuse ``caller`` (PERMISSION_DENIED), or None to serve it."""
@@ -67,14 +68,20 @@ class BoundSynapse:
     is_async: bool  # coroutine function / async generator: runs on the loop
 
 
+def _service_of(cls: type[Miner]) -> ServiceDescriptor:
+    """The descriptor ``cls.service`` names; ConfigError says how to name it."""
+    ref = getattr(cls, "service", None)
+    if ref is None:
+        raise ConfigError(f"{cls.__name__}.service is not set: write service = (echo_pb2, 'Echo')")
+    try:
+        return resolve_service(ref)
+    except ConfigError as exc:
+        raise ConfigError(f"{cls.__name__}.service: {exc.message}") from None
+
+
 def bind_synapses(miner: Miner) -> dict[str, BoundSynapse]:
     """Map each RPC path of ``miner.service`` to its handler; ConfigError names every problem."""
-    service = getattr(type(miner), "service", None)
-    if not isinstance(service, ServiceDescriptor):
-        raise ConfigError(
-            f"{type(miner).__name__}.service must be a ServiceDescriptor, e.g. "
-            "echo_pb2.DESCRIPTOR.services_by_name['Echo']"
-        )
+    service = _service_of(type(miner))
     bound: dict[str, BoundSynapse] = {}
     problems: list[str] = []
     for spec in service_methods(service):

@@ -23,13 +23,13 @@ from types import TracebackType
 from typing import Any, Self
 
 import grpc
-from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import DecodeError, Message
 
 from subnetkit.core.errors import ConfigError, WireError
 from subnetkit.core.keys import Signer
 from subnetkit.validator.results import (
     QueryError,
+    QueryFailed,
     QueryResult,
     Target,
     failed,
@@ -37,7 +37,7 @@ from subnetkit.validator.results import (
     rpc_error,
 )
 from subnetkit.wire import protocol
-from subnetkit.wire.methods import MethodSpec, resolve_method
+from subnetkit.wire.methods import MethodRef, MethodSpec, resolve_method
 from subnetkit.wire.pinning import CertificatePins
 from subnetkit.wire.tls import HotkeyCertificate
 from subnetkit.wire.transport import GrpcTransport, Metadata, Transport
@@ -226,10 +226,10 @@ class MinerClient:
     async def query(
         self,
         targets: Sequence[Target],
-        method: str | MethodDescriptor,
+        method: MethodRef,
         request: Message,
         timeout: float,
-    ) -> list[QueryResult]:
+    ) -> list[QueryResult[Message]]:
         """One result per target, in order, all within ``timeout`` seconds of this call."""
         spec = resolve_method(method)
         if spec.server_streaming or spec.client_streaming:
@@ -240,12 +240,12 @@ class MinerClient:
         return list(await asyncio.gather(*(self._guarded(t, query) for t in targets)))
 
     async def query_one(
-        self, target: Target, method: str | MethodDescriptor, request: Message, timeout: float
-    ) -> QueryResult:
+        self, target: Target, method: MethodRef, request: Message, timeout: float
+    ) -> QueryResult[Message]:
         """:meth:`query` for one target: its single result (never raises for a miner's fault)."""
         return (await self.query([target], method, request, timeout))[0]
 
-    async def _guarded(self, target: Target, query: _Query) -> QueryResult:
+    async def _guarded(self, target: Target, query: _Query) -> QueryResult[Message]:
         started = time.perf_counter()
         try:
             return await self._call(target, query, started)
@@ -255,7 +255,7 @@ class MinerClient:
                 target, QueryError(_S.UNKNOWN, f"client error: {exc!r}", target.hotkey), started
             )
 
-    async def _call(self, target: Target, query: _Query, started: float) -> QueryResult:
+    async def _call(self, target: Target, query: _Query, started: float) -> QueryResult[Message]:
         endpoint = await self._pin(target)
         if isinstance(endpoint, QueryError):
             return failed(target, endpoint, started)
@@ -302,7 +302,7 @@ class MinerClient:
     async def stream(
         self,
         targets: Sequence[Target],
-        method: str | MethodDescriptor,
+        method: MethodRef,
         request: Message,
         timeout: float,
         *,
@@ -456,4 +456,4 @@ async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> bool:
     return True
 
 
-__all__ = ["MinerClient", "QueryError", "QueryResult", "Target"]
+__all__ = ["MinerClient", "QueryError", "QueryFailed", "QueryResult", "Target"]

@@ -1,9 +1,10 @@
 """``Validator`` (what a subnet defines) and ``ValidatorNeuron`` (the loop that runs it).
 
-A subnet's validator says four things: which RPC to call (``method``), what to ask this round
-(:meth:`Validator.make_task` + :meth:`Validator.build_request`), how to turn one miner's reply
-into something its scorer reads (:meth:`Validator.to_answer`), and the PyTorch scorer itself
-(:meth:`Validator.make_scorer`). Everything else is the neuron's:
+A subnet's validator says four things: which RPC to call (``method = (echo_pb2, "Echo.Echo")``),
+what to ask this round (:meth:`Validator.make_task` + :meth:`Validator.build_request`), how to
+turn one miner's reply into something its scorer reads (:meth:`Validator.to_answer`), and how
+to score a round: a plain :meth:`Validator.score` method, or :meth:`Validator.make_scorer` for a
+PyTorch model. Everything else is the neuron's:
 
 1. start-up: connect, check registration, load the metagraph, follow blocks (metagraph
    refreshed on subnet events and each epoch, never polled), resume scores and pending commits
@@ -31,11 +32,11 @@ import random
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar, cast
 
-from google.protobuf.descriptor import MethodDescriptor
 from google.protobuf.message import Message
 from prometheus_client import Counter, Gauge, Histogram
+from torch import Tensor
 
 from subnetkit.chain.client import ChainClient
 from subnetkit.chain.metagraph import Metagraph, MetagraphDiff
@@ -47,9 +48,10 @@ from subnetkit.core.settings import NeuronSettings
 from subnetkit.validator.client import MinerClient, QueryResult, Target
 from subnetkit.validator.round_summary import RoundSummary
 from subnetkit.validator.scores import SCORES_FILE, ScoreStore
-from subnetkit.validator.scoring import RoundScores, Scorer, ScoringError, ScoringRuntime
+from subnetkit.validator.scoring import AnyScorer, RoundScores, ScoringError, ScoringRuntime
 from subnetkit.validator.state import CommitStore
 from subnetkit.validator.weights import WeightAction, WeightSetter
+from subnetkit.wire.methods import MethodRef
 
 log = logging.getLogger(__name__)
 
@@ -58,35 +60,67 @@ COMMITS_FILE = "commits.json"
 HEALTH_STALE_S = 120.0
 
 
-class Validator:
-    """Base class for a subnet's validator logic. Subclass it; see the module docstring."""
+#: A validator's task type (what :meth:`Validator.make_task` returns).
+TaskT = TypeVar("TaskT")
+#: The response message of the RPC the validator calls.
+ReplyT = TypeVar("ReplyT", bound=Message)
+#: What :meth:`Validator.to_answer` makes of one reply, and the scorer reads.
+AnswerT = TypeVar("AnswerT")
 
-    #: the unary RPC every round calls, e.g. ``echo_pb2.DESCRIPTOR.services_by_name["Echo"]
-    #: .methods_by_name["Echo"]``
-    method: ClassVar[MethodDescriptor]
+
+class Validator(Generic[TaskT, ReplyT, AnswerT]):
+    """Base class for a subnet's validator logic. Subclass it; see the module docstring.
+
+    Parametrize it to type the hooks: ``Validator[EchoTask, echo_pb2.EchoResponse, EchoAnswer]``
+    makes ``to_answer`` receive a ``QueryResult[EchoResponse]`` and ``score`` its answers.
+    """
+
+    #: the unary RPC every round calls: ``(echo_pb2, "Echo.Echo")``, a full name
+    #: (``"subnets.echo.v1.Echo.Echo"``), a gRPC path, or a ``MethodDescriptor``
+    method: ClassVar[MethodRef]
     #: goes into ``version_key`` of weight submissions (the subnet's spec version)
     version_key: ClassVar[int] = 0
 
     @classmethod
-    def from_settings(cls, settings: NeuronSettings, variant: str | None = None) -> Validator:
-        """Build from the neuron's settings (override to read e.g. ``settings.validator``)."""
+    def from_settings(
+        cls, settings: NeuronSettings, variant: str | None = None
+    ) -> Validator[TaskT, ReplyT, AnswerT]:
+        """Build from the neuron's settings (override to read ``settings.subnet_config(...)``
+        or e.g. ``settings.validator``)."""
         return cls()
 
-    def make_task(self, seed: int) -> Any:
+    def make_task(self, seed: int) -> TaskT:
         """This round's task, drawn from ``seed`` (fresh random per round)."""
         raise NotImplementedError
 
-    def build_request(self, task: Any) -> Message:
+    def build_request(self, task: TaskT) -> Message:
         """The request message sent to every queried miner."""
         raise NotImplementedError
 
-    def to_answer(self, task: Any, result: QueryResult) -> Any | None:
-        """One successful reply as the scorer's input; None scores the miner 0."""
-        return result.response
+    def to_answer(self, task: TaskT, result: QueryResult[ReplyT]) -> AnswerT | None:
+        """One verified reply (``result.value``) as the scorer's input; None scores it 0.
 
-    def make_scorer(self, settings: NeuronSettings) -> Scorer:
-        """The scorer (an ``nn.Module`` or callable over a ``ScoringBatch``)."""
+        Called only for answered queries; raising a SubnetkitError (e.g. a WireError for a
+        malformed reply) also scores that miner 0. The default passes the response on.
+        """
+        return cast(AnswerT, result.value)
+
+    def score(self, task: TaskT, answers: Sequence[AnswerT]) -> Sequence[float] | Tensor:
+        """One score in [0, 1] per answer (a plain function: the runtime runs it off the event
+        loop). Define this, or :meth:`make_scorer` for a PyTorch model."""
         raise NotImplementedError
+
+    def make_scorer(self, settings: NeuronSettings) -> AnyScorer:
+        """The scorer, built once per process: by default this validator's own :meth:`score`.
+
+        Override to return an ``nn.Module`` taking a ``ScoringBatch`` (a model), or another
+        ``score(task, answers)`` function.
+        """
+        if type(self).score is Validator.score:
+            raise NotImplementedError(
+                f"{type(self).__name__} defines neither score(task, answers) nor make_scorer()"
+            )
+        return self.score
 
 
 class ValidatorMetrics:
@@ -137,7 +171,7 @@ class ValidatorNeuron(NeuronBase):
 
     def __init__(
         self,
-        validator: Validator,
+        validator: Validator[Any, Any, Any],
         settings: NeuronSettings,
         *,
         chain: ChainClient | None = None,
@@ -317,7 +351,7 @@ class ValidatorNeuron(NeuronBase):
         )
         return scored
 
-    def _answer(self, task: Any, result: QueryResult) -> Any | None:
+    def _answer(self, task: Any, result: QueryResult[Message]) -> Any | None:
         if result.error is not None or result.response is None:
             return None
         try:
@@ -373,4 +407,4 @@ class ValidatorNeuron(NeuronBase):
         return info
 
 
-__all__ = ["Validator", "ValidatorMetrics", "ValidatorNeuron"]
+__all__ = ["AnswerT", "ReplyT", "TaskT", "Validator", "ValidatorMetrics", "ValidatorNeuron"]

@@ -7,11 +7,17 @@ from __future__ import annotations
 import re
 import time
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import grpc
 from google.protobuf.message import Message
 
+from subnetkit.core.errors import SubnetkitError
+
 _S = grpc.StatusCode
+
+#: The response message type of a :class:`QueryResult` (``QueryResult[EchoResponse]``).
+ResponseT = TypeVar("ResponseT", bound=Message, covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,12 +47,29 @@ class QueryError:
     hotkey: str
 
 
+class QueryFailed(SubnetkitError):
+    """Raised by :attr:`QueryResult.value` on a failed query; carries the query's error."""
+
+    code = "query_failed"
+
+    def __init__(self, error: QueryError) -> None:
+        super().__init__(
+            f"miner {error.hotkey} gave no answer [{error.status.name}]: {error.message}"
+        )
+        self.error = error
+        self.status = error.status
+
+
 @dataclass(frozen=True, slots=True)
-class QueryResult:
-    """One target's outcome: exactly one of ``response`` / ``error`` is set."""
+class QueryResult(Generic[ResponseT]):
+    """One target's outcome: exactly one of ``response`` / ``error`` is set.
+
+    Generic in the response message, so a validator's ``to_answer(task, result:
+    QueryResult[EchoResponse])`` reads ``result.value.text`` typed, with no cast.
+    """
 
     target: Target
-    response: Message | None
+    response: ResponseT | None
     error: QueryError | None
     latency_s: float
 
@@ -54,6 +77,19 @@ class QueryResult:
     def ok(self) -> bool:
         """True when the miner answered and its signature verified (``response`` is set)."""
         return self.error is None
+
+    @property
+    def value(self) -> ResponseT:
+        """The verified response; :class:`QueryFailed` when the query failed.
+
+        A validator's ``to_answer`` is only called for answered queries, so there it never
+        raises; elsewhere check :attr:`ok` first or let the error say why there is no answer.
+        """
+        if self.response is None:
+            raise QueryFailed(
+                self.error or QueryError(_S.UNKNOWN, "no response", self.target.hotkey)
+            )
+        return self.response
 
 
 _SIZES = re.compile(r"\((\d+) vs\. (\d+)\)")
@@ -69,7 +105,7 @@ def queued_too_long(target: Target) -> QueryError:
     )
 
 
-def failed(target: Target, error: QueryError, started: float) -> QueryResult:
+def failed(target: Target, error: QueryError, started: float) -> QueryResult[Message]:
     """``target``'s result when it failed with ``error``, timed from ``started`` (perf_counter)."""
     return QueryResult(target, None, error, time.perf_counter() - started)
 

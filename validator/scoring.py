@@ -1,8 +1,10 @@
 """The validator's scoring runtime: one round's responses, batched device calls, off the event loop.
 
-A subnet ships a PyTorch *scorer*: an ``nn.Module`` or any callable that takes a
-:class:`ScoringBatch` (the round's task, the responses that arrived, the device) and returns one
-score per response. The runtime does the rest, in the shape of hivemind's runtime/task pool:
+A subnet ships a *scorer*: either a plain function ``score(task, answers)`` returning one
+score per answer (a list of floats or a tensor), or, for models, an ``nn.Module`` (or any
+callable) taking a :class:`ScoringBatch` (the round's task, the responses that arrived, the
+device) and returning a tensor of scores. The runtime does the rest, in the shape of
+hivemind's runtime/task pool:
 
 * missing or failed responses (``None``) score 0 and never reach the model, so a subnet's scorer
   only ever sees real answers;
@@ -28,9 +30,10 @@ from __future__ import annotations
 
 import asyncio
 import copy as copy_module
+import inspect
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
@@ -67,6 +70,53 @@ class Scorer(Protocol):
     """
 
     def __call__(self, batch: ScoringBatch) -> Tensor: ...
+
+
+#: A plain scoring function: ``score(task, answers) -> list[float] | Tensor``, one per answer.
+TaskScorer = Callable[[Any, Sequence[Any]], "Sequence[float] | Tensor"]
+
+#: Anything a subnet may hand the runtime as its scorer.
+AnyScorer = Scorer | nn.Module | TaskScorer
+
+
+class FunctionScorer:
+    """A plain ``score(task, answers)`` function seen as a batch :class:`Scorer`.
+
+    Its list of floats becomes a float32 tensor on the batch's device; a tensor passes as is.
+    """
+
+    def __init__(self, function: TaskScorer) -> None:
+        self.function = function
+        # What error messages call this scorer: the function's name, not this adapter's.
+        self.__qualname__ = getattr(function, "__qualname__", type(function).__name__)
+
+    def __call__(self, batch: ScoringBatch) -> Tensor:
+        raw = self.function(batch.task, list(batch.responses))
+        if isinstance(raw, Tensor):
+            return raw
+        return torch.tensor([float(x) for x in raw], dtype=torch.float32, device=batch.device)
+
+
+def _takes_task_and_answers(function: Callable[..., object]) -> bool:
+    """True for ``f(task, answers)``: two required positional parameters (a batch scorer
+    takes one)."""
+    try:
+        params = inspect.signature(function).parameters.values()
+    except (TypeError, ValueError):  # builtins without a signature: assume the batch form
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    required = [p for p in params if p.kind in positional and p.default is p.empty]
+    return len(required) == 2
+
+
+def as_scorer(scorer: AnyScorer) -> Scorer | nn.Module:
+    """The batch scorer for what a subnet gave: modules and batch callables as they are, a
+    ``score(task, answers)`` function wrapped in :class:`FunctionScorer`."""
+    if not callable(scorer):
+        raise ConfigError(f"scorer must be callable (a function or an nn.Module), got {scorer!r}")
+    if isinstance(scorer, nn.Module | FunctionScorer) or not _takes_task_and_answers(scorer):
+        return scorer  # type: ignore[return-value]
+    return FunctionScorer(scorer)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +188,7 @@ class ScoringRuntime:
 
     def __init__(
         self,
-        scorer: Scorer | nn.Module,
+        scorer: AnyScorer,
         device: str | torch.device = "auto",
         *,
         devices: Sequence[str | torch.device] | None = None,
@@ -148,10 +198,6 @@ class ScoringRuntime:
         cpu_threads: int | None = None,
         registry: CollectorRegistry | None = None,
     ) -> None:
-        if not callable(scorer):
-            raise ConfigError(
-                f"scorer must be callable (an nn.Module or a function), got {scorer!r}"
-            )
         if max_batch < 1:
             raise ConfigError(f"max_batch must be at least 1, got {max_batch}")
         if cpu_threads is not None and cpu_threads < 1:
@@ -160,6 +206,7 @@ class ScoringRuntime:
         resolved = [resolve_device(d) for d in wanted]
         if executor is not None and len(resolved) > 1:
             raise ConfigError("a shared executor serves one device; give one device or none")
+        scorer = as_scorer(scorer)
         self.scorer = scorer
         self.devices = resolved
         self.device = resolved[0]
@@ -286,11 +333,15 @@ def timed(
 __all__ = [
     "PRECISIONS",
     "WORKER_THREAD_PREFIX",
+    "AnyScorer",
+    "FunctionScorer",
     "RoundScores",
     "Scorer",
     "ScoringBatch",
     "ScoringError",
     "ScoringRuntime",
+    "TaskScorer",
+    "as_scorer",
     "device_context",
     "resolve_device",
     "sanitize_scores",

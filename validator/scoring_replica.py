@@ -89,7 +89,7 @@ class ScorerReplica:
                     raise
                 except Exception as exc:
                     raise ScoringError(
-                        f"scorer {type(self.scorer).__name__}.prepare failed: {exc!r}"
+                        f"scorer {_name(self.scorer)}.prepare failed: {exc!r}"
                     ) from exc
             self._prepared = True
         return time.perf_counter() - started
@@ -116,9 +116,7 @@ class ScorerReplica:
                 except Exception as exc:
                     if not is_out_of_memory(exc) or size == 1:
                         what = "out of memory at batch 1" if is_out_of_memory(exc) else "failed"
-                        raise ScoringError(
-                            f"scorer {type(self.scorer).__name__} {what}: {exc!r}"
-                        ) from exc
+                        raise ScoringError(f"scorer {_name(self.scorer)} {what}: {exc!r}") from exc
                     out_of_memory = True  # retried below, once the exception frees its tensors
                 if out_of_memory:
                     self._shrink(size)
@@ -144,6 +142,11 @@ class ScorerReplica:
         )
         if self.metrics is not None:
             self.metrics.out_of_memory(self.device, self.batch_limit)
+
+
+def _name(scorer: object) -> str:
+    """The scorer's name in messages: a wrapped function's own name, else its class's."""
+    return str(getattr(scorer, "__qualname__", None) or type(scorer).__name__)
 
 
 __all__ = ["ScorerReplica", "is_out_of_memory"]

@@ -2,8 +2,9 @@
 
 Both take the same flags (mapped onto :class:`subnetkit.core.settings.NeuronSettings`: flags over
 ``SUBNETKIT_*`` environment over ``--config`` TOML over defaults; ``--set section.key=value``
-reaches any other setting); ``validator run`` adds the validator's own ``--sample-size``,
-``--timeout`` and ``--moving-average-alpha`` (the miner command does not have them).
+reaches any other setting, ``--set subnet.key=value`` the subnet's own section); ``validator
+run`` adds the validator's own ``--sample-size``, ``--timeout`` and ``--moving-average-alpha``
+(the miner command does not have them).
 ``--subnet`` is a built-in name (``echo``, ``embedding``), a module with ``SUBNET``, or
 ``pkg.module:Attr`` (see :mod:`subnetkit.core.subnet_spec`).
 
@@ -136,13 +137,14 @@ def _run(role: str, subnet: str, variant: str | None, config: Path | None, **fla
     from subnetkit.core.subnet_spec import build_component, resolve_subnet
 
     ready_file: Path | None = flags.pop("ready_file")
-    settings = load_settings(config, _overrides(**flags))
-    _apply_log_settings(settings)
     # Like `python -m`, the working directory is importable, so `--subnet mysubnet` finds a
     # subnet scaffolded by `subnetkit subnet new` without setting PYTHONPATH.
     if os.getcwd() not in sys.path:
         sys.path.insert(0, os.getcwd())
     spec = resolve_subnet(subnet, role=role)
+    # The subnet's own [subnet] section loads with everything else (flags > env > TOML).
+    settings = load_settings(config, _overrides(**flags), subnet_config=spec.config_model())
+    _apply_log_settings(settings)
     if role == "validator" and variant is not None:
         raise ConfigError("--variant selects a miner behaviour; validators take none")
     chosen = spec.pick_variant(variant) if role == "miner" else None

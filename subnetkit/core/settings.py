@@ -9,6 +9,11 @@ can build any configuration without touching ``os.environ``.
 Environment names use the nested delimiter ``__``: ``SUBNETKIT_NETUID=3``,
 ``SUBNETKIT_WALLET__NAME=alice``, ``SUBNETKIT_VALIDATOR__SAMPLE_SIZE=32``. The TOML file uses
 the same names, nested fields as tables (``[wallet]``, ``[validator]``, ...).
+
+A subnet may declare its own typed section, a pydantic model (``SubnetSpec(config=...)``). It
+is loaded under the name ``subnet`` through the same layers: ``--set subnet.text_bytes=32``,
+``SUBNETKIT_SUBNET__TEXT_BYTES=32``, or ``[subnet]`` in the TOML file; the subnet's code reads
+it typed with ``settings.subnet_config(EchoConfig)``.
 """
 
 from __future__ import annotations
@@ -18,9 +23,9 @@ import tomllib
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -33,6 +38,10 @@ from subnetkit.core.errors import ConfigError
 ENV_PREFIX = "SUBNETKIT_"
 _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+#: The settings section holding a subnet's own configuration model.
+SUBNET_SECTION = "subnet"
+
+_SectionT = TypeVar("_SectionT", bound=BaseModel)
 
 #: The TOML document for the settings being loaded (read once by load_settings).
 _TOML_DATA: ContextVar[dict[str, Any] | None] = ContextVar("subnetkit_toml_data", default=None)
@@ -164,6 +173,22 @@ class NeuronSettings(BaseSettings):
             raise ValueError(f"use one of {', '.join(_LOG_LEVELS)}")
         return level
 
+    def subnet_config(self, model: type[_SectionT]) -> _SectionT:
+        """The subnet's own section as ``model`` (its defaults when the neuron was loaded
+        without it, e.g. in a unit test); ConfigError if another model was loaded."""
+        section = getattr(self, SUBNET_SECTION, None)
+        if section is None:
+            try:
+                return model()
+            except ValidationError as exc:
+                raise ConfigError(f"{SUBNET_SECTION} settings: {_one_line(exc)}") from None
+        if not isinstance(section, model):
+            raise ConfigError(
+                f"the [{SUBNET_SECTION}] section was loaded as {type(section).__name__}, "
+                f"not {model.__name__}: load settings with the subnet's own config model"
+            )
+        return section
+
     @property
     def torch_device(self) -> str:
         """The concrete device: ``auto`` becomes cuda when torch sees a GPU, else cpu."""
@@ -245,7 +270,12 @@ def _one_line(exc: ValidationError) -> str:
     errors = exc.errors()
     first = errors[0]
     where = ".".join(str(part) for part in first["loc"]) or "settings"
-    if first["type"] == "extra_forbidden":
+    if first["type"] == "extra_forbidden" and where == SUBNET_SECTION:
+        text = (
+            f"setting {where!r} given, but this subnet declares no settings section: drop it, "
+            "or declare one with SubnetSpec(config=YourModel)"
+        )
+    elif first["type"] == "extra_forbidden":
         text = f"unknown setting {where!r}: check its spelling"
     else:
         got = first.get("input")
@@ -257,18 +287,45 @@ def _one_line(exc: ValidationError) -> str:
     return text
 
 
+@lru_cache(maxsize=32)
+def settings_model(subnet_config: type[BaseModel] | None = None) -> type[NeuronSettings]:
+    """:class:`NeuronSettings`, plus a ``subnet`` section of type ``subnet_config`` if given."""
+    if subnet_config is None:
+        return NeuronSettings
+    if not (isinstance(subnet_config, type) and issubclass(subnet_config, BaseModel)):
+        raise ConfigError(f"a subnet's config must be a pydantic model, not {subnet_config!r}")
+    # A subclass that forbids unknown keys, like every other section: a misspelt
+    # ``--set subnet.txt_bytes=3`` is an error, not silently ignored. It is still a
+    # ``subnet_config``, so ``subnet_config(Model)`` returns it as the subnet's type.
+    forbidding = type(
+        subnet_config.__name__,
+        (subnet_config,),
+        {"model_config": ConfigDict(extra="forbid"), "__module__": subnet_config.__module__},
+    )
+    section: Any = (forbidding, Field(default_factory=forbidding))
+    return create_model(  # type: ignore[call-overload, no-any-return]
+        "NeuronSettings", __base__=NeuronSettings, __module__=__name__, subnet=section
+    )
+
+
 def load_settings(
-    toml_path: Path | str | None = None, overrides: dict[str, Any] | None = None
+    toml_path: Path | str | None = None,
+    overrides: dict[str, Any] | None = None,
+    *,
+    subnet_config: type[BaseModel] | None = None,
 ) -> NeuronSettings:
     """Resolve settings once: ``overrides`` (CLI flags) > environment > TOML file > defaults.
 
     ``overrides`` keys may be nested dicts or dotted (``"validator.sample_size"``); ``None``
-    values are ignored. Any invalid value raises a ConfigError naming the field.
+    values are ignored. ``subnet_config`` is the subnet's own section model (read back with
+    :meth:`NeuronSettings.subnet_config`). Any invalid value raises a ConfigError naming the
+    field.
     """
+    model = settings_model(subnet_config)
     toml = read_toml(Path(toml_path)) if toml_path is not None else None
     token = _TOML_DATA.set(toml)
     try:
-        return NeuronSettings(**_nest(overrides or {}))
+        return model(**_nest(overrides or {}))
     except ValidationError as exc:
         raise ConfigError(_one_line(exc)) from None
     finally:
@@ -276,6 +333,7 @@ def load_settings(
 
 
 __all__ = [
+    "SUBNET_SECTION",
     "AxonSettings",
     "ChainSettings",
     "MetricsSettings",
@@ -286,4 +344,5 @@ __all__ = [
     "load_settings",
     "read_toml",
     "resolve_device",
+    "settings_model",
 ]

@@ -7,6 +7,7 @@ A subnet package says what it has in one object, ``SUBNET``, in its ``__init__.p
         miner="subnetkit.subnets.embedding.miner:EmbeddingMiner",
         validator="subnetkit.subnets.embedding.validator:EmbeddingValidator",
         variants=("good", "noisy", "random"),
+        config="subnetkit.subnets.embedding.config:EmbeddingConfig",  # optional
     )
 
 Classes are named by import string, not imported, so reading the registry costs nothing and a
@@ -17,6 +18,10 @@ either such a spec or a Miner/Validator class directly.
 
 A class is built with ``cls.from_settings(settings, variant=...)`` when it defines that
 classmethod (so it can read ``--device`` and friends), else with ``cls()``.
+
+``config`` names the subnet's own settings section, a pydantic model: the neuron loads it as
+``[subnet]`` from flags (``--set subnet.key=value``), ``SUBNETKIT_SUBNET__KEY`` and TOML like
+every other setting, and the classes read it with ``settings.subnet_config(Model)``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
 
 from subnetkit.core.errors import ConfigError
 
@@ -49,6 +56,17 @@ class SubnetSpec:
     #: the variant used when ``--variant`` is not given (default: the first one)
     default_variant: str | None = None
     description: str = ""
+    #: the subnet's settings section: a pydantic model class, or its import string
+    config: type[BaseModel] | str | None = None
+
+    def config_model(self) -> type[BaseModel] | None:
+        """The subnet's settings model (imported now when given as a string), or None."""
+        found: Any = load_object(self.config) if isinstance(self.config, str) else self.config
+        if found is not None and not (isinstance(found, type) and issubclass(found, BaseModel)):
+            raise ConfigError(
+                f"subnet {self.name!r}: config must be a pydantic BaseModel class, got {found!r}"
+            )
+        return found
 
     def class_for(self, role: str) -> type[Any]:
         """The miner or validator class (``role`` is ``"miner"`` or ``"validator"``)."""

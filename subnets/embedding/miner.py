@@ -24,7 +24,7 @@ VARIANTS = ("good", "noisy", "random")
 
 
 class EmbeddingMiner(Miner):
-    service = embedding_pb2.DESCRIPTOR.services_by_name["Embedding"]
+    service = (embedding_pb2, "Embedding")
 
     def __init__(
         self, variant: str = "good", *, engine: EmbeddingEngine | None = None, device: str = "cpu"

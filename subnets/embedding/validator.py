@@ -14,12 +14,11 @@ from subnetkit.subnets.embedding import embedding_pb2
 from subnetkit.subnets.embedding.codec import encode_request
 from subnetkit.subnets.embedding.scorer import Embedder, EmbeddingAnswer, EmbeddingScorer
 from subnetkit.subnets.embedding.tasks import EmbeddingTask, make_task
-from subnetkit.validator.client import QueryResult
-from subnetkit.validator.neuron import Validator
+from subnetkit.validator import QueryResult, Validator
 
 
-class EmbeddingValidator(Validator):
-    method = embedding_pb2.DESCRIPTOR.services_by_name["Embedding"].methods_by_name["Embed"]
+class EmbeddingValidator(Validator[EmbeddingTask, embedding_pb2.EmbedResponse, EmbeddingAnswer]):
+    method = (embedding_pb2, "Embedding.Embed")
 
     def __init__(self, texts_per_task: int = 8, *, reference: Embedder | None = None) -> None:
         self.texts_per_task = texts_per_task
@@ -37,10 +36,11 @@ class EmbeddingValidator(Validator):
     def build_request(self, task: EmbeddingTask) -> embedding_pb2.EmbedRequest:
         return encode_request(task.texts)
 
-    def to_answer(self, task: EmbeddingTask, result: QueryResult) -> EmbeddingAnswer:
+    def to_answer(
+        self, task: EmbeddingTask, result: QueryResult[embedding_pb2.EmbedResponse]
+    ) -> EmbeddingAnswer:
         # Raises WireError for a reply of the wrong shape: the neuron scores that miner 0.
-        response: embedding_pb2.EmbedResponse = result.response  # type: ignore[assignment]
-        return EmbeddingAnswer.from_response(response, task, result.latency_s)
+        return EmbeddingAnswer.from_response(result.value, task, result.latency_s)
 
     def make_scorer(self, settings: NeuronSettings) -> EmbeddingScorer:
         return EmbeddingScorer(self.reference, latency_budget_s=settings.validator.timeout)

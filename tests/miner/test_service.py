@@ -54,9 +54,18 @@ def test_stream_rpc_must_be_a_generator(bob: Signer) -> None:
         MinerServer(UnaryAsGenerator(), bob)
 
 
-def test_service_must_be_a_descriptor(bob: Signer) -> None:
-    with pytest.raises(ConfigError, match="must be a ServiceDescriptor"):
+def test_service_must_be_named(bob: Signer) -> None:
+    with pytest.raises(ConfigError, match=r"NoService\.service is not set"):
         MinerServer(NoService(), bob)
+
+
+class MisnamedService(HalfMiner):
+    service = (echo_pb2, "Eco")
+
+
+def test_a_misnamed_service_lists_the_module_s_services(bob: Signer) -> None:
+    with pytest.raises(ConfigError, match=r"MisnamedService\.service: .* no service 'Eco' .*Echo"):
+        MinerServer(MisnamedService(), bob)
 
 
 async def test_port_in_use_is_a_config_error(bob: Signer) -> None:

@@ -76,3 +76,13 @@ def test_set_flags_reach_nested_settings() -> None:
         parse_set(["sample_size"])
     with pytest.raises(ConfigError, match="unknown setting"):
         load_settings(None, parse_set(["validator.nope=1"]))
+
+
+def test_echo_reads_its_own_section_set_by_flag() -> None:
+    spec = resolve_subnet("echo")
+    overrides = parse_set(["subnet.text_bytes=5", "validator.timeout=3"])
+    settings = load_settings(None, overrides, subnet_config=spec.config_model())
+    validator = build_component(spec.class_for("validator"), settings)
+    assert isinstance(validator, EchoValidator)
+    assert (validator.text_bytes, validator.latency_budget_s) == (5, 3.0)
+    assert len(validator.make_task(seed=1)) == 10  # 5 random bytes, hex-encoded

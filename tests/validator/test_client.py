@@ -15,7 +15,7 @@ from subnetkit.core.keys import Signer, dev_signer
 from subnetkit.miner import Limits, MinerServer
 from subnetkit.subnets.echo import echo_pb2
 from subnetkit.subnets.echo.miner import EchoMiner
-from subnetkit.validator.client import MinerClient, QueryError, Target
+from subnetkit.validator.client import MinerClient, QueryError, QueryFailed, Target
 from subnetkit.wire import protocol
 from tests.miner.fakes import ScriptedMiner
 
@@ -108,6 +108,20 @@ async def test_ed25519_keys_on_both_ends() -> None:
             wrong = Target(miner_key.ss58, "127.0.0.1", server.port, crypto="sr25519")
             bad = await client.query_one(wrong, ECHO, echo_pb2.EchoRequest(text="ed"), timeout=3)
             assert bad.error is not None and bad.error.status == S.UNAUTHENTICATED
+
+
+async def test_value_is_the_verified_response_or_raises_why_there_is_none() -> None:
+    bob = dev_signer("bob")
+    async with MinerServer(EchoMiner(), bob) as server, MinerClient(ALICE) as client:
+        good = Target(bob.ss58, "127.0.0.1", server.port)
+        answered = await client.query_one(good, "Echo.Echo", echo_pb2.EchoRequest(text="v"), 3)
+        assert answered.value.text == "v"
+        impostor = Target(ALICE.ss58, "127.0.0.1", server.port)  # bob answers, not alice
+        refused = await client.query_one(impostor, ECHO, echo_pb2.EchoRequest(text="v"), 3)
+    with pytest.raises(QueryFailed) as caught:
+        refused.value  # noqa: B018
+    assert caught.value.error is refused.error and caught.value.status == refused.error.status
+    assert ALICE.ss58 in caught.value.message
 
 
 async def test_stream_yields_verified_chunks(miners) -> None:  # type: ignore[no-untyped-def]

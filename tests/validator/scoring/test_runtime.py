@@ -224,3 +224,30 @@ async def test_failing_prepare_hook_is_a_scoring_error() -> None:
     async with ScoringRuntime(BrokenPrepare(), device="cpu") as runtime:
         with pytest.raises(ScoringError, match="prepare failed"):
             await runtime.prepare()
+
+
+async def test_a_plain_function_scores_a_round_with_a_list_of_floats() -> None:
+    seen: list[tuple[Any, list[Any]]] = []
+
+    def score(task: str, answers: Sequence[str]) -> list[float]:
+        seen.append((task, list(answers)))
+        return [1.0 if a == task else 0.25 for a in answers]
+
+    async with ScoringRuntime(score, device="cpu") as runtime:
+        result = await runtime.score("x", ["x", None, "y", float("nan")])
+    assert result.scores.tolist() == [1.0, 0.0, 0.25, 0.25]
+    assert seen == [("x", ["x", "y", pytest.approx(float("nan"), nan_ok=True)])]
+
+
+async def test_a_function_may_return_a_tensor_and_its_bugs_name_it() -> None:
+    def tensor_score(task: int, answers: Sequence[float]) -> Tensor:
+        return torch.tensor(answers) / task
+
+    def broken_score(task: int, answers: Sequence[float]) -> list[float]:
+        return [1.0]  # one score for a round of two
+
+    async with ScoringRuntime(tensor_score, device="cpu") as runtime:
+        assert (await runtime.score(2, [1.0, 0.5])).scores.tolist() == [0.5, 0.25]
+    async with ScoringRuntime(broken_score, device="cpu") as runtime:
+        with pytest.raises(ScoringError, match=r"shape \(1,\), expected \(2,\)"):
+            await runtime.score(2, [1.0, 0.5])
