@@ -303,7 +303,7 @@ def settings_model(subnet_config: type[BaseModel] | None = None) -> type[NeuronS
         {"model_config": ConfigDict(extra="forbid"), "__module__": subnet_config.__module__},
     )
     section: Any = (forbidding, Field(default_factory=forbidding))
-    return create_model(  # type: ignore[call-overload, no-any-return]
+    return create_model(
         "NeuronSettings", __base__=NeuronSettings, __module__=__name__, subnet=section
     )
 
