@@ -10,7 +10,7 @@ from subnetkit.chain import extrinsic, fees
 from subnetkit.chain.builder import BlockLimits
 from subnetkit.core.keys import Signer
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
-from tests.helpers.chain import running_chain
+from subnetkit.testing import running_chain
 
 
 async def _burst(chain: object, signers: list[Signer], per: int) -> tuple[list[pb.Extrinsic], str]:

@@ -9,7 +9,7 @@ from subnetkit.chain.hyperparams import DEV_OVERRIDES
 from subnetkit.core.errors import ChainError, NotRegisteredError
 from subnetkit.core.keys import Signer
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
-from tests.helpers.chain import TAO, ChainHarness
+from subnetkit.testing import TAO, ChainHarness
 
 
 async def expect(code: str, coro: object) -> ChainError:

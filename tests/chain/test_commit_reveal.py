@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from subnetkit.core.errors import ChainError
-from tests.helpers.chain import ChainHarness
+from subnetkit.testing import ChainHarness
 
 
 async def _code(coro: object) -> str:

@@ -15,7 +15,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from subnetkit.chain.metagraph import diff
 from subnetkit.chain.service import SERVICE_NAME
 from subnetkit.core.keys import Signer
-from tests.helpers.chain import TAO, ChainHarness
+from subnetkit.testing import TAO, ChainHarness
 
 
 async def test_metagraph_snapshot_and_emission_split(chain: ChainHarness) -> None:

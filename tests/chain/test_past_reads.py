@@ -16,7 +16,7 @@ from subnetkit.chain import past_state
 from subnetkit.chain.genesis import dev_genesis
 from subnetkit.core.keys import Signer
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
-from tests.helpers.chain import TAO, ChainHarness, running_chain
+from subnetkit.testing import TAO, ChainHarness, running_chain
 
 ACCOUNTS = 2_000
 

@@ -14,7 +14,8 @@ from subnetkit.chain.reexecute import reexecute
 from subnetkit.chain.store import ChainStore
 from subnetkit.core.errors import ChainError, ChainUnavailableError
 from subnetkit.core.keys import Signer, dev_signer
-from tests.helpers.chain import TAO, ChainProcess, running_chain
+from subnetkit.testing import TAO, running_chain
+from tests.helpers.chain import ChainProcess
 
 
 async def _busy_chain(data_dir: Path) -> tuple[int, bytes, str, int]:

@@ -18,7 +18,7 @@ from subnetkit.chain.mempool import PoolLimits
 from subnetkit.core.errors import ChainError
 from subnetkit.core.keys import Signer
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
-from tests.helpers.chain import TAO, ChainHarness, running_chain
+from subnetkit.testing import TAO, ChainHarness, running_chain
 
 S = grpc.StatusCode
 LIMITS = PoolLimits(max_count=64, max_bytes=64 * 1024, max_per_account=8, future_ttl_blocks=3)

@@ -17,7 +17,7 @@ from subnetkit.chain.metagraph import Metagraph
 from subnetkit.chain.records import Neuron, Subnet
 from subnetkit.chain.state import State
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
-from tests.helpers.chain import ChainHarness
+from subnetkit.testing import ChainHarness
 
 
 def _dense(rows: list[tuple[tuple[int, int], ...] | None], n: int) -> list[list[int]]:

@@ -7,7 +7,7 @@ import pytest
 from subnetkit.chain.metagraph import diff
 from subnetkit.core.errors import ChainError
 from subnetkit.core.keys import Signer
-from tests.helpers.chain import ChainHarness
+from subnetkit.testing import ChainHarness
 
 
 async def test_full_subnet_respects_immunity_then_replaces_lowest_pruning_score(

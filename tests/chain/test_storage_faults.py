@@ -24,7 +24,7 @@ from subnetkit.chain.store import DB_NAME
 from subnetkit.cli import main
 from subnetkit.core.errors import ChainError, ConfigError
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
-from tests.helpers.chain import TAO, running_chain
+from subnetkit.testing import TAO, running_chain
 
 S = grpc.StatusCode
 

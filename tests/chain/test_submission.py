@@ -14,7 +14,7 @@ from subnetkit.chain import extrinsic
 from subnetkit.chain.mempool import MAX_FUTURE_NONCES, PoolLimits
 from subnetkit.core.keys import Signer
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
-from tests.helpers.chain import TAO, ChainHarness, running_chain
+from subnetkit.testing import TAO, ChainHarness, running_chain
 
 S = grpc.StatusCode
 

@@ -9,7 +9,7 @@ import pytest
 from subnetkit.chain.extrinsic import signing_payload
 from subnetkit.core.keys import Signer
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
-from tests.helpers.chain import TAO, ChainHarness
+from subnetkit.testing import TAO, ChainHarness
 
 S = grpc.StatusCode
 METHOD = "/subnetkit.chain.v1.Chain/"

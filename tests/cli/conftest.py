@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import pytest
 
 from subnetkit.cli import main
-from tests.helpers.chain import ChainHarness, running_chain
+from subnetkit.testing import ChainHarness, running_chain
 
 T = TypeVar("T")
 START_TIMEOUT = 60.0

@@ -18,7 +18,7 @@ from subnetkit.chain.store import ChainStore
 from subnetkit.cli import main
 from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import dev_signer
-from tests.helpers.chain import running_chain
+from subnetkit.testing import running_chain
 
 #: a failing start must be over well within this (a hang used to run until killed)
 EXIT_WITHIN = 30.0

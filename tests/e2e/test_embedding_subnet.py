@@ -24,7 +24,7 @@ from subnetkit.subnets.embedding.engines import GoodEngine, NoisyEngine, RandomE
 from subnetkit.subnets.embedding.miner import EmbeddingMiner
 from subnetkit.subnets.embedding.model import load_reference_model
 from subnetkit.subnets.embedding.validator import EmbeddingValidator
-from tests.helpers.chain import TAO, ChainHarness
+from subnetkit.testing import TAO, ChainHarness
 from tests.neurons.support import drive, running_miners, running_validator, settings_for
 
 pytestmark = [pytest.mark.timeout(180), pytest.mark.slow]

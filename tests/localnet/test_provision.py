@@ -7,7 +7,7 @@ from pathlib import Path
 from subnetkit.core.wallet import load_hotkey
 from subnetkit.localnet.naming import plan_neurons
 from subnetkit.localnet.provision import EXTRA_FUNDS_TAO, TAO, provision, validator_stakes
-from tests.helpers.chain import running_chain
+from subnetkit.testing import running_chain
 
 
 async def test_provision_registers_every_planned_neuron_in_order(tmp_path: Path) -> None:

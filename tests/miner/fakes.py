@@ -1,4 +1,4 @@
-"""Miners with scripted behaviour for failure-path tests, and a bounded wait helper."""
+"""Miners with scripted behaviour for failure-path tests (bounded waits: subnetkit.testing)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class ScriptedMiner(Miner):
     ``block`` -> waits for ``gate``; ``thread`` -> reports the thread it ran in.
     """
 
-    service = echo_pb2.DESCRIPTOR.services_by_name["Echo"]
+    service = (echo_pb2, "Echo")
 
     def __init__(self) -> None:
         self.gate = asyncio.Event()
@@ -56,7 +56,7 @@ class ScriptedMiner(Miner):
 class ThreadedMiner(Miner):
     """Plain ``def`` handlers: they must run in a worker thread, not on the event loop."""
 
-    service = echo_pb2.DESCRIPTOR.services_by_name["Echo"]
+    service = (echo_pb2, "Echo")
 
     def Echo(self, request: echo_pb2.EchoRequest, context: CallContext) -> echo_pb2.EchoResponse:
         return echo_pb2.EchoResponse(text=threading.current_thread().name)
@@ -75,7 +75,7 @@ class BlockingThreadMiner(Miner):
     the caller's deadline, so its slot must stay taken until it returns.
     """
 
-    service = echo_pb2.DESCRIPTOR.services_by_name["Echo"]
+    service = (echo_pb2, "Echo")
 
     def __init__(self) -> None:
         self.release = threading.Event()
@@ -108,10 +108,3 @@ class BlockingThreadMiner(Miner):
         finally:
             with self.lock:
                 self.closed += 1
-
-
-async def eventually(predicate, timeout: float = 5.0) -> None:  # type: ignore[no-untyped-def]
-    """Wait (bounded) until ``predicate()`` is true, yielding to the loop between checks."""
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 - the condition lives in another component
-            await asyncio.sleep(0.005)

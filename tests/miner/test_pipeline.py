@@ -16,7 +16,8 @@ import pytest
 from subnetkit.core.keys import Signer
 from subnetkit.miner import CallContext, Limits, MinerServer
 from subnetkit.subnets.echo import echo_pb2
-from tests.miner.fakes import ScriptedMiner, eventually
+from subnetkit.testing import eventually
+from tests.miner.fakes import ScriptedMiner
 from tests.wire.raw import ECHO, raw_unary, signed_metadata
 
 S = grpc.StatusCode

@@ -16,8 +16,9 @@ from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer
 from subnetkit.miner import CallContext, Miner, MinerServer
 from subnetkit.subnets.echo import echo_pb2
+from subnetkit.testing import eventually
 from subnetkit.validator.client import MinerClient, Target
-from tests.miner.fakes import ScriptedMiner, ThreadedMiner, eventually
+from tests.miner.fakes import ScriptedMiner, ThreadedMiner
 from tests.wire.raw import raw_unary, signed_metadata
 
 S = grpc.StatusCode

@@ -16,8 +16,8 @@ from subnetkit.core.keys import Signer
 from subnetkit.core.settings import NeuronSettings, load_settings
 from subnetkit.miner.base import Miner
 from subnetkit.miner.neuron import MinerNeuron
+from subnetkit.testing import ChainHarness
 from subnetkit.validator.neuron import Validator, ValidatorNeuron
-from tests.helpers.chain import ChainHarness
 
 ROUND_TIMEOUT = 30.0
 

@@ -17,8 +17,8 @@ from subnetkit.core.keys import Signer
 from subnetkit.miner.neuron import MinerNeuron
 from subnetkit.subnets.echo import echo_pb2
 from subnetkit.subnets.echo.miner import EchoMiner
+from subnetkit.testing import TAO, ChainHarness
 from subnetkit.validator.client import MinerClient, Target
-from tests.helpers.chain import TAO, ChainHarness
 from tests.neurons.support import settings_for
 
 pytestmark = pytest.mark.timeout(60)

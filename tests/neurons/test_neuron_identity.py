@@ -16,7 +16,7 @@ from subnetkit.core.errors import ConfigError
 from subnetkit.core.state_lock import StateDirLock
 from subnetkit.miner.neuron import MinerNeuron
 from subnetkit.subnets.echo.miner import EchoMiner
-from tests.helpers.chain import ChainHarness
+from subnetkit.testing import ChainHarness
 from tests.neurons.support import settings_for
 
 pytestmark = pytest.mark.timeout(60)

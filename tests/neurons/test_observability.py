@@ -16,7 +16,7 @@ import pytest
 
 from subnetkit.subnets.echo.miner import EchoMiner
 from subnetkit.subnets.echo.validator import EchoValidator
-from tests.helpers.chain import TAO, ChainHarness
+from subnetkit.testing import TAO, ChainHarness
 from tests.neurons.support import drive, running_miners, running_validator, settings_for
 
 pytestmark = pytest.mark.timeout(90)

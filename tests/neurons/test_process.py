@@ -23,8 +23,8 @@ from subnetkit.core.keys import Signer
 from subnetkit.miner.neuron import MinerNeuron
 from subnetkit.subnets.echo import echo_pb2
 from subnetkit.subnets.echo.miner import EchoMiner
+from subnetkit.testing import TAO, ChainHarness, wait_for_ready_file
 from subnetkit.validator.client import MinerClient, Target
-from tests.helpers.chain import TAO, ChainHarness
 from tests.neurons.support import settings_for
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
@@ -61,12 +61,7 @@ def _miner_cmd(h: ChainHarness, netuid: int, wallets: Path, tmp: Path, *extra: s
 
 
 async def _wait_ready(proc: asyncio.subprocess.Process, ready: Path, timeout: float) -> dict:
-    async with asyncio.timeout(timeout):
-        while not await asyncio.to_thread(ready.exists):
-            if proc.returncode is not None:
-                raise AssertionError(f"miner exited {proc.returncode} before it was ready")
-            await asyncio.sleep(0.05)
-    return json.loads(await asyncio.to_thread(ready.read_text))
+    return await wait_for_ready_file(ready, timeout, process=proc)
 
 
 async def test_miner_process_serves_on_chain_and_exits_0_on_sigterm(

@@ -8,7 +8,7 @@ import pytest
 
 from subnetkit.chain.metagraph import Metagraph, MetagraphDiff
 from subnetkit.chain.sync import MetagraphSync
-from tests.helpers.chain import ChainHarness
+from subnetkit.testing import ChainHarness
 
 pytestmark = pytest.mark.timeout(30)
 

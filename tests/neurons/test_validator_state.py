@@ -14,8 +14,8 @@ import pytest
 
 from subnetkit.subnets.echo.miner import EchoMiner
 from subnetkit.subnets.echo.validator import EchoValidator
+from subnetkit.testing import TAO, ChainHarness
 from subnetkit.validator.neuron import COMMITS_FILE
-from tests.helpers.chain import TAO, ChainHarness
 from tests.neurons.support import drive, running_miners, running_validator, settings_for
 
 pytestmark = pytest.mark.timeout(60)

@@ -14,10 +14,10 @@ import pytest
 
 from subnetkit.subnets.echo.miner import EchoMiner
 from subnetkit.subnets.echo.validator import EchoValidator
+from subnetkit.testing import TAO, ChainHarness
 from subnetkit.validator.scores import ScoreStore
 from subnetkit.validator.state import CommitStore
 from subnetkit.validator.weights import WeightSetter
-from tests.helpers.chain import TAO, ChainHarness
 from tests.neurons.support import drive, running_miners, running_validator, settings_for
 
 pytestmark = pytest.mark.timeout(60)

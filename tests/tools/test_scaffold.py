@@ -105,3 +105,12 @@ def test_an_existing_package_is_never_overwritten(tmp_path: Path) -> None:
 def test_names_become_class_names() -> None:
     assert camel("word_flip") == "WordFlip" and camel("sn42") == "Sn42"
     assert check_name("word_flip") == "word_flip"
+
+
+def test_the_generated_test_uses_subnetkit_testing_and_the_short_api(tmp_path: Path) -> None:
+    scaffold_subnet("short", tmp_path, compile_proto=False)
+    package = tmp_path / "short"
+    test = (package / "test_short.py").read_text()
+    assert "from subnetkit.testing import MinerTestEnv" in test and "MinerServer" not in test
+    code = (package / "miner.py").read_text() + (package / "validator.py").read_text()
+    assert "DESCRIPTOR" not in code and '(short_pb2, "Short.Solve")' in code
