@@ -15,7 +15,8 @@ from subnetkit.core.keys import Signer
 from subnetkit.miner import Limits, MinerServer
 from subnetkit.subnets.echo import echo_pb2
 from subnetkit.subnets.echo.miner import EchoMiner
-from tests.miner.fakes import ScriptedMiner, eventually
+from subnetkit.testing import eventually
+from tests.miner.fakes import ScriptedMiner
 from tests.wire.raw import ECHO, ECHO_STREAM, raw_unary, signed_metadata
 
 S = grpc.StatusCode

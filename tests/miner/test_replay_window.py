@@ -9,7 +9,8 @@ import grpc
 from subnetkit.core.keys import Signer
 from subnetkit.miner import Limits, MinerServer
 from subnetkit.subnets.echo import echo_pb2
-from tests.miner.fakes import ScriptedMiner, eventually
+from subnetkit.testing import eventually
+from tests.miner.fakes import ScriptedMiner
 from tests.wire.raw import raw_unary, signed_metadata
 
 S = grpc.StatusCode
