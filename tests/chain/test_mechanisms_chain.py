@@ -7,7 +7,7 @@ from pathlib import Path
 from subnetkit.chain.genesis import dev_genesis
 from subnetkit.chain.reexecute import reexecute
 from subnetkit.core.keys import Signer, dev_signer
-from tests.helpers.chain import TAO, running_chain
+from subnetkit.testing import TAO, running_chain
 
 U64_MAX = 2**64 - 1
 
