@@ -167,6 +167,24 @@ async def test_streams_per_connection_are_capped(alice: Signer, bob: Signer) -> 
         assert len(refused) <= 3 and len(miner.served) == 1 + 5 - len(refused)
 
 
+async def test_an_honest_client_past_the_stream_cap_queues_instead_of_failing(
+    alice: Signer, bob: Signer
+) -> None:
+    from subnetkit.validator.client import MinerClient, Target
+
+    method = echo_pb2.DESCRIPTOR.services_by_name["Echo"].methods_by_name["Echo"]
+    limits = Limits(max_streams_per_connection=4)
+    async with (
+        MinerServer(EchoMiner(), bob, limits=limits) as server,
+        MinerClient(alice, max_concurrency=64) as client,
+    ):
+        target = Target(bob.ss58, "127.0.0.1", server.port)
+        request = echo_pb2.EchoRequest(text="hi")
+        for _ in range(3):
+            results = await client.query([target] * 64, method, request, timeout=10)
+            assert all(r.ok for r in results), {r.error for r in results if r.error}
+
+
 async def test_health_watch_streams_are_bounded(alice: Signer, bob: Signer) -> None:
     async with (
         MinerServer(EchoMiner(), bob, limits=Limits(max_health_watchers=2)) as server,
