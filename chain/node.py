@@ -27,6 +27,7 @@ from subnetkit.chain.builder import (
 )
 from subnetkit.chain.datadir_lock import DataDirLock
 from subnetkit.chain.errors import chain_error
+from subnetkit.chain.gc_pause import GcPause
 from subnetkit.chain.genesis import GenesisConfig, dev_genesis, genesis_state
 from subnetkit.chain.mempool import Mempool, Pending, PoolLimits
 from subnetkit.chain.past_state import PastReader
@@ -61,6 +62,7 @@ class ChainNode:
         self.past = PastReader(self.store.path, keep_blocks)
         self.limits = BlockLimits(max_block_extrinsics, max_block_weight, max_apply_seconds)
         self.pool = Mempool(pool_limits)
+        self._gc = GcPause()
         self.lock = asyncio.Lock()
         self.state = State()
         self.genesis: GenesisConfig = GenesisConfig()
@@ -97,6 +99,7 @@ class ChainNode:
             except sqlite3.Error as exc:
                 raise self.store.fault(exc, "reading the chain at start") from None
         except BaseException:
+            self._gc.after_block(0)  # hand any frozen objects back to the collector
             await self.store.close()
             await asyncio.to_thread(self.past.close)
             self._lock.release()
@@ -141,6 +144,7 @@ class ChainNode:
                     pending.future.exception()  # mark retrieved: nobody may be waiting
             for queue in list(self._subscribers):
                 queue.put_nowait(None)
+            self._gc.after_block(0)  # hand any frozen objects back to the collector
             await self.store.close()
             await asyncio.to_thread(self.past.close)
             self._lock.release()
@@ -267,6 +271,7 @@ class ChainNode:
                 pending.future.set_exception(error)
                 pending.future.exception()
         self.pool.after_block(touched, self._next_nonce, self.head.number)
+        self._gc.after_block(len(self.pool))
         self._publish(built.block)
         return built.block
 

@@ -3,11 +3,13 @@ blocks, none over the cap, and every extrinsic of the burst is still included, i
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
 from subnetkit.chain import extrinsic, fees
 from subnetkit.chain.builder import BlockLimits
+from subnetkit.chain.gc_pause import LARGE_POOL, GcPause
 from subnetkit.core.keys import Signer
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
 from subnetkit.testing import running_chain
@@ -58,3 +60,15 @@ async def test_a_burst_is_split_by_time(tmp_path: Path) -> None:
             json.loads(e.data_json)["fee"] for e in block.events if e.name == "TransactionFeePaid"
         ]
         assert fees_paid and all(f > 0 for f in fees_paid)
+
+
+def test_live_objects_are_frozen_only_while_the_pool_is_large() -> None:
+    pause = GcPause()
+    pause.after_block(LARGE_POOL)  # not above the threshold: nothing frozen
+    assert gc.get_freeze_count() == 0 and not pause.frozen
+    try:
+        pause.after_block(LARGE_POOL + 1)
+        assert pause.frozen and gc.get_freeze_count() > 0
+    finally:
+        pause.after_block(0)  # small again: handed back to the collector
+    assert gc.get_freeze_count() == 0 and not pause.frozen
