@@ -11,17 +11,20 @@ are the bit patterns divided by 2^32 (exact in float64) and whose u16 values are
 
 from __future__ import annotations
 
+from functools import partial
+from typing import Any
+
 import torch
 from torch import Tensor
 
-from subnetkit.chain.epoch.exact_bonds import ExactBonds, yuma2_bonds_exact, yuma3_bonds_exact
+from subnetkit.chain.epoch.exact_blocks import NUMPY, TORCH, clip_and_rank, yuma2_block
+from subnetkit.chain.epoch.exact_bonds import ema_rate_bits, yuma3_bonds_exact
 from subnetkit.chain.epoch.fixed import (
     ONE,
     U16_MAX,
     div_frac,
     max_upscale_u16,
     mul,
-    mul_scalar,
     normalize,
     rao_amounts,
     ratio_bits,
@@ -40,8 +43,8 @@ from subnetkit.chain.epoch.yuma import (
 
 _I64 = torch.int64
 _SCALE = 1.0 / ONE
-_BLOCK_ELEMENTS = 1 << 17
-"""Entries per column block (1 MiB of int64): a few such blocks fit a core's L2 cache."""
+_BLOCK_ELEMENTS = 1 << 15
+"""Entries per column block (256 KiB of int64): the handful alive at once fit a core's L2."""
 
 
 def _block_width(rows: int, n: int) -> int:
@@ -52,6 +55,13 @@ def _block_width(rows: int, n: int) -> int:
 def _fraction(bits: Tensor) -> Tensor:
     """I32F32 bits as float64 (exact: every value here is below 2^53)."""
     return bits.to(torch.float64).mul_(_SCALE)
+
+
+def _legacy_fields(weights: Tensor, row_stake: Tensor, rank: Tensor) -> tuple[Tensor, Tensor]:
+    """``(prerank, trust)`` as fractions, on demand: subtensor no longer stores them, so the
+    epoch of record leaves them out of its hot path. Each product truncated, as for rank."""
+    prerank = mul(weights, row_stake.unsqueeze(1)).sum(dim=0)
+    return _fraction(prerank), _fraction(div_frac(rank, prerank))
 
 
 def run_epoch_exact(
@@ -113,75 +123,97 @@ def run_epoch_exact(
 
     # Columns are independent until incentive (which needs every column's rank) and the row
     # sums, so the (r × n) work runs on blocks of columns that stay in cache: limb products and
-    # quotients make many short passes over each block (docs/epoch.md §5.5).
-    width = _block_width(int(rows.shape[0]), n)
-    stake_column = row_stake.unsqueeze(1)
+    # quotients make many short passes over each block (docs/epoch.md §5.5). On the CPU the
+    # blocks run in numpy over zero-copy views (chain/epoch/exact_blocks.py says why).
+    r = int(rows.shape[0])
+    on_cpu = dev.type == "cpu"
+    ops = NUMPY if on_cpu else TORCH
+
+    def array(t: Tensor) -> Any:
+        return t.numpy() if on_cpu else t
+
+    def tensor(a: Any) -> Tensor:
+        return torch.from_numpy(a) if on_cpu else a
+
+    def zeros(*shape: int) -> Any:
+        return array(torch.zeros(shape, dtype=_I64, device=dev))
+
+    def empty(*shape: int) -> Any:  # for outputs every block writes its columns of
+        return array(torch.empty(shape, dtype=_I64, device=dev))
+
+    width = _block_width(r, n)
+    w_all, c_all, b_all = array(weights), array(consensus), array(bonds_in)
+    keep_all = array(present)
+    stake_column = array(row_stake.unsqueeze(1).contiguous())
     penalty = ratio_bits(hp.bonds_penalty, U16_MAX)
+    alpha = ema_rate_bits(hp.bonds_moving_average)
     liquid = hp.yuma3 and hp.liquid_alpha and bool((consensus != 0).any())
-    validator_trust_rows = torch.zeros(rows.shape[0], dtype=_I64, device=dev)
-    prerank = torch.empty(n, dtype=_I64, device=dev)
-    rank = torch.empty(n, dtype=_I64, device=dev)
-    parts: list[ExactBonds] = []
+    trust_rows, rank_a = zeros(r), zeros(n)
+    ema_a, stored_a = empty(r, n), empty(r, n)
+    normalized_blocks: list[Any] = []
     for start in range(0, n, width):
         cols = slice(start, start + width)
-        w, c = weights[:, cols], consensus[cols]
-        # 2.7 clipping and validator trust
-        clipped = torch.minimum(w, c.unsqueeze(0))
-        validator_trust_rows += clipped.sum(dim=1)
-        # 2.8 rank and the legacy prerank: each product truncated before the sum
-        prerank[cols] = mul(w, stake_column).sum(dim=0)
-        bought = mul(clipped, stake_column)
-        rank[cols] = bought_sums = bought.sum(dim=0)
+        w, c = w_all[:, cols], c_all[cols]
+        # 2.7 clipping and validator trust, 2.8 rank and the legacy prerank
+        block = clip_and_rank(ops, w, c, stake_column)
+        trust_rows += block.trust_rows
+        rank_a[cols] = block.rank
         # 2.9 weights used for bonds
-        keep = present[:, cols]
+        keep = keep_all[:, cols]
         if hp.bonds_penalty == 0:
             bond_weights = w
         elif hp.bonds_penalty == U16_MAX:
-            bond_weights = clipped
+            bond_weights = block.clipped
             if liquid:
-                keep = keep & ~((w > 0) & (c == 0).unsqueeze(0))
+                keep = keep & ~((w > 0) & (c == 0))
         else:
-            bond_weights = mul_scalar(clipped - w, penalty).add_(w).clamp_(min=0)
+            bond_weights = ops.mul_scalar(block.clipped - w, penalty)
+            bond_weights += w
+            bond_weights *= bond_weights > 0
             keep = bond_weights > 0
         # 2.10 / 2.11 bonds
         if hp.yuma3:
             part = yuma3_bonds_exact(
-                bonds_in[:, cols],
-                bond_weights,
-                keep,
-                c,
+                tensor(b_all[:, cols]),
+                tensor(bond_weights),
+                tensor(keep),
+                tensor(c),
                 bonds_moving_average=hp.bonds_moving_average,
                 use_liquid_alpha=liquid,
                 alpha_low=hp.alpha_low,
                 alpha_high=hp.alpha_high,
                 steepness=hp.alpha_sigmoid_steepness,
             )
+            ema_a[:, cols] = array(part.ema)
+            stored_a[:, cols] = array(part.stored)
+            normalized_blocks.append(array(part.normalized))
+            continue
+        if bond_weights is block.clipped:
+            bought, bought_sums = block.bought, block.rank
         else:
-            if bond_weights is not clipped:
-                bought = mul(bond_weights, stake_column)
-                bought_sums = bought.sum(dim=0)
-            part = yuma2_bonds_exact(
-                bonds_in[:, cols], bought, bought_sums, hp.bonds_moving_average
-            )
-        parts.append(part)
+            bought = ops.mul(bond_weights, stake_column)
+            bought_sums = ops.sum0(bought)
+        bonds = yuma2_block(ops, b_all[:, cols], bought, bought_sums, alpha)
+        ema_a[:, cols] = bonds.ema
+        stored_a[:, cols] = bonds.stored
+        normalized_blocks.append(bonds.normalized)
+    rank = tensor(rank_a)
     validator_trust = torch.zeros(n, dtype=_I64, device=dev)
-    validator_trust[rows] = validator_trust_rows
+    validator_trust[rows] = tensor(trust_rows)
     incentive = normalize(rank)
-    trust = div_frac(rank, prerank)
 
     # dividends: incentive weighed by the normalised bonds, each product truncated
-    dividend_rows = torch.zeros(rows.shape[0], dtype=_I64, device=dev)
-    for part, start in zip(parts, range(0, n, width), strict=True):
-        dividend_rows += mul(part.normalized, incentive[start : start + width].unsqueeze(0)).sum(
-            dim=1
-        )
+    incentive_a = array(incentive)
+    dividend_a = zeros(r)
+    for normalized, start in zip(normalized_blocks, range(0, n, width), strict=True):
+        dividend_a += ops.sum1(ops.mul(normalized, incentive_a[start : start + width]))
+    dividend_rows = tensor(dividend_a)
     if hp.yuma3:  # stake enters Yuma3 dividends once, on the whole row sum
         dividend_rows = mul(dividend_rows, row_stake)
     dividend_weight = torch.zeros(n, dtype=_I64, device=dev)
     dividend_weight[rows] = dividend_rows
     dividends = normalize(dividend_weight)
-    ema = torch.cat([part.ema for part in parts], dim=1) if parts else weights.clone()
-    stored = torch.cat([part.stored for part in parts], dim=1) if parts else weights.clone()
+    ema, stored = tensor(ema_a), tensor(stored_a)
 
     # 2.12 bond storage: only rows with a new permit keep bonds
     _zero_rows_(stored, ~new_permit[rows])
@@ -207,9 +239,7 @@ def run_epoch_exact(
         new_validator_permit=new_permit,
         consensus=_fraction(consensus),
         validator_trust=_fraction(validator_trust),
-        prerank=_fraction(prerank),
         rank=_fraction(rank),
-        trust=_fraction(trust),
         incentive=_fraction(incentive),
         dividends=_fraction(dividends),
         normalized_server_emission=_fraction(server_share),
@@ -223,13 +253,13 @@ def run_epoch_exact(
         ema_bonds_rows=ema,
         bonds_rows=stored,
         rows_in_bits=True,
+        legacy_fn=partial(_legacy_fields, weights, row_stake, rank),
         u16_values={
             "stake_weight": to_u16(stake),
             "consensus": to_u16(consensus),
             "incentive": to_u16(incentive),
             "dividends": to_u16(dividends),
             "validator_trust": to_u16(validator_trust),
-            "trust": to_u16(trust),
             "pruning_score": max_upscale_u16(combined_share),
         },
     )

@@ -1,9 +1,8 @@
-"""Bonds and dividends in the chain's fixed point (docs/epoch.md §2.10-2.11, §5).
+"""Yuma3 bonds in the chain's fixed point (docs/epoch.md §2.11, §5), on torch tensors.
 
-The exact counterpart of :mod:`chain.epoch.bonds`: the same ``(r × n)`` block of rows that can
-hold bonds, every value an I32F32 bit pattern in int64, every product and quotient truncated
-where subtensor truncates it. Each function returns ``(ema, dividends_raw, stored_u16)`` like the
-float64 module, with ``ema`` and ``dividends_raw`` as bits.
+The exact counterpart of :func:`chain.epoch.bonds.yuma3_bonds` for one block of columns: every
+value an I32F32 bit pattern in int64, every product and quotient truncated where subtensor
+truncates it. (The default path's bonds are in :mod:`chain.epoch.exact_blocks`.)
 """
 
 from __future__ import annotations
@@ -18,7 +17,6 @@ from subnetkit.chain.epoch.fixed import (
     ONE,
     U16_MAX,
     col_normalize,
-    div_frac,
     exp_safe,
     mul,
     mul_scalar,
@@ -46,31 +44,6 @@ class ExactBonds:
 def ema_rate_bits(bonds_moving_average: int) -> int:
     """``1 − I32F32(bma / 1e6)``; the I64F64 quotient narrowed to I32F32 is one floor."""
     return ONE - (bonds_moving_average << 32) // 1_000_000
-
-
-def yuma2_bonds_exact(
-    bonds_u16: Tensor,
-    bought: Tensor,
-    bought_sums: Tensor,
-    bonds_moving_average: int,
-) -> ExactBonds:
-    """Default bonds for a block of columns: column-normalised, bought in proportion to stake,
-    EMA with a fixed alpha, stored max-upscaled and floored to u16 (docs/epoch.md §2.10).
-
-    ``bonds_u16`` holds the stored u16 values (recently-registered columns already zeroed);
-    ``bought`` is ``ΔB = Wb ∘ A`` as bits (each product truncated) and ``bought_sums`` its
-    column sums. Stored bonds are whole numbers b, so b / Σb in I32F32 is
-    ``floor(b·2^32 / Σb)``.
-    """
-    alpha = ema_rate_bits(bonds_moving_average)
-    ema = mul_scalar(div_frac(bought, bought_sums), alpha)
-    ema += mul_scalar(div_frac(bonds_u16, bonds_u16.sum(dim=0)), ONE - alpha)
-    normalized = col_normalize(ema)
-    # column max-upscale; zero columns stay zero
-    ema = div_frac(normalized, normalized.amax(dim=0)) if normalized.shape[0] else normalized
-    stored = ema * U16_MAX  # a max-upscaled bond is at most 1.0: no saturation needed
-    stored >>= 32
-    return ExactBonds(ema=ema, normalized=normalized, stored=stored)
 
 
 def liquid_alpha_exact(
@@ -141,6 +114,5 @@ __all__ = [
     "ExactBonds",
     "ema_rate_bits",
     "liquid_alpha_exact",
-    "yuma2_bonds_exact",
     "yuma3_bonds_exact",
 ]

@@ -9,7 +9,7 @@ matrices would cost more than the whole epoch at n = 4096.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -142,7 +142,9 @@ class EpochOutputs:
     Matrix outputs are held as ``row_uids`` plus ``*_rows`` (one row per uid in ``row_uids``:
     every uid that had or gets a validator permit; all other rows are zero). The dense
     ``weights_normalized``, ``ema_bonds`` and ``bonds`` properties expand them on first use.
-    ``rank`` is the un-normalised clipped rank; ``prerank`` and ``trust`` are the legacy fields.
+    ``rank`` is the un-normalised clipped rank; ``prerank`` and ``trust`` are the legacy fields
+    (subtensor no longer stores them): given as tensors, or computed on first use by
+    ``legacy_fn`` (the exact epoch, which keeps them off the chain's path).
     """
 
     active: Tensor
@@ -151,9 +153,7 @@ class EpochOutputs:
     new_validator_permit: Tensor
     consensus: Tensor
     validator_trust: Tensor
-    prerank: Tensor
     rank: Tensor
-    trust: Tensor
     incentive: Tensor
     dividends: Tensor
     normalized_server_emission: Tensor
@@ -171,6 +171,29 @@ class EpochOutputs:
     rows_in_bits: bool = False
     """True when ``weights_normalized_rows`` and ``ema_bonds_rows`` hold I32F32 bit patterns
     (int64, the exact epoch): they become float64 fractions only when expanded."""
+    legacy_prerank: Tensor | None = None
+    legacy_trust: Tensor | None = None
+    legacy_fn: Callable[[], tuple[Tensor, Tensor]] | None = None
+    """Computes ``(prerank, trust)`` when they were not given."""
+
+    def _legacy(self) -> tuple[Tensor, Tensor]:
+        if self.legacy_prerank is None or self.legacy_trust is None:
+            if self.legacy_fn is None:
+                raise ValueError(
+                    "epoch outputs carry neither prerank/trust nor a way to compute them"
+                )
+            self.legacy_prerank, self.legacy_trust = self.legacy_fn()
+        return self.legacy_prerank, self.legacy_trust
+
+    @property
+    def prerank(self) -> Tensor:
+        """Legacy ``Σ_i A_i W_ij`` before clipping (docs/epoch.md §2.8)."""
+        return self._legacy()[0]
+
+    @property
+    def trust(self) -> Tensor:
+        """Legacy ``rank / prerank`` (0 where prerank is 0)."""
+        return self._legacy()[1]
 
     @property
     def n(self) -> int:
@@ -212,9 +235,11 @@ class EpochOutputs:
         ``pruning_score`` is the legacy max-upscaled combined emission. The exact epoch
         computes these in fixed point and they are returned as it computed them.
         """
-        if self.u16_values is not None:
-            return dict(self.u16_values)
         from subnetkit.chain.epoch.quant import max_upscale_u16_tensor, to_u16
+
+        if self.u16_values is not None:
+            # trust is exact in float64 (bits / 2^32), so floor(x * 65535) is too.
+            return {**self.u16_values, "trust": to_u16(self.trust)}
 
         return {
             "stake_weight": to_u16(self.stake),

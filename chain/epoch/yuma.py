@@ -241,9 +241,7 @@ def run_epoch(
         new_validator_permit=new_permit,
         consensus=consensus,
         validator_trust=validator_trust,
-        prerank=prerank,
         rank=rank,
-        trust=trust,
         incentive=incentive,
         dividends=dividends,
         normalized_server_emission=server_share,
@@ -256,6 +254,8 @@ def run_epoch(
         weights_normalized_rows=weights,
         ema_bonds_rows=result.ema,
         bonds_rows=stored,
+        legacy_prerank=prerank,
+        legacy_trust=trust,
     )
 
 
