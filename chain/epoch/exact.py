@@ -155,19 +155,19 @@ def run_epoch_exact(
         cols = slice(start, start + width)
         w, c = w_all[:, cols], c_all[cols]
         # 2.7 clipping and validator trust, 2.8 rank and the legacy prerank
-        block = clip_and_rank(ops, w, c, stake_column)
-        trust_rows += block.trust_rows
-        rank_a[cols] = block.rank
+        ranked = clip_and_rank(ops, w, c, stake_column)
+        trust_rows += ranked.trust_rows
+        rank_a[cols] = ranked.rank
         # 2.9 weights used for bonds
         keep = keep_all[:, cols]
         if hp.bonds_penalty == 0:
             bond_weights = w
         elif hp.bonds_penalty == U16_MAX:
-            bond_weights = block.clipped
+            bond_weights = ranked.clipped
             if liquid:
                 keep = keep & ~((w > 0) & (c == 0))
         else:
-            bond_weights = ops.mul_scalar(block.clipped - w, penalty)
+            bond_weights = ops.mul_scalar(ranked.clipped - w, penalty)
             bond_weights += w
             bond_weights *= bond_weights > 0
             keep = bond_weights > 0
@@ -188,8 +188,8 @@ def run_epoch_exact(
             stored_a[:, cols] = array(part.stored)
             normalized_blocks.append(array(part.normalized))
             continue
-        if bond_weights is block.clipped:
-            bought, bought_sums = block.bought, block.rank
+        if bond_weights is ranked.clipped:
+            bought, bought_sums = ranked.bought, ranked.rank
         else:
             bought = ops.mul(bond_weights, stake_column)
             bought_sums = ops.sum0(bought)
