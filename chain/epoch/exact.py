@@ -57,6 +57,11 @@ def _fraction(bits: Tensor) -> Tensor:
     return bits.to(torch.float64).mul_(_SCALE)
 
 
+def _blocks_in_numpy(device: torch.device) -> bool:
+    """Whether the block kernels run in numpy (CPU) or torch (any other device)."""
+    return device.type == "cpu"
+
+
 def _legacy_fields(weights: Tensor, row_stake: Tensor, rank: Tensor) -> tuple[Tensor, Tensor]:
     """``(prerank, trust)`` as fractions, on demand: subtensor no longer stores them, so the
     epoch of record leaves them out of its hot path. Each product truncated, as for rank."""
@@ -126,7 +131,7 @@ def run_epoch_exact(
     # quotients make many short passes over each block (docs/epoch.md §5.5). On the CPU the
     # blocks run in numpy over zero-copy views (chain/epoch/exact_blocks.py says why).
     r = int(rows.shape[0])
-    on_cpu = dev.type == "cpu"
+    on_cpu = _blocks_in_numpy(dev)
     ops = NUMPY if on_cpu else TORCH
 
     def array(t: Tensor) -> Any:

@@ -80,3 +80,21 @@ def test_tiny_ema_rate_is_where_truncation_shows() -> None:
     inputs = random_subnet(1, 10)
     gap = _gap(run_epoch_exact(inputs, hp).dividends, run_epoch(inputs, hp).dividends)
     assert 1e-6 < gap < 1e-3
+
+
+def test_column_blocks_and_backends_do_not_change_a_bit(monkeypatch) -> None:
+    """Blocks of columns (numpy or torch kernels) give exactly the one-block result."""
+    from subnetkit.chain.epoch import exact
+    from subnetkit.chain.epoch.scenario import outputs_to_json
+
+    inputs = random_subnet(11, 150)
+    for hp in (EpochHyperparams(), EpochHyperparams(yuma3=True, liquid_alpha=True)):
+        monkeypatch.setattr(exact, "_block_width", lambda rows, n: 64)
+        blocked = outputs_to_json(run_epoch_exact(inputs, hp))
+        monkeypatch.setattr(exact, "_blocks_in_numpy", lambda device: False)
+        blocked_torch = outputs_to_json(run_epoch_exact(inputs, hp))
+        monkeypatch.setattr(exact, "_block_width", lambda rows, n: n)
+        whole = outputs_to_json(run_epoch_exact(inputs, hp))
+        monkeypatch.undo()
+        assert blocked == whole
+        assert blocked_torch == whole

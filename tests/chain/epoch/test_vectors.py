@@ -119,3 +119,16 @@ def test_vector_exact(path: Path, mode: str) -> None:
         assert set(want) - {"u16"} <= set(VECTOR_FIELDS), "a field the replay does not produce"
         failures += _differences(got, want, f"epoch {k}")
     assert not failures, "\n".join(failures[:20])
+
+
+def test_vectors_exact_with_the_torch_block_kernels(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The torch kernels (what a GPU runs) give the same bits as the numpy ones, here on CPU."""
+    from subnetkit.chain.epoch import exact
+
+    monkeypatch.setattr(exact, "_blocks_in_numpy", lambda device: False)
+    for path in FILES:
+        doc = json.loads(path.read_text())
+        outputs = replay(parse_scenario(doc), stateful=True, exact=True)
+        for k, (out, want) in enumerate(zip(outputs, doc["expected"], strict=True)):
+            failures = _differences(outputs_to_json(out), want, f"{path.stem} epoch {k}")
+            assert not failures, "\n".join(failures[:20])
