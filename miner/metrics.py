@@ -14,9 +14,12 @@ failed the metadata, freshness or signature checks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_left
+from collections.abc import Callable, Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Gauge
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.registry import Collector
 
 UNAUTHENTICATED_CALLER = "unauthenticated"
 BLACKLISTED_CALLER = "blacklisted"
@@ -37,6 +40,11 @@ OTHER_CALLER = "other"
 _LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 
 
+def _le(bound: float) -> str:
+    """A bucket's ``le`` label as prometheus_client's own Histogram writes it."""
+    return "+Inf" if bound == float("inf") else repr(float(bound))
+
+
 class MinerMetrics:
     """Request counts by synapse/caller class/status, latency, in-flight and queue depth."""
 
@@ -48,19 +56,10 @@ class MinerMetrics:
         self.registry = registry if registry is not None else CollectorRegistry()
         #: an authenticated caller's hotkey -> its class (a miner neuron asks its metagraph)
         self.caller_class: Callable[[str], str] = caller_class or (lambda _: AUTHENTICATED_CALLER)
-        self.requests = Counter(
-            "subnetkit_miner_requests",
-            "Requests handled, by synapse, caller class (see miner/metrics.py) and gRPC status.",
-            ("synapse", "caller", "status"),
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "subnetkit_miner_request_duration_seconds",
-            "Time from receipt to the last response byte, by synapse.",
-            ("synapse",),
-            buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
-        )
+        #: requests by (synapse, caller, status) and latency by synapse, tallied in plain dicts
+        #: and turned into Prometheus families only when scraped (see RequestTally: why)
+        self.tally = RequestTally()
+        self.registry.register(self.tally)
         self.in_flight = Gauge(
             "subnetkit_miner_in_flight",
             "Handlers running now, by synapse.",
@@ -73,8 +72,6 @@ class MinerMetrics:
             ("synapse",),
             registry=self.registry,
         )
-        self._latency_children: dict[str, Histogram] = {}
-        self._request_children: dict[tuple[str, str, str], Counter] = {}
 
     def caller_label(self, caller: str) -> str:
         """An authenticated caller's class (from the ``caller_class`` hook) as a label; a class
@@ -87,14 +84,55 @@ class MinerMetrics:
         return kind if kind in CALLER_CLASSES else OTHER_CALLER
 
     def observe(self, synapse: str, caller: str, status: str, seconds: float) -> None:
-        """Count one finished request and its latency. Label children are cached because
-        ``labels()`` is measurable on the per-request hot path."""
+        """Count one finished request and its latency (a few dict operations: refused requests
+        pay this too, and they must stay cheap)."""
+        self.tally.observe(synapse, caller, status, seconds)
+
+
+class RequestTally(Collector):
+    """``subnetkit_miner_requests_total`` and ``subnetkit_miner_request_duration_seconds``,
+    counted in plain dicts on the event loop and exported at scrape time.
+
+    Why not a prometheus_client Counter and Histogram: each increment takes a lock and checks
+    exemplars, about 8 us per request together, which is a measurable share of what a refused
+    request costs (``bench/wire.py``'s rejection section); a scrape happens seconds apart.
+    Label sets stay bounded: synapses and statuses are few, callers are classes.
+    """
+
+    def __init__(self, buckets: tuple[float, ...] = _LATENCY_BUCKETS) -> None:
+        self.bounds = buckets
+        self._requests: dict[tuple[str, str, str], int] = {}
+        # synapse -> [count per bucket (the last is +Inf), sum]
+        self._latency: dict[str, tuple[list[int], list[float]]] = {}
+
+    def observe(self, synapse: str, caller: str, status: str, seconds: float) -> None:
         key = (synapse, caller, status)
-        counter = self._request_children.get(key)
-        if counter is None:  # bounded: callers are capped, synapses and statuses are few
-            counter = self._request_children[key] = self.requests.labels(*key)
-        counter.inc()
-        child = self._latency_children.get(synapse)
-        if child is None:
-            child = self._latency_children[synapse] = self.latency.labels(synapse)
-        child.observe(seconds)
+        requests = self._requests
+        requests[key] = requests.get(key, 0) + 1
+        entry = self._latency.get(synapse)
+        if entry is None:
+            entry = self._latency[synapse] = ([0] * (len(self.bounds) + 1), [0.0])
+        entry[0][bisect_left(self.bounds, seconds)] += 1
+        entry[1][0] += seconds
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "subnetkit_miner_requests",
+            "Requests handled, by synapse, caller class (see miner/metrics.py) and gRPC status.",
+            labels=("synapse", "caller", "status"),
+        )
+        for key, count in self._requests.copy().items():  # copy: scrapes run on a thread
+            requests.add_metric(key, count)
+        yield requests
+        latency = HistogramMetricFamily(
+            "subnetkit_miner_request_duration_seconds",
+            "Time from receipt to the last response byte, by synapse.",
+            labels=("synapse",),
+        )
+        for synapse, (counts, total) in self._latency.copy().items():
+            cumulative, running = [], 0
+            for bound, count in zip((*self.bounds, float("inf")), list(counts), strict=True):
+                running += count
+                cumulative.append((_le(bound), running))
+            latency.add_metric((synapse,), cumulative, total[0])
+        yield latency

@@ -59,6 +59,7 @@ log = logging.getLogger(__name__)
 BlacklistHook = Callable[[str], "str | Awaitable[str | None] | None"]
 
 _S = grpc.StatusCode
+_STATUS_NAMES = {status: status.name for status in _S}
 
 
 def _trusted(context: object) -> bool:
@@ -160,7 +161,7 @@ class RequestPipeline:
                 )
             return out
         except WireError as exc:
-            status = exc.status.name
+            status = _STATUS_NAMES[exc.status]  # Enum.name is a property: measurable here
             if caller == UNAUTHENTICATED_CALLER and exc.status is _S.PERMISSION_DENIED:
                 caller = BLACKLISTED_CALLER  # refused by the blacklist, before the signature
             self._refusals.log(

@@ -112,22 +112,11 @@ def parse_request_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> Reque
     Only the shape is checked here (presence, types, lengths, SS58 decoding); freshness, the
     receiver and the signature are separate pipeline steps so each can fail with its own message.
     """
-    found: dict[str, str | bytes] = {}
-    for key, value in metadata:
-        if key.startswith("sk-"):
-            found[key] = value
-    required = (MD_VERSION, MD_CALLER, MD_RECEIVER, MD_NONCE, MD_SIGNATURE)
-    missing = [k for k in required if k not in found]
-    if missing and MD_SESSION in found:
-        raise _unauthenticated(
-            "session mode needs mutual TLS with a client certificate this miner trusts, and "
-            "this miner does not offer it here: sign each request (docs/protocol.md)"
-        )
-    if missing:
-        raise _unauthenticated(
-            f"auth metadata missing: {', '.join(missing)}; sign requests with a subnetkit "
-            "client (validator.client.MinerClient) or follow docs/protocol.md"
-        )
+    # Every key, not only ours: a dict of the few headers costs less than filtering them, and
+    # this runs for every refused request too (last value wins, as in metadata_dict).
+    found: dict[str, str | bytes] = dict(metadata)
+    if not _REQUIRED.issubset(found):
+        raise _missing(found)
     version = found[MD_VERSION]
     if version != PROTOCOL_VERSION:
         raise _unauthenticated(
@@ -151,6 +140,25 @@ def parse_request_metadata(metadata: Iterable[tuple[str, str | bytes]]) -> Reque
     if not isinstance(signature, bytes) or len(signature) != SIGNATURE_LEN:
         raise _unauthenticated(f"{MD_SIGNATURE} must be {SIGNATURE_LEN} raw bytes")
     return RequestAuth(str(version), caller, str(crypto), receiver, nonce, signature)
+
+
+_REQUIRED = frozenset((MD_VERSION, MD_CALLER, MD_RECEIVER, MD_NONCE, MD_SIGNATURE))
+
+
+def _missing(found: dict[str, str | bytes]) -> WireError:
+    """Why a request without every auth field is refused (a session request where this miner
+    offers no session says so)."""
+    if MD_SESSION in found:
+        return _unauthenticated(
+            "session mode needs mutual TLS with a client certificate this miner trusts, and "
+            "this miner does not offer it here: sign each request (docs/protocol.md)"
+        )
+    order = (MD_VERSION, MD_CALLER, MD_RECEIVER, MD_NONCE, MD_SIGNATURE)
+    missing = ", ".join(k for k in order if k not in found)
+    return _unauthenticated(
+        f"auth metadata missing: {missing}; sign requests with a subnetkit "
+        "client (validator.client.MinerClient) or follow docs/protocol.md"
+    )
 
 
 def _caller_problem(caller: str | bytes) -> str:
