@@ -37,6 +37,7 @@ class ChainCalls(ChainConnection):
         wait: bool = True,
         timeout: float | None = None,
     ) -> pb.Receipt:
+        """Send ``amount`` rao of free TAO from ``signer`` to ``dest``; returns the receipt."""
         call = pb.Call(transfer=pb.Transfer(dest=dest, amount=amount))
         return await self.submit(coldkey, call, wait=wait, timeout=timeout)
 
@@ -72,6 +73,7 @@ class ChainCalls(ChainConnection):
         certificate_fingerprint: bytes = b"",
         timeout: float | None = None,
     ) -> pb.Receipt:
+        """Publish the hotkey's endpoint (ip, port) on the subnet for validators to dial."""
         call = pb.Call(
             serve_axon=pb.ServeAxon(
                 netuid=netuid,
@@ -157,6 +159,7 @@ class ChainCalls(ChainConnection):
         version_key: int = 0,
         timeout: float | None = None,
     ) -> pb.Receipt:
+        """Reveal weights committed earlier (commit-reveal), with the salt used then."""
         call = pb.Call(
             reveal_weights=pb.RevealWeights(
                 netuid=netuid,

@@ -36,12 +36,14 @@ class ChainClient(ChainCalls):
     async def list_subnets(
         self, *, at_block: int = 0, timeout: float | None = None
     ) -> list[pb.SubnetInfo]:
+        """Every subnet at ``at_block`` (0: head), as ``SubnetInfo`` messages."""
         resp = await self._call("ListSubnets", pb.ListSubnetsRequest(at_block=at_block), timeout)
         return list(resp.subnets)
 
     async def subnet_info(
         self, netuid: int, *, at_block: int = 0, timeout: float | None = None
     ) -> pb.SubnetInfo:
+        """One subnet: owner, tempo, burn, pool, blocks until its next epoch, ..."""
         request = pb.GetSubnetRequest(netuid=netuid, at_block=at_block)
         resp: pb.GetSubnetResponse = await self._call("GetSubnet", request, timeout)
         return resp.subnet
@@ -49,6 +51,7 @@ class ChainClient(ChainCalls):
     async def hyperparameters(
         self, netuid: int, *, at_block: int = 0, timeout: float | None = None
     ) -> dict[str, int]:
+        """The subnet's hyperparameters as name -> raw integer value."""
         info = await self.subnet_info(netuid, at_block=at_block, timeout=timeout)
         return dict(info.hyperparameters)
 
@@ -75,6 +78,7 @@ class ChainClient(ChainCalls):
     async def uid_for_hotkey(
         self, netuid: int, hotkey: str, *, timeout: float | None = None
     ) -> int | None:
+        """The uid of ``hotkey`` on ``netuid``, or None when it is not registered."""
         found = await self.neuron(netuid, hotkey=hotkey, timeout=timeout)
         return None if found is None else int(found.uid)
 
@@ -118,12 +122,28 @@ class ChainClient(ChainCalls):
         The tensors are built in a worker thread: with weights at n = 4096 that is ~0.2 s of
         torch work (and the first call imports torch), which the caller's loop should not wait
         out."""
+        snapshot = await self.metagraph_snapshot(
+            netuid, with_weights, at_block=at_block, timeout=timeout
+        )
+        return await asyncio.to_thread(Metagraph.from_proto, snapshot)
+
+    async def metagraph_snapshot(
+        self,
+        netuid: int,
+        with_weights: bool = False,
+        *,
+        at_block: int = 0,
+        timeout: float | None = None,
+    ) -> pb.MetagraphSnapshot:
+        """The same snapshot as :meth:`metagraph`, as the raw message: no torch involved (the
+        command line prints it without paying torch's import)."""
         resp = await self._call(
             "GetMetagraph",
             pb.GetMetagraphRequest(netuid=netuid, with_weights=with_weights, at_block=at_block),
             timeout,
         )
-        return await asyncio.to_thread(Metagraph.from_proto, resp.metagraph)
+        snapshot: pb.MetagraphSnapshot = resp.metagraph
+        return snapshot
 
 
 Client = ChainClient

@@ -75,6 +75,7 @@ class ChainConnection:
         await self.close()
 
     def connect(self) -> None:
+        """Open the gRPC channel (lazily; calls connect on first use)."""
         if self._channel is None:
             self._channel = grpc.aio.insecure_channel(
                 self.address,
@@ -85,7 +86,22 @@ class ChainConnection:
             )
             self._stub = pb_grpc.ChainStub(self._channel)
 
+    async def wait_reachable(self, timeout: float = 2.0) -> None:
+        """Fail fast when nothing listens: wait at most ``timeout`` s for the channel to connect.
+
+        Calls wait for the chain up to their full deadline (``wait_for_ready``), which is right
+        for a neuron riding out a chain restart and wrong for a person at a terminal who typed
+        the wrong port. Raises :class:`ChainUnavailableError` naming the address.
+        """
+        try:
+            await self.info(timeout=timeout)  # one small RPC: it also caches the genesis hash
+        except ChainUnavailableError:
+            raise ChainUnavailableError(
+                f"nothing answered at {self.address} within {timeout:g} s"
+            ) from None
+
     async def close(self) -> None:
+        """Close the channel (``async with`` does it on exit)."""
         if self._channel is not None:
             await self._channel.close()
             self._channel = None
@@ -93,6 +109,7 @@ class ChainConnection:
 
     @property
     def stub(self) -> pb_grpc.ChainAsyncStub:
+        """The generated async stub (for RPCs this client does not wrap)."""
         if self._stub is None:
             self.connect()
         assert self._stub is not None
@@ -107,6 +124,7 @@ class ChainConnection:
 
     # -- chain and blocks ------------------------------------------------------------------------
     async def info(self, *, timeout: float | None = None) -> pb.GetChainInfoResponse:
+        """Chain-wide facts: genesis hash, head, block time, subnet lock cost, ..."""
         info: pb.GetChainInfoResponse = await self._call(
             "GetChainInfo", pb.GetChainInfoRequest(), timeout
         )
@@ -114,16 +132,19 @@ class ChainConnection:
         return info
 
     async def genesis_hash(self, *, timeout: float | None = None) -> bytes:
+        """The chain's genesis hash (cached after the first call)."""
         if self._genesis is None:
             await self.info(timeout=timeout)
         assert self._genesis is not None
         return self._genesis
 
     async def head(self, *, timeout: float | None = None) -> pb.BlockHeader:
+        """The header of the newest block."""
         resp: pb.GetHeadResponse = await self._call("GetHead", pb.GetHeadRequest(), timeout)
         return resp.head
 
     async def block(self, number: int, *, timeout: float | None = None) -> pb.Block:
+        """Block ``number`` with its extrinsics and events."""
         request = pb.GetBlockRequest(number=number)
         resp: pb.GetBlockResponse = await self._call("GetBlock", request, timeout)
         return resp.block
@@ -151,6 +172,7 @@ class ChainConnection:
     async def account(
         self, address: str, *, at_block: int = 0, timeout: float | None = None
     ) -> pb.GetAccountResponse:
+        """The account of ``address`` (free balance, nonce) at ``at_block`` (0: head)."""
         request = pb.GetAccountRequest(address=address, at_block=at_block)
         resp: pb.GetAccountResponse = await self._call("GetAccount", request, timeout)
         return resp
@@ -162,6 +184,7 @@ class ChainConnection:
         return int((await self.account(address, at_block=at_block, timeout=timeout)).balance)
 
     async def nonce(self, address: str, *, timeout: float | None = None) -> int:
+        """The next nonce the chain expects from ``address``."""
         return int((await self.account(address, timeout=timeout)).nonce)
 
     # -- submission ------------------------------------------------------------------------------

@@ -38,10 +38,12 @@ class AxonInfo:
 
     @property
     def is_serving(self) -> bool:
+        """True once the neuron published an endpoint (an ip and a port)."""
         return bool(self.ip) and self.port > 0
 
     @property
     def address(self) -> str:
+        """``ip:port`` to dial (``[ip]:port`` for IPv6)."""
         return f"[{self.ip}]:{self.port}" if ":" in self.ip else f"{self.ip}:{self.port}"
 
 
@@ -90,53 +92,66 @@ class Metagraph:
     # Bittensor's short names ---------------------------------------------------------------------
     @property
     def S(self) -> torch.Tensor:
+        """Bittensor's short name for ``stake``."""
         return self.stake
 
     @property
     def total_stake(self) -> torch.Tensor:
+        """The same as ``stake`` (Bittensor's older name)."""
         return self.stake
 
     @property
     def AS(self) -> torch.Tensor:
+        """Bittensor's short name for ``alpha_stake``."""
         return self.alpha_stake
 
     @property
     def TS(self) -> torch.Tensor:
+        """Bittensor's short name for ``tao_stake`` (always zeros here: no root network)."""
         return self.tao_stake
 
     @property
     def C(self) -> torch.Tensor:
+        """Bittensor's short name for ``consensus``."""
         return self.consensus
 
     @property
     def I(self) -> torch.Tensor:  # noqa: E743
+        """Bittensor's short name for ``incentive``."""
         return self.incentive
 
     @property
     def D(self) -> torch.Tensor:
+        """Bittensor's short name for ``dividends``."""
         return self.dividends
 
     @property
     def E(self) -> torch.Tensor:
+        """Bittensor's short name for ``emission``."""
         return self.emission
 
     @property
     def Tv(self) -> torch.Tensor:
+        """Bittensor's short name for ``validator_trust``."""
         return self.validator_trust
 
     @property
     def W(self) -> torch.Tensor:
+        """Bittensor's short name for ``weights``."""
         return self.weights
 
     @property
     def B(self) -> torch.Tensor:
+        """Bittensor's short name for ``bonds``."""
         return self.bonds
 
     @property
     def addresses(self) -> list[str]:
+        """Every uid's published endpoint as ``ip:port`` (empty when not serving)."""
         return [a.address for a in self.axons]
 
     def uid_of(self, hotkey: str) -> int | None:
+        """The uid of ``hotkey`` here, or None when it is not registered."""
         try:
             return self.hotkeys.index(hotkey)
         except ValueError:
@@ -144,6 +159,7 @@ class Metagraph:
 
     @classmethod
     def from_proto(cls, snap: pb.MetagraphSnapshot) -> Metagraph:
+        """Build the tensors from a ``MetagraphSnapshot`` message (imports torch)."""
         import torch
 
         n = len(snap.hotkeys)

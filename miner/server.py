@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry
 from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer
 from subnetkit.core.lifecycle import Lifecycle
+from subnetkit.core.ports import bind_problem
 from subnetkit.miner.base import BoundSynapse, Miner, bind_synapses
 from subnetkit.miner.context import ServingContext
 from subnetkit.miner.handlers import HandlerRunner
@@ -248,6 +249,9 @@ class MinerServer(Lifecycle):
             (_Router(handlers, [b.spec.path for b in self._bound.values()]),)
         )
         address = f"{self.host}:{self._requested_port}"
+        problem = bind_problem(self.host, self._requested_port)
+        if problem is not None:  # before gRPC tries: its failure is a C++ log line, no reason
+            raise ConfigError(problem)
         try:
             if self.tls is None:
                 port = server.add_insecure_port(address)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import typer
 
@@ -39,11 +40,64 @@ def _root(
 _registry.register_all(app)
 
 
+#: the root's own flags, and whether each takes a value
+GLOBAL_FLAGS = {"--debug": False, "--log-level": True, "--log-format": True}
+
+
+def command_words(args: list[str]) -> list[str]:
+    """``subnetkit`` plus the command's words (``subnet list``), skipping global flags, up to
+    the first option or argument that is not a subcommand name."""
+    words, rest = ["subnetkit"], list(args)
+    while rest and rest[0].split("=", 1)[0] in GLOBAL_FLAGS:
+        flag = rest.pop(0)
+        if GLOBAL_FLAGS.get(flag) and rest:  # "--log-level DEBUG"; "--log-level=DEBUG" is one
+            rest.pop(0)
+    group: Any = app
+    for word in rest:
+        if word.startswith("-"):
+            break
+        sub = _subcommand(group, word)
+        if sub is None:
+            break
+        words.append(word)
+        group = sub
+    return words
+
+
+def _subcommand(group: Any, word: str) -> Any:
+    """The sub-command named ``word`` of a typer app (or group), or None."""
+    import typer.main
+
+    command = group if not isinstance(group, typer.Typer) else typer.main.get_command(group)
+    lookup = getattr(command, "commands", None)
+    return lookup.get(word) if isinstance(lookup, dict) else None
+
+
+def global_flag_hint(args: list[str], exc: Exception) -> str | None:
+    """For ``No such option: --debug`` after a subcommand: where the flag belongs."""
+    text = str(getattr(exc, "message", exc))
+    for flag in GLOBAL_FLAGS:
+        if flag in args and flag in text:
+            words = command_words([a for a in args if a != flag])
+            return (
+                f"{flag} is a global flag: give it before the command, e.g. "
+                f"`subnetkit {flag}{' VALUE' if GLOBAL_FLAGS[flag] else ''} "
+                f"{' '.join(words[1:])} ...`"
+            )
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
+    from subnetkit.cli import session
     from subnetkit.core.errors import SubnetkitError
 
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args = list(argv if argv is not None else sys.argv[1:])
+    debug = "--debug" in args
+    try:
+        session.COMMAND[:] = command_words(args)
+    except Exception:  # naming the command is a nicety; never let it stop the command
+        session.COMMAND[:] = ["subnetkit"]
     try:
         # Without standalone mode click hands a command's ``typer.Exit(code)`` back as the
         # return value instead of raising it: that code is the process's exit status.
@@ -65,6 +119,10 @@ def main(argv: list[str] | None = None) -> int:
         if isinstance(exc, click.exceptions.Exit | typer.Exit):
             return exc.exit_code
         if isinstance(exc, click.ClickException | typer.TyperException) and hasattr(exc, "show"):
+            hint = global_flag_hint(args, exc)
+            if hint is not None:
+                typer.echo(f"error[config]: {hint}", err=True)
+                return 2
             exc.show()
             return exc.exit_code
         if isinstance(exc, click.exceptions.Abort | typer.Abort):

@@ -38,7 +38,11 @@ _WNAME = typer.Option(None, "--wallet-name", help="Wallet name.")
 _WHOTKEY = typer.Option(None, "--wallet-hotkey", help="Hotkey name in the wallet.")
 _WPATH = typer.Option(None, "--wallet-path", help="Wallets directory.")
 _ENDPOINT = typer.Option(None, "--chain-endpoint", help="Chain host:port.")
-_HOST = typer.Option(None, "--host", help="Address the miner binds.")
+_HOST = typer.Option(
+    None,
+    "--host",
+    help="Address the miner binds (default 127.0.0.1; 0.0.0.0 for all, with --external-ip).",
+)
 _PORT = typer.Option(None, "--port", help="Port the miner binds (0: any free port).")
 _EXT_IP = typer.Option(None, "--external-ip", help="IP announced on chain (behind NAT).")
 _EXT_PORT = typer.Option(None, "--external-port", help="Port announced on chain.")

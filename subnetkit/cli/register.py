@@ -22,10 +22,12 @@ from subnetkit.cli.options import (
 )
 from subnetkit.cli.output import fmt_tao
 from subnetkit.cli.parsing import check_address
+from subnetkit.cli.prechecks import need_balance, need_subnet, need_unregistered
 from subnetkit.cli.session import Connection, Keys
 
 if TYPE_CHECKING:
     from subnetkit.chain.client import ChainClient
+    from subnetkit.core.keys import Signer
 
 
 def register_cmd(
@@ -44,10 +46,15 @@ def register_cmd(
     conn = Connection(endpoint, timeout, fmt)
     keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
     target = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
-    coldkey = keys.coldkey()
+    burn = 0
 
-    async def work(client: ChainClient) -> dict[str, Any]:
-        burn = (await client.subnet_info(netuid)).burn
+    async def check(client: ChainClient, address: str) -> None:
+        nonlocal burn
+        burn = await need_subnet(client, netuid)
+        await need_unregistered(client, netuid, target)
+        await need_balance(client, address, burn, f"registering on subnet {netuid}")
+
+    async def work(client: ChainClient, coldkey: Signer) -> dict[str, Any]:
         uid = await client.burned_register(coldkey, netuid, target, timeout=conn.submit_timeout)
         return {
             "netuid": netuid,
@@ -57,12 +64,12 @@ def register_cmd(
             "burn_rao": burn,
         }
 
-    doc = conn.run(work)
+    doc = conn.run_signed(keys, check, work)
     conn.emit(
         doc,
         lambda: typer.echo(
             f"registered {target} on subnet {netuid} as uid {doc['uid']} "
-            f"(burned {fmt_tao(doc['burn_rao'])} TAO from {coldkey.ss58})"
+            f"(burned {fmt_tao(doc['burn_rao'])} TAO from {doc['coldkey']})"
         ),
     )
 

@@ -29,6 +29,15 @@ T = TypeVar("T")
 
 #: inclusion waits at least this long even when --timeout (for queries) is shorter
 MIN_SUBMIT_TIMEOUT = 60.0
+#: how long a command waits for a chain that does not answer at all before saying so
+CONNECT_TIMEOUT = 2.0
+#: the command being run, as typed (``subnetkit subnet list``): errors name it, not an RPC
+COMMAND = ["subnetkit"]
+
+
+def command_line() -> str:
+    """The running command's words (set by ``subnetkit.cli.main``)."""
+    return " ".join(COMMAND)
 
 
 @dataclass(frozen=True)
@@ -49,14 +58,45 @@ class Connection:
         return max(self.timeout, MIN_SUBMIT_TIMEOUT)
 
     def run(self, work: Callable[[ChainClient], Awaitable[T]]) -> T:
-        """Open a client, run ``work`` with it on a fresh event loop, close the client."""
+        """Open a client, run ``work`` with it on a fresh event loop, close the client.
+
+        Nothing listening at the endpoint is reported within ``CONNECT_TIMEOUT`` seconds, not
+        after the query timeout, and every "chain unavailable" error names the command, the
+        endpoint and how to start a chain.
+        """
         from subnetkit.chain.client import ChainClient
+        from subnetkit.core.errors import ChainUnavailableError
 
         async def main() -> T:
             async with ChainClient(self.endpoint, timeout=self.timeout) as client:
+                await client.wait_reachable(min(self.timeout, CONNECT_TIMEOUT))
                 return await work(client)
 
-        return _run(main())
+        try:
+            return _run(main())
+        except ChainUnavailableError as exc:
+            raise ChainUnavailableError(
+                f"`{command_line()}` found no chain at {self.endpoint} ({exc.message}); start "
+                "one with `subnetkit chain start --dev`, or give its address with "
+                "--chain-endpoint HOST:PORT"
+            ) from None
+
+    def run_signed(
+        self,
+        keys: Keys,
+        check: Callable[[ChainClient, str], Awaitable[None]],
+        work: Callable[[ChainClient, Signer], Awaitable[T]],
+    ) -> T:
+        """Like :meth:`run` for a command the coldkey pays for: ``check(client, coldkey
+        address)`` runs the public checks (balance, subnet, registration) first, so a command
+        that cannot succeed says why before the seconds spent decrypting the coldkey; then the
+        coldkey is decrypted and ``work(client, coldkey)`` runs."""
+
+        async def both(client: ChainClient) -> T:
+            await check(client, keys.coldkey_address())
+            return await work(client, keys.coldkey())
+
+        return self.run(both)
 
     def emit(self, doc: Any, text: Callable[[], None]) -> None:
         """Print ``doc`` as one JSON line, or call ``text`` to print it for people."""
@@ -96,11 +136,13 @@ class Keys:
         return Signer.from_uri(uri)
 
     def coldkey(self) -> Signer:
-        """The signing coldkey (decrypts the wallet's coldkey: seconds when encrypted)."""
+        """The signing coldkey (decrypts the wallet's coldkey: seconds when encrypted, said on
+        stderr so a silent pause is not mistaken for a hang)."""
         from subnetkit.core import wallet
 
         if self.uri:
             return self._uri_signer()
+        typer.echo(f"decrypting coldkey {self.wallet_name!r} ...", err=True)
         return wallet.load_coldkey(
             self.wallet_name, path=self._path, password_env=self.password_env, interactive=True
         )

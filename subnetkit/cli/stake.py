@@ -26,11 +26,13 @@ from subnetkit.cli.options import (
 )
 from subnetkit.cli.output import fmt_tao, new_table, rich_console
 from subnetkit.cli.parsing import check_address, parse_tao
+from subnetkit.cli.prechecks import need_balance, need_registered, need_subnet
 from subnetkit.cli.session import Connection, Keys
 from subnetkit.core.errors import ConfigError
 
 if TYPE_CHECKING:
     from subnetkit.chain.client import ChainClient
+    from subnetkit.core.keys import Signer
 
 stake_app = typer.Typer(
     help="Stake TAO on hotkeys, unstake, and list stakes.", no_args_is_help=True
@@ -56,9 +58,13 @@ def stake_add(
     rao = parse_tao(amount)
     keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
     target = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
-    coldkey = keys.coldkey()
 
-    async def work(client: ChainClient) -> dict[str, Any]:
+    async def check(client: ChainClient, address: str) -> None:
+        await need_subnet(client, netuid)
+        await need_registered(client, netuid, target)
+        await need_balance(client, address, rao, f"staking {fmt_tao(rao)} TAO")
+
+    async def work(client: ChainClient, coldkey: Signer) -> dict[str, Any]:
         alpha = await client.add_stake(coldkey, netuid, target, rao, timeout=conn.submit_timeout)
         total = await client.stake(netuid, target, coldkey.ss58)
         return {
@@ -70,7 +76,7 @@ def stake_add(
             "stake_alpha": total,
         }
 
-    doc = conn.run(work)
+    doc = conn.run_signed(keys, check, work)
     conn.emit(
         doc,
         lambda: typer.echo(

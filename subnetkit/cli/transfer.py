@@ -19,10 +19,12 @@ from subnetkit.cli.options import (
 )
 from subnetkit.cli.output import fmt_tao
 from subnetkit.cli.parsing import check_address, parse_tao
+from subnetkit.cli.prechecks import need_balance
 from subnetkit.cli.session import Connection, Keys
 
 if TYPE_CHECKING:
     from subnetkit.chain.client import ChainClient
+    from subnetkit.core.keys import Signer
 
 
 def transfer_cmd(
@@ -40,9 +42,12 @@ def transfer_cmd(
     conn = Connection(endpoint, timeout, fmt)
     rao = parse_tao(amount)
     check_address(dest, "--dest")
-    coldkey = Keys(wallet_name, "default", wallet_path, password_env, uri).coldkey()
+    keys = Keys(wallet_name, "default", wallet_path, password_env, uri)
 
-    async def work(client: ChainClient) -> dict[str, Any]:
+    async def check(client: ChainClient, address: str) -> None:
+        await need_balance(client, address, rao, f"sending {fmt_tao(rao)} TAO")
+
+    async def work(client: ChainClient, coldkey: Signer) -> dict[str, Any]:
         receipt = await client.transfer(coldkey, dest, rao, timeout=conn.submit_timeout)
         return {
             "from": coldkey.ss58,
@@ -53,11 +58,11 @@ def transfer_cmd(
             "balance_rao": await client.balance(coldkey.ss58),
         }
 
-    doc = conn.run(work)
+    doc = conn.run_signed(keys, check, work)
     conn.emit(
         doc,
         lambda: typer.echo(
-            f"sent {fmt_tao(rao)} TAO from {coldkey.ss58} to {dest} in block {doc['block']} "
+            f"sent {fmt_tao(rao)} TAO from {doc['from']} to {dest} in block {doc['block']} "
             f"(balance now {fmt_tao(doc['balance_rao'])} TAO)"
         ),
     )

@@ -1,4 +1,5 @@
-"""``subnetkit wallet create|list|show``: btcli-layout wallets from the command line.
+"""``subnetkit wallet create|list|show``: btcli-layout wallets from the command line (``balance``
+and ``regen-coldkey|regen-hotkey`` live in wallet_keys.py).
 
 Output carries addresses only. The one exception is ``create --show-mnemonic``, which writes
 fresh mnemonics to the terminal for the user to copy down (btcli users expect it); it refuses
@@ -166,4 +167,6 @@ def show_cmd(
 
 
 def register(app: typer.Typer) -> None:
+    from subnetkit.cli import wallet_keys  # noqa: F401  (adds balance and regen-* to wallet_app)
+
     app.add_typer(wallet_app, name="wallet")

@@ -18,8 +18,11 @@ it typed with ``settings.subnet_config(EchoConfig)``.
 
 from __future__ import annotations
 
+import difflib
+import os
 import re
 import tomllib
+from collections.abc import Mapping
 from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
@@ -308,6 +311,46 @@ def settings_model(subnet_config: type[BaseModel] | None = None) -> type[NeuronS
     )
 
 
+#: ``SUBNETKIT_*`` variables that are not settings (``subnetkit --debug`` sets the first)
+NOT_SETTINGS = frozenset({"SUBNETKIT_DEBUG"})
+
+
+def setting_env_names(model: type[BaseModel] | None = None) -> dict[str, str]:
+    """Every setting's environment variable -> its dotted name (``SUBNETKIT_AXON__PORT`` ->
+    ``axon.port``), of ``model`` (default :class:`NeuronSettings`)."""
+    names: dict[str, str] = {}
+    for field, info in (model or NeuronSettings).model_fields.items():
+        section = info.annotation
+        if isinstance(section, type) and issubclass(section, BaseModel):
+            for key in section.model_fields:
+                names[f"{ENV_PREFIX}{field}__{key}".upper()] = f"{field}.{key}"
+        names[f"{ENV_PREFIX}{field}".upper()] = field
+    return names
+
+
+def check_environment(
+    environ: Mapping[str, str], model: type[BaseModel] | None = None
+) -> None:
+    """Refuse a ``SUBNETKIT_*`` variable that is almost a setting's name: a typo would
+    otherwise be ignored silently and the neuron run on the default. Variables far from every
+    setting (another tool's) are left alone."""
+    known = setting_env_names(model)
+    for var in environ:
+        name = var.upper()
+        if not name.startswith(ENV_PREFIX.upper()) or name in known or name in NOT_SETTINGS:
+            continue
+        # compared without the shared prefix, which would make any two names look alike
+        strip = len(ENV_PREFIX)
+        suffixes = {k[strip:]: k for k in known}
+        near = difflib.get_close_matches(name[strip:], list(suffixes), n=1, cutoff=0.8)
+        close = [suffixes[n] for n in near]
+        if close:
+            raise ConfigError(
+                f"environment variable {var} is not a setting: did you mean {close[0]} "
+                f"({known[close[0]]})? Rename or unset it"
+            )
+
+
 def load_settings(
     toml_path: Path | str | None = None,
     overrides: dict[str, Any] | None = None,
@@ -322,6 +365,7 @@ def load_settings(
     field.
     """
     model = settings_model(subnet_config)
+    check_environment(os.environ, model)
     toml = read_toml(Path(toml_path)) if toml_path is not None else None
     token = _TOML_DATA.set(toml)
     try:

@@ -19,7 +19,7 @@ separate process. Hotkeys are plain and load in microseconds.
 
 from __future__ import annotations
 
-from subnetkit.core.wallet_creation import MnemonicSink, create_wallet
+from subnetkit.core.wallet_creation import MnemonicSink, create_wallet, regenerate_key
 from subnetkit.core.wallet_loading import (
     BITTENSOR_WALLET_PATH,
     DEFAULT_WALLET_PATH,
@@ -43,6 +43,7 @@ __all__ = [
     "list_wallets",
     "load_coldkey",
     "load_hotkey",
+    "regenerate_key",
     "resolve_password",
     "resolve_path",
     "wallet_info",

@@ -138,3 +138,56 @@ def create_wallet(
         "" if write_hot else " (kept)",
     )
     return info
+
+
+def regenerate_key(
+    name: str,
+    mnemonic: str,
+    *,
+    hotkey: str | None = None,
+    path: Path | str = DEFAULT_WALLET_PATH,
+    crypto: str = "sr25519",
+    password: str | None = None,
+    overwrite: bool = False,
+) -> WalletInfo:
+    """Write the coldkey (``hotkey=None``) or hotkey ``hotkey`` of wallet ``name`` from its
+    mnemonic (or any secret URI), as btcli's ``regen_coldkey`` / ``regen_hotkey`` do.
+
+    The other keys of the wallet are left alone. An existing, different key is an error unless
+    ``overwrite``; the same key again is a no-op rewrite. The mnemonic is never logged or put
+    in an error message.
+    """
+    check_name(name, "wallet name")
+    if hotkey is not None:
+        check_name(hotkey, "hotkey name")
+    if password == "":
+        raise WalletError("an empty coldkey password is not allowed: use a real one or none")
+    pair = keypair_from_uri(" ".join(mnemonic.split()), crypto)
+    root = resolve_path(path)
+    wallet_dir = root / name
+    if hotkey is None:
+        what, pub = "coldkey", wallet_dir / "coldkeypub.txt"
+    else:
+        what, pub = f"hotkey {hotkey!r}", wallet_dir / "hotkeys" / f"{hotkey}{PUB_SUFFIX}"
+    existing = read_public(pub)
+    if existing is not None and existing.ss58_address != pair.ss58_address and not overwrite:
+        raise WalletError(
+            f"wallet {name!r} already has a different {what} ({existing.ss58_address}): pass "
+            "--overwrite to replace it (its funds and registrations stay with the old key)"
+        )
+    wallet = Wallet(name=name, hotkey=hotkey or "default", path=str(root))
+    wallet_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        with quiet():
+            if hotkey is None:
+                wallet.set_coldkey(
+                    pair, encrypt=password is not None, overwrite=True, coldkey_password=password
+                )
+                wallet.set_coldkeypub(pair, overwrite=True)
+            else:
+                wallet.set_hotkey(pair, encrypt=False, overwrite=True)
+                wallet.set_hotkeypub(pair, overwrite=True)
+    except Exception as exc:
+        raise WalletError(f"cannot write the {what} of wallet {name!r}: {exc}") from None
+    log.info("wallet %s: %s %s regenerated from its mnemonic", name, what, pair.ss58_address)
+    return wallet_info(name, path=root)

@@ -1,0 +1,54 @@
+"""Public checks a coldkey command runs before decrypting the coldkey.
+
+Decrypting an encrypted coldkey takes seconds (argon2i). A command that cannot succeed (too
+little balance, no such subnet, a hotkey already registered) should say so before that, with
+the same typed code the chain would have answered, and what to do about it. Each check reads
+public state only: balances and registrations are on chain for anyone to see.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from subnetkit.cli.output import fmt_tao
+from subnetkit.core.errors import ChainError, NotRegisteredError
+
+if TYPE_CHECKING:
+    from subnetkit.chain.client import ChainClient
+
+
+async def need_balance(client: ChainClient, coldkey: str, rao: int, what: str) -> None:
+    """``coldkey`` holds at least ``rao`` free, else ``insufficient_balance``."""
+    free = await client.balance(coldkey)
+    if free < rao:
+        raise ChainError(
+            f"{what} needs {fmt_tao(rao)} TAO but coldkey {coldkey} has {fmt_tao(free)} TAO free: "
+            "fund it first (check with `subnetkit wallet balance`)",
+            code="insufficient_balance",
+        )
+
+
+async def need_subnet(client: ChainClient, netuid: int) -> int:
+    """The subnet's burn (rao); ``subnet_not_found`` (from the chain) if there is none."""
+    return int((await client.subnet_info(netuid)).burn)
+
+
+async def need_unregistered(client: ChainClient, netuid: int, hotkey: str) -> None:
+    uid = await client.uid_for_hotkey(netuid, hotkey)
+    if uid is not None:
+        raise ChainError(
+            f"hotkey {hotkey} is already registered on subnet {netuid} as uid {uid}: nothing to "
+            "pay for (see `subnetkit metagraph " + str(netuid) + "`)",
+            code="already_registered",
+        )
+
+
+async def need_registered(client: ChainClient, netuid: int, hotkey: str) -> None:
+    if await client.uid_for_hotkey(netuid, hotkey) is None:
+        raise NotRegisteredError(
+            f"hotkey {hotkey} is not registered on subnet {netuid}: register it first with "
+            f"`subnetkit register --netuid {netuid}`"
+        )
+
+
+__all__ = ["need_balance", "need_registered", "need_subnet", "need_unregistered"]
