@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -216,3 +218,68 @@ def test_weights_and_the_axon_column(cli: Cli, chain: ThreadedChain) -> None:
     assert table.code == 0 and "2: 1.000" in table.out
     mg = cli("metagraph", str(netuid))
     assert mg.code == 0 and "axon" in mg.out and "127.0.0.1:8091" in mg.out
+
+
+READ_ONLY = (
+    ("metagraph", "{netuid}"),
+    ("weights", "{netuid}"),
+    ("subnet", "list"),
+    ("subnet", "show", "{netuid}"),
+    ("subnet", "hyperparams", "{netuid}"),
+    ("chain", "info", "-a", "{endpoint}"),
+)
+NO_TORCH = (
+    "import sys\n"
+    "from subnetkit.cli import main\n"
+    "code = main(sys.argv[1:])\n"
+    "assert 'torch' not in sys.modules, 'torch was imported'\n"
+    "sys.exit(code)\n"
+)
+
+
+@pytest.mark.slow
+def test_read_only_commands_do_not_import_torch(cli: Cli, chain: ThreadedChain) -> None:
+    """Each in a fresh interpreter: torch is slow to import, and a look at the chain must not
+    pay for it."""
+    netuid = new_subnet(cli)
+    for words in READ_ONLY:
+        args = [w.format(netuid=netuid, endpoint=chain.address) for w in words]
+        if args[0] != "chain":
+            args += ["--chain-endpoint", chain.address]
+        done = subprocess.run(
+            [sys.executable, "-c", NO_TORCH, *args, "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, (args, done.stderr)
+        assert json.loads(done.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.slow
+def test_a_busy_miner_port_is_one_line_with_a_free_one_to_use(tmp_path: Path) -> None:
+    """In a fresh process, so gRPC's own C++ log lines on stderr would be seen."""
+    script = (
+        "import asyncio, socket, sys\n"
+        "from subnetkit.core.errors import ConfigError\n"
+        "from subnetkit.core.keys import Signer\n"
+        "from subnetkit.miner import MinerServer\n"
+        "from subnetkit.subnets.echo.miner import EchoMiner\n"
+        "busy = socket.socket(); busy.bind(('127.0.0.1', 0)); busy.listen()\n"
+        "port = busy.getsockname()[1]\n"
+        "async def main():\n"
+        "    async with MinerServer(EchoMiner(), Signer.generate(), '127.0.0.1', port):\n"
+        "        pass\n"
+        "try:\n"
+        "    asyncio.run(main())\n"
+        "except ConfigError as exc:\n"
+        "    print(port, exc.message)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    port, message = done.stdout.strip().split(" ", 1)
+    assert f"port {port} on 127.0.0.1 is already in use" in message
+    suggested = int(message.split("e.g. --port ")[1].split()[0])
+    assert suggested != int(port)
+    assert done.stderr.strip() == "", done.stderr  # no gRPC C++ lines

@@ -134,3 +134,17 @@ def test_device_auto_resolves_to_what_torch_sees() -> None:
     assert resolve_device("cpu") == "cpu" and resolve_device("cuda:1") == "cuda:1"
     expected = "cuda" if torch.cuda.is_available() else "cpu"
     assert load_settings().torch_device == expected
+
+
+def test_a_misspelled_setting_variable_names_itself_and_the_nearest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SUBNETKIT_VALIDATOR__SAMPL_SIZE", "3")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = info.value.message
+    assert "SUBNETKIT_VALIDATOR__SAMPL_SIZE" in message
+    assert "SUBNETKIT_VALIDATOR__SAMPLE_SIZE (validator.sample_size)" in message
+    monkeypatch.delenv("SUBNETKIT_VALIDATOR__SAMPL_SIZE")
+    monkeypatch.setenv("SUBNETKIT_SOMETHING_ELSE_ENTIRELY", "1")  # another tool's: ignored
+    assert load_settings().validator.sample_size == 16
