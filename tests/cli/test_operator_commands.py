@@ -9,11 +9,13 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from bittensor_wallet import Keypair
 
+from subnetkit.chain.hyperparams import DEV_OVERRIDES
 from subnetkit.core.keys import Signer
 from tests.cli.conftest import Cli, Result, ThreadedChain
 from tests.cli.support import TAO, new_subnet, one_error_line, one_json
@@ -26,6 +28,21 @@ def wallet_doc(result: Result) -> dict:
 
 
 ALICE = Signer.from_uri("//Alice")
+DEV_TEMPO = DEV_OVERRIDES["tempo"]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def keep_epoch_phase(chain: ThreadedChain) -> Iterator[None]:
+    """The chain is shared by the whole directory and later tests (stake amounts) see epochs
+    at fixed block offsets: pad the blocks these tests produce to whole epochs of the dev
+    tempo, so the tests after them run at the same epoch phase as without them."""
+    h = chain.harness
+    assert h is not None
+    before = int(h.service.head.number)
+    yield
+    period = DEV_TEMPO + 1
+    produced = int(h.service.head.number) - before
+    chain.call(h.produce((-produced) % period))
 
 
 def test_no_chain_fails_within_seconds_naming_command_endpoint_and_fix(cli: Cli) -> None:
