@@ -328,9 +328,7 @@ def setting_env_names(model: type[BaseModel] | None = None) -> dict[str, str]:
     return names
 
 
-def check_environment(
-    environ: Mapping[str, str], model: type[BaseModel] | None = None
-) -> None:
+def check_environment(environ: Mapping[str, str], model: type[BaseModel] | None = None) -> None:
     """Refuse a ``SUBNETKIT_*`` variable that is almost a setting's name: a typo would
     otherwise be ignored silently and the neuron run on the default. Variables far from every
     setting (another tool's) are left alone."""
