@@ -215,7 +215,8 @@ class ChainCalls(ChainConnection):
     async def set_childkey_take(
         self, coldkey: Signer, netuid: int, hotkey: str, take: int, *, timeout: float | None = None
     ) -> pb.Receipt:
-        """Set the share (``take`` / u16::MAX) ``hotkey`` keeps of what its children earn."""
+        """Set ``hotkey``'s childkey take on ``netuid`` (``take`` / u16::MAX), as subtensor's
+        ``set_childkey_take`` does."""
         call = pb.Call(
             set_childkey_take=pb.SetChildkeyTake(netuid=netuid, hotkey=hotkey, take=take)
         )
