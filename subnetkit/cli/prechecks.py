@@ -18,8 +18,16 @@ if TYPE_CHECKING:
 
 
 async def need_balance(client: ChainClient, coldkey: str, rao: int, what: str) -> None:
-    """``coldkey`` holds at least ``rao`` free, else ``insufficient_balance``."""
+    """``coldkey`` holds at least ``rao`` free, else ``insufficient_balance`` (``cannot_pay``
+    when it holds nothing, as the chain would answer); refused here, the doomed extrinsic
+    costs no fee."""
     free = await client.balance(coldkey)
+    if free == 0:  # the chain checks the fee first, and says so with this code
+        raise ChainError(
+            f"coldkey {coldkey} has no TAO: it cannot pay the fee of {what}; fund it first "
+            "(check with `subnetkit wallet balance`)",
+            code="cannot_pay",
+        )
     if free < rao:
         raise ChainError(
             f"{what} needs {fmt_tao(rao)} TAO but coldkey {coldkey} has {fmt_tao(free)} TAO free: "

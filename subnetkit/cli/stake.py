@@ -60,8 +60,9 @@ def stake_add(
     target = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
 
     async def check(client: ChainClient, address: str) -> None:
-        await need_subnet(client, netuid)
-        await need_registered(client, netuid, target)
+        if netuid != 0:  # the root network is no subnet_info entry, yet takes stake
+            await need_subnet(client, netuid)
+            await need_registered(client, netuid, target)
         await need_balance(client, address, rao, f"staking {fmt_tao(rao)} TAO")
 
     async def work(client: ChainClient, coldkey: Signer) -> dict[str, Any]:

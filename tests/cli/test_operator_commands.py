@@ -183,7 +183,7 @@ def test_public_checks_come_before_decrypting_the_coldkey(
     result = cli(
         "register", "--netuid", str(netuid), "--wallet-name", "poor", "--wallet-path", wallets
     )
-    line = one_error_line(result, "insufficient_balance", 5)
+    line = one_error_line(result, "cannot_pay", 5)  # empty: not even the fee
     assert "subnetkit wallet balance" in line and "decrypting" not in result.err
     # funded, it gets as far as the coldkey and says it is decrypting it
     poor = wallet_doc(
