@@ -191,8 +191,8 @@ class RequestPipeline:
         """
         lim = self.limits
         metadata = context.invocation_metadata() or ()
-        if self.sessions is not None and self.sessions.wants_session(metadata):
-            auth = self.sessions.admit(metadata, context)
+        if self.sessions is not None and protocol.MD_SESSION in (found := dict(metadata)):
+            auth = self.sessions.admit(found, context)  # metadata read into a dict once
             checked_at: int | None = None
         else:
             auth = protocol.parse_request_metadata(metadata)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 
 import grpc
 from cryptography import x509
@@ -125,7 +125,9 @@ class SessionCallers:
         return any(key == protocol.MD_SESSION for key, _ in metadata)
 
     def admit(
-        self, metadata: Iterable[tuple[str, str | bytes]], context: object
+        self,
+        metadata: Iterable[tuple[str, str | bytes]] | Mapping[str, str | bytes],
+        context: object,
     ) -> protocol.RequestAuth:
         """The auth fields of a session request, its caller taken from the handshake (a gRPC
         context's ``auth_context()``; a context without one, in-process, has no session)."""

@@ -27,6 +27,7 @@ from google.protobuf.message import DecodeError, Message
 
 from subnetkit.core.errors import ConfigError, WireError
 from subnetkit.core.keys import Signer
+from subnetkit.validator.response_checks import ResponseChecks
 from subnetkit.validator.results import (
     QueryError,
     QueryFailed,
@@ -65,7 +66,9 @@ class MinerClient:
     signing and verification off for the whole client. A target with a ``tls_fingerprint`` is
     reached over TLS pinned to that certificate; ``tls_certificate`` (ours, bound to our
     hotkey) makes it mutual TLS, and ``session=True`` then sends requests unsigned, as the
-    handshake proved who we are (docs/protocol.md, Session mode).
+    handshake proved who we are (docs/protocol.md, Session mode); ``session_verify_sample``
+    is then the share of unary responses whose signature is checked (the pinned channel
+    already authenticates them; see :mod:`subnetkit.validator.response_checks`).
     """
 
     def __init__(
@@ -82,6 +85,7 @@ class MinerClient:
         nonce_clock: Callable[[], int] | None = None,
         tls_certificate: HotkeyCertificate | None = None,
         session: bool = False,
+        session_verify_sample: float = 1.0,
     ) -> None:
         if max_concurrency < 1 or max_channels < 1 or max_stream_chunks < 1:
             raise ConfigError(
@@ -104,6 +108,7 @@ class MinerClient:
         )
         self.trusted = self.transport.trusted
         self.verify_responses = verify_responses and not self.trusted
+        self._checks = ResponseChecks(session_verify_sample)
         self._semaphore: asyncio.Semaphore | None = None
         # process-wide by default: nonces never repeat per hotkey (protocol.lane_clock when
         # several processes sign with one hotkey at once)
@@ -273,7 +278,9 @@ class MinerClient:
             self._limit().release()
         latency = time.perf_counter() - started
         spec = query.spec
-        if self.verify_responses:
+        if self.verify_responses and self._checks.wants(
+            target.hotkey, self.session and bool(target.tls_fingerprint)
+        ):
             message = protocol.response_message(
                 version=protocol.PROTOCOL_VERSION,
                 method=spec.path,
@@ -286,6 +293,7 @@ class MinerClient:
             )
             error = self._verify(target, trailer, message)
             if error is not None:
+                self._checks.failed(target.hotkey)
                 return QueryResult(target, None, error, latency)
         try:
             response = spec.response_cls.FromString(raw)

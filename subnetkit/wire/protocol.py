@@ -15,7 +15,7 @@ can produce the same signed bytes and a request signature can never pass as a re
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import grpc
@@ -177,13 +177,15 @@ def _caller_problem(caller: str | bytes) -> str:
     )
 
 
-def parse_session_metadata(metadata: Iterable[tuple[str, str | bytes]], caller: str) -> RequestAuth:
+def parse_session_metadata(
+    metadata: Iterable[tuple[str, str | bytes]] | Mapping[str, str | bytes], caller: str
+) -> RequestAuth:
     """The auth fields of a session-mode request, whose caller the TLS handshake proved.
 
     Only the version, receiver and nonce travel; the nonce binds the signed response to this
     request. The returned ``signature`` is empty: nothing is verified per request.
     """
-    found = metadata_dict(metadata)
+    found = metadata if isinstance(metadata, dict) else dict(metadata)
     version = found.get(MD_VERSION)
     if version != PROTOCOL_VERSION:
         raise _unauthenticated(

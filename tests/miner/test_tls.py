@@ -60,6 +60,11 @@ async def test_mutual_tls_refuses_strangers_in_the_handshake(
             refused = await anonymous.query_one(pinned, ECHO, REQUEST, 5)
         assert refused.error is not None and refused.error.status == S.UNAVAILABLE
         assert miner.started == []  # no handler ran for either
+        async with MinerClient(
+            alice, tls_certificate=alice_cert, session=True, session_verify_sample=0.5
+        ) as sampling:  # a sampling client is served the same signed responses
+            for _ in range(4):
+                assert (await sampling.query_one(pinned, ECHO, REQUEST, 5)).ok
         async with MinerClient(alice, tls_certificate=alice_cert, session=True) as validator:
             result = await validator.query_one(pinned, ECHO, REQUEST, 5)
             assert result.ok, result.error  # the signed response verified
@@ -68,7 +73,7 @@ async def test_mutual_tls_refuses_strangers_in_the_handshake(
         async with MinerClient(alice, tls_certificate=alice_cert, session=True) as validator:
             gone = await validator.query_one(pinned, ECHO, REQUEST, 5)
         assert gone.error is not None and gone.error.status == S.UNAVAILABLE
-        assert miner.served == ["hi"]
+        assert miner.served == ["hi"] * 5
 
 
 async def test_mutual_tls_with_signed_requests_still_works(alice: Signer, bob: Signer) -> None:
