@@ -29,6 +29,7 @@ import asyncio
 import gc
 import json
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -61,17 +62,22 @@ async def start_miners(n: int, network: InProcessNetwork | None) -> list[MinerSe
     return servers
 
 
-async def rounds_per_s(client: MinerClient, targets: list[Target], seconds: float) -> float:
-    """Fan-out rounds completed per second for ``seconds`` (at least two rounds)."""
+async def rounds_per_s(
+    client: MinerClient, targets: list[Target], seconds: float
+) -> tuple[float, float]:
+    """(fan-out rounds completed per second, process CPU µs per request) for ``seconds`` (at
+    least two rounds). CPU time counts gRPC's own threads too, and a busy shared machine
+    disturbs it far less than the wall-clock rate."""
     request = echo_pb2.EchoRequest(text="bench")
-    done, started = 0, time.perf_counter()
+    done, started, cpu = 0, time.perf_counter(), time.process_time()
     while done < 2 or time.perf_counter() - started < seconds:
         results = await client.query(targets, ECHO, request, timeout=60)
         failed = [r.error for r in results if r.error is not None]
         if failed:
             raise RuntimeError(f"{len(failed)} of {len(targets)} failed, e.g. {failed[0]}")
         done += 1
-    return done / (time.perf_counter() - started)
+    cpu_us = (time.process_time() - cpu) / (done * len(targets)) * 1e6
+    return done / (time.perf_counter() - started), cpu_us
 
 
 async def bench_size(n: int, with_grpc: bool, slices: int, seconds: float) -> dict[str, Any]:
@@ -95,21 +101,32 @@ async def bench_size(n: int, with_grpc: bool, slices: int, seconds: float) -> di
             await rounds_per_s(full, inproc_targets, 0)  # warm caches on both sides
             if with_grpc:
                 await rounds_per_s(over_grpc, grpc_targets, 0)
-            ours, theirs, trusted_rates = [], [], []
-            for _ in range(slices):
-                ours.append(await rounds_per_s(full, inproc_targets, seconds))
+            ours: list[tuple[float, float]] = []
+            theirs: list[tuple[float, float]] = []
+            for i in range(slices):  # ABBA order: a drift in the machine's load cancels out
+                sides = [(full, inproc_targets, ours)]
                 if with_grpc:
-                    theirs.append(await rounds_per_s(over_grpc, grpc_targets, seconds))
-            trusted_rates.append(await rounds_per_s(fast, inproc_targets, seconds))
+                    sides.append((over_grpc, grpc_targets, theirs))
+                for client, targets, into in sides if i % 2 == 0 else sides[::-1]:
+                    into.append(await rounds_per_s(client, targets, seconds))
+            trusted = await rounds_per_s(fast, inproc_targets, seconds)
     finally:
         await asyncio.gather(*(s.stop(0) for s in inproc + grpc_servers))
-    out["inprocess_rounds_per_s"] = round(sorted(ours)[len(ours) // 2], 3)
-    out["inprocess_trusted_rounds_per_s"] = round(trusted_rates[0], 3)
+    median = statistics.median
+    out["inprocess_rounds_per_s"] = round(median(r for r, _ in ours), 3)
+    out["inprocess_cpu_us_per_request"] = round(median(c for _, c in ours), 1)
+    out["inprocess_trusted_rounds_per_s"] = round(trusted[0], 3)
     if theirs:
-        out["grpc_rounds_per_s"] = round(sorted(theirs)[len(theirs) // 2], 3)
-        ratios = sorted(a / b for a, b in zip(ours, theirs, strict=True))
-        out["ratio_inprocess_vs_grpc"] = round(ratios[len(ratios) // 2], 2)
+        out["grpc_rounds_per_s"] = round(median(r for r, _ in theirs), 3)
+        out["grpc_cpu_us_per_request"] = round(median(c for _, c in theirs), 1)
+        pairs = list(zip(ours, theirs, strict=True))
+        out["ratio_inprocess_vs_grpc"] = round(median(a[0] / b[0] for a, b in pairs), 2)
+        out["cpu_ratio_grpc_vs_inprocess"] = round(median(b[1] / a[1] for a, b in pairs), 2)
     return out
+
+
+def _cell(value: float | None, spec: str, suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
 
 
 def main() -> None:
@@ -118,8 +135,11 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     parser.add_argument("--sizes", default="256,1024,4096", help="miner counts (comma-separated)")
     parser.add_argument("--grpc-sizes", default="256,1024", help="sizes that also run gRPC")
-    parser.add_argument("--slices", type=int, default=3, help="alternating slices per side")
-    parser.add_argument("--seconds", type=float, default=3.0, help="length of one slice")
+    parser.add_argument("--slices", type=int, default=8, help="interleaved slices per side")
+    parser.add_argument("--seconds", type=float, default=1.0, help="length of one slice")
+    parser.add_argument(
+        "--core", type=int, help="pin each size's process to this core (default: the last one)"
+    )
     parser.add_argument("--loop", choices=("uvloop", "asyncio"), default="uvloop")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)  # child: one size, JSON out
     parser.add_argument("--with-grpc", action="store_true", help=argparse.SUPPRESS)
@@ -127,21 +147,24 @@ def main() -> None:
     if args.loop == "uvloop":  # what the CLI's neurons and `subnetkit loadtest` run on
         install_event_loop_policy()
     if args.one:
+        if args.core is not None:  # one core for everything, gRPC's own threads included
+            os.sched_setaffinity(0, {args.core})
         row = asyncio.run(bench_size(args.one, args.with_grpc, args.slices, args.seconds))
         print(json.dumps(row))
         return
     if args.quick:
         args.sizes, args.grpc_sizes, args.slices, args.seconds = "64,256", "64,256", 2, 0.5
+    core = sorted(os.sched_getaffinity(0))[-1] if args.core is None else args.core
     sizes = [int(s) for s in args.sizes.split(",")]
     grpc_sizes = {int(s) for s in args.grpc_sizes.split(",") if s}
     results = []
     print(
-        f"{'miners':>7} {'in-proc r/s':>12} {'gRPC r/s':>10} {'ratio':>7} {'trusted r/s':>12}"
-        f" {'KiB/miner':>10}"
+        f"{'miners':>7} {'in-proc r/s':>12} {'gRPC r/s':>10} {'ratio':>7} {'in-proc µs':>11}"
+        f" {'gRPC µs':>8} {'CPU ratio':>9} {'trusted r/s':>12} {'KiB/miner':>10}"
     )
     for n in sizes:
         child = [sys.executable, __file__, "--one", str(n), "--slices", str(args.slices)]
-        child += ["--loop", args.loop]
+        child += ["--loop", args.loop, "--core", str(core)]
         child += ["--seconds", str(args.seconds)] + (["--with-grpc"] if n in grpc_sizes else [])
         done = subprocess.run(child, capture_output=True, text=True, check=False)
         if done.returncode != 0:
@@ -154,6 +177,9 @@ def main() -> None:
             f"{n:>7} {row['inprocess_rounds_per_s']:>12.2f} "
             f"{'-' if grpc_rate is None else f'{grpc_rate:.2f}':>10} "
             f"{'-' if ratio is None else f'{ratio:.2f}x':>7} "
+            f"{row['inprocess_cpu_us_per_request']:>11.0f} "
+            f"{_cell(row.get('grpc_cpu_us_per_request'), '.0f'):>8} "
+            f"{_cell(row.get('cpu_ratio_grpc_vs_inprocess'), '.2f', 'x'):>9} "
             f"{row['inprocess_trusted_rounds_per_s']:>12.2f} "
             f"{row['bytes_per_inprocess_miner'] / 1024:>10.1f}",
             flush=True,
@@ -164,9 +190,10 @@ def main() -> None:
         for key, value in row.items():
             if key != "miners":
                 figures[f"{key}_n{n}"] = value
-    ratios = [r["ratio_inprocess_vs_grpc"] for r in results if "ratio_inprocess_vs_grpc" in r]
-    if ratios:
-        figures["min_ratio_inprocess_vs_grpc"] = min(ratios)
+    for key in ("ratio_inprocess_vs_grpc", "cpu_ratio_grpc_vs_inprocess"):
+        ratios = [r[key] for r in results if key in r]
+        if ratios:
+            figures[f"min_{key}"] = min(ratios)
     if args.json:
         print(json.dumps(figures))
 
