@@ -261,12 +261,26 @@ class MinerClient:
             )
 
     async def _call(self, target: Target, query: _Query, started: float) -> QueryResult[Message]:
-        endpoint = await self._pin(target)
-        if isinstance(endpoint, QueryError):
-            return failed(target, endpoint, started)
-        remaining = await self._slot(query.deadline)
-        if remaining is None:
-            return failed(target, queued_too_long(target), started)
+        # the common case (no TLS pin to fetch, a free slot) awaits nothing before the send:
+        # no coroutine per step, no timer (this runs once per miner per round)
+        if target.tls_fingerprint:
+            endpoint = await self._pin(target)
+            if isinstance(endpoint, QueryError):
+                return failed(target, endpoint, started)
+        else:
+            endpoint = target.endpoint
+        semaphore = self._semaphore or self._limit()
+        deadline = query.deadline
+        if semaphore.locked():
+            remaining = await self._slot(deadline)
+            if remaining is None:
+                return failed(target, queued_too_long(target), started)
+        else:
+            await semaphore.acquire()  # a free slot returns at once
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                semaphore.release()
+                return failed(target, queued_too_long(target), started)
         try:
             nonce, call = self._start(target, query, remaining, endpoint)
             try:
@@ -275,7 +289,7 @@ class MinerClient:
             except grpc.aio.AioRpcError as exc:
                 return failed(target, self._rpc_error(exc, target, query), started)
         finally:
-            self._limit().release()
+            semaphore.release()
         latency = time.perf_counter() - started
         spec = query.spec
         if self.verify_responses and self._checks.wants(

@@ -154,7 +154,7 @@ def make_send(
     timeout = plan.timeout_s
 
     async def send() -> Outcome:
-        results = await client.query(next(rounds), spec.path, next(pool), timeout)
+        results = await client.query(next(rounds), spec, next(pool), timeout)
         return [
             ("OK", "") if r.error is None else (r.error.status.name, r.error.message)
             for r in results

@@ -63,7 +63,7 @@ def method_spec(method: MethodDescriptor) -> MethodSpec:
 #: A service as a subnet names it: a descriptor, ``(module, "Service")`` or a (short) name.
 ServiceRef: TypeAlias = ServiceDescriptor | tuple[ModuleType, str] | str
 #: An RPC as a subnet names it: a descriptor, ``(module, "Service.Method")`` or a (short) name.
-MethodRef: TypeAlias = MethodDescriptor | tuple[ModuleType, str] | str
+MethodRef: TypeAlias = MethodSpec | MethodDescriptor | tuple[ModuleType, str] | str
 
 _SERVICE_EXAMPLE = "(echo_pb2, 'Echo') or 'subnets.echo.v1.Echo'"
 _METHOD_EXAMPLE = "(echo_pb2, 'Echo.Echo') or '/subnets.echo.v1.Echo/Echo'"
@@ -157,7 +157,9 @@ def _by_name(name: str) -> MethodSpec:
 
 
 def resolve_method(method: MethodRef) -> MethodSpec:
-    """The spec of an RPC named any way :data:`MethodRef` allows."""
+    """The spec of an RPC named any way :data:`MethodRef` allows (a spec is taken as is)."""
+    if isinstance(method, MethodSpec):
+        return method
     if isinstance(method, MethodDescriptor):
         return method_spec(method)
     if isinstance(method, tuple):
