@@ -95,6 +95,15 @@ class Leases:
         self.counts[caller] = count + 1
         return Lease(self.schedulers[bound.spec.path], self.counts, caller)
 
+    @staticmethod
+    def try_enter(lease: Lease) -> bool:
+        """Take a free handler slot without waiting (no coroutine: the common, uncontended
+        case); False when the request must queue through :meth:`enter`."""
+        if lease.sched.try_acquire(lease.caller):
+            lease.entered = True
+            return True
+        return False
+
     async def enter(self, bound: BoundSynapse, lease: Lease, priority: PriorityHook) -> None:
         """Take a handler slot: at once if one is free, else queued by the priority hook."""
         sched = lease.sched

@@ -138,7 +138,8 @@ class RequestPipeline:
             )
             lease = self.leases.take(bound, auth.caller)
             try:
-                await self.leases.enter(bound, lease, self.priority)
+                if not self.leases.try_enter(lease):  # no free slot: queue by priority
+                    await self.leases.enter(bound, lease, self.priority)
                 chain: protocol.ChunkChain | None = None
                 out: bytes | None = None
                 if bound.spec.server_streaming:
