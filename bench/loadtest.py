@@ -178,8 +178,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one short slice pair")
     parser.add_argument("--json", action="store_true", help="end with one JSON line of figures")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--seconds", type=float, default=2.0)
-    parser.add_argument("--slices", type=int, default=6)
+    parser.add_argument("--seconds", type=float, default=1.0)
+    parser.add_argument("--slices", type=int, default=10)
     args = parser.parse_args()
     if args.quick:
         args.seconds, args.slices = 1.0, 1
