@@ -37,8 +37,9 @@ class GenesisConfig:
     lock_cost: int = 1000 * TAO
     timestamp_ms: int = 0
     dev: bool = False
-    #: "legacy" (``(b + netuid + 1) % (tempo + 1)``) or "dynamic" (docs/epoch.md §3)
-    epoch_schedule: str = "legacy"
+    #: "dynamic" (subtensor since May 2026) or "legacy" (``(b + netuid + 1) % (tempo + 1)``),
+    #: docs/epoch.md §3. A stored genesis without the field predates it: legacy.
+    epoch_schedule: str = "dynamic"
     #: root network and root proportion (docs/epoch.md §10.2)
     root: bool = False
     #: validator take and nominator payouts (docs/epoch.md §10.3)

@@ -54,7 +54,7 @@ def up(
     validator_set: list[str] = _VALIDATOR_SET,
     miner_set: list[str] = _MINER_SET,
     epoch_schedule: str = typer.Option(
-        None, "--epoch-schedule", help="dynamic (mainnet since May 2026) or legacy (default)."
+        None, "--epoch-schedule", help="dynamic (the default, mainnet since May 2026) or legacy."
     ),
     root: bool = typer.Option(False, "--root", help="Root network: TAO on root, tao_weight."),
     delegation: bool = typer.Option(

@@ -49,7 +49,7 @@ def test_dynamic_epoch_every_tempo_blocks_from_the_last_one() -> None:
 
 
 def test_legacy_rule_kept_as_a_genesis_option() -> None:
-    state = new_state()  # epoch_schedule "legacy" by default
+    state = new_state(epoch_schedule="legacy")
     netuid = subnet(state, hotkeys(1)[0], [])
     # (b + netuid + 1) % (tempo + 1) == 0 with netuid 1, tempo 10: b = 9, 20, 31
     assert epochs_by_block(state, 2, 31) == {9: [netuid], 20: [netuid], 31: [netuid]}

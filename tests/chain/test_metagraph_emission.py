@@ -56,8 +56,8 @@ async def test_metagraph_snapshot_and_emission_split(chain: ChainHarness) -> Non
     owner_gain = float(mg.S[0] - before.S[0])
     total = owner_gain + paid_miners + paid_validator
     assert owner_gain / total == pytest.approx(11796 / 65535, rel=0.02)
-    # 11 blocks of 1 alpha each were split at this epoch.
-    assert total == pytest.approx(11.0, rel=0.02)
+    # One tempo (10 blocks, the dynamic schedule) of 1 alpha each was split at this epoch.
+    assert total == pytest.approx(10.0, rel=0.02)
 
     change = diff(first, mg)
     assert change.new_uids == [] and change.replaced == []

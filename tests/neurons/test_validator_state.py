@@ -106,7 +106,9 @@ async def test_no_permit_waits_then_sets_weights_once_permitted(
     chain: ChainHarness, tmp_path: Path
 ) -> None:
     h = chain
-    netuid, _ = await h.subnet(tempo=8)
+    # a tempo longer than the setup's blocks: under the dynamic schedule the first epoch falls
+    # one tempo after the subnet's creation, and it must come after the first round
+    netuid, _ = await h.subnet(tempo=20)
     miners = await h.register(netuid, 2)
     [vkey] = await h.register(netuid, 1, coldkey=h.charlie)
     await h.client.add_stake(h.charlie, netuid, vkey.ss58, 100 * TAO)
