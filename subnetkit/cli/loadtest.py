@@ -16,8 +16,19 @@ import typer
 
 _SUBNET = typer.Option(None, "--subnet", help="NAME[:VARIANT]: miners to start, and the request.")
 _SWARM = typer.Option(None, "--swarm", help="Start N miners of --subnet to load.")
-_BACKEND = typer.Option("inprocess", "--backend", help="Where the swarm runs: inprocess|processes.")
+_BACKEND = typer.Option(
+    "inprocess", "--backend", help="Where the swarm runs: inprocess|processes|ray."
+)
 _PROCS = typer.Option(None, "--swarm-processes", help="Worker processes (processes backend).")
+_RAY_ADDRESS = typer.Option(
+    None, "--ray-address", help="Ray backend: join the cluster at HEAD:PORT (none: start one)."
+)
+_RAY_HOSTS = typer.Option(
+    None, "--ray-hosts", help="Ray backend: miner hosts, each with a load generator."
+)
+_RAY_STRATEGY = typer.Option(
+    "SPREAD", "--ray-strategy", help="Ray backend: placement, SPREAD or STRICT_SPREAD."
+)
 _TARGET = typer.Option(None, "--target", help="HOTKEY@HOST:PORT of an existing miner (repeat).")
 _CONC = typer.Option(None, "--concurrency", "-c", help="Closed model: requests in flight.")
 _RATE = typer.Option(None, "--rate", "-r", help="Open model: requests (or rounds) per second.")
@@ -43,6 +54,9 @@ def loadtest(
     swarm: int = _SWARM,
     backend: str = _BACKEND,
     swarm_processes: int = _PROCS,
+    ray_address: str = _RAY_ADDRESS,
+    ray_hosts: int = _RAY_HOSTS,
+    ray_strategy: str = _RAY_STRATEGY,
     target: list[str] = _TARGET,
     concurrency: int = _CONC,
     rate: float = _RATE,
@@ -95,6 +109,9 @@ def loadtest(
         signer_ref=_signer_ref(dev_key, wallet_name, wallet_hotkey, wallet_path),
         thresholds=[parse_threshold(t) for t in threshold or []],
         workers=workers,
+        ray_address=ray_address,
+        ray_hosts=ray_hosts,
+        ray_strategy=ray_strategy,
     )
     install_event_loop_policy()
     summary = asyncio.run(_run(options, live=fmt == "text" and sys.stderr.isatty()))

@@ -26,6 +26,11 @@ _SEED = typer.Option(0, "--seed", help="Seed of the validators' and random miner
 _SAMPLE = typer.Option(None, "--sample-size", help="Miners an honest validator asks at once.")
 _TIMEOUT = typer.Option(2.0, "--timeout", help="The validators' query timeout, seconds.")
 _SLOW = typer.Option(0.5, "--slow-fraction", help="A slow miner answers after this x timeout.")
+_BACKEND = typer.Option("inprocess", "--backend", help="Where the miners run: inprocess|ray.")
+_RAY_ADDRESS = typer.Option(
+    None, "--ray-address", help="Ray backend: join the cluster at HEAD:PORT (none: start one)."
+)
+_RAY_HOSTS = typer.Option(None, "--ray-hosts", help="Ray backend: miner hosts (one per node).")
 _FORMAT = typer.Option("text", "--format", help="text or json (ends with one JSON object).")
 _REPORT = typer.Option(None, "--report", help="Write a self-contained HTML report here.")
 
@@ -41,6 +46,9 @@ def simulate(
     sample_size: int = _SAMPLE,
     timeout: float = _TIMEOUT,
     slow_fraction: float = _SLOW,
+    backend: str = _BACKEND,
+    ray_address: str = _RAY_ADDRESS,
+    ray_hosts: int = _RAY_HOSTS,
     fmt: str = _FORMAT,
     report: Path = _REPORT,
 ) -> None:
@@ -68,6 +76,9 @@ def simulate(
         sample_size=sample_size,
         timeout=timeout,
         slow_fraction=slow_fraction,
+        backend=backend,
+        ray_address=ray_address,
+        ray_hosts=ray_hosts,
     )
     install_event_loop_policy()
     show = None if fmt == "json" else _print_epoch

@@ -59,6 +59,9 @@ class LoadTestOptions:
     signer_ref: list[str] = field(default_factory=lambda: ["dev", "alice"])
     thresholds: list[Threshold] = field(default_factory=list)
     workers: int = 1  # load-generator processes (gRPC targets only)
+    ray_address: str | None = None  # --backend ray: join this cluster (None: start a local one)
+    ray_hosts: int | None = None  # --backend ray: miner hosts, each with a load generator
+    ray_strategy: str = "SPREAD"  # --backend ray: how the placement group spreads them
 
 
 @dataclass
@@ -131,7 +134,12 @@ async def open_targets(options: LoadTestOptions) -> TargetSet:
         return await inprocess_swarm(subnet, variant, options.swarm)
     if options.backend == "processes":
         return await process_swarm(subnet, variant, options.swarm, options.swarm_processes)
-    raise ConfigError(f"--backend {options.backend!r}: use inprocess or processes")
+    if options.backend == "ray":
+        from subnetkit.raybackend.swarm import RayPlan, ray_swarm
+
+        ray_plan = RayPlan(options.ray_address, options.ray_hosts, options.ray_strategy)
+        return await ray_swarm(subnet, variant, options.swarm, ray_plan)
+    raise ConfigError(f"--backend {options.backend!r}: use inprocess, processes or ray")
 
 
 def make_send(
@@ -180,10 +188,17 @@ async def run_loadtest(
             "--workers needs miners over gRPC (--backend processes or --target): in-process "
             "miners live inside the one harness process"
         )
+    if options.backend == "ray" and options.workers > 1:
+        raise ConfigError(
+            "--backend ray runs one load generator beside each miner host: use --ray-hosts "
+            "instead of --workers"
+        )
+    if options.backend == "ray" and options.targets:
+        raise ConfigError("--backend ray starts its own swarm on the cluster: drop --target")
     target_set = await open_targets(options)
     started_at = datetime.now(UTC)
     try:
-        if options.workers > 1:
+        if options.workers > 1 or target_set.generate is not None:
             job = {
                 "subnet": options.subnet,
                 "method": options.method,
@@ -191,11 +206,20 @@ async def run_loadtest(
                 "targets": [f"{t.hotkey}@{t.endpoint}" for t in target_set.targets],
                 "signer": options.signer_ref,
             }
-            merged = await run_workers(job, plan, options.workers)
+            if target_set.generate is not None:
+                merged = await target_set.generate(job, plan)
+            else:
+                merged = await run_workers(job, plan, options.workers)
             recorder, wall, cpu = merged["recorder"], merged["wall_s"], merged["cpu_s"]
             end_reason = merged["end_reason"]
+            generators = merged.get("generators", options.workers)
             return _summary(
-                options, spec, signer, target_set, recorder, wall, cpu, end_reason, started_at
+                options,
+                spec,
+                signer,
+                target_set,
+                (recorder, wall, cpu, end_reason, generators),
+                started_at,
             )
         recorder = Recorder(plan.duration_s)
         slots = max(plan.max_inflight, plan.concurrency) * plan.fanout
@@ -215,7 +239,8 @@ async def run_loadtest(
             wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     finally:
         await target_set.close()
-    return _summary(options, spec, signer, target_set, recorder, wall, cpu, end_reason, started_at)
+    measured = (recorder, wall, cpu, end_reason, options.workers)
+    return _summary(options, spec, signer, target_set, measured, started_at)
 
 
 def _summary(
@@ -223,12 +248,11 @@ def _summary(
     spec: MethodSpec,
     signer: Signer,
     target_set: TargetSet,
-    recorder: Recorder,
-    wall: float,
-    cpu: float,
-    end_reason: str,
+    measured: tuple[Recorder, float, float, str, int],
     started_at: datetime,
 ) -> dict[str, Any]:
+    """The summary of ``measured``: (recorder, wall s, CPU s, end reason, generators)."""
+    recorder, wall, cpu, end_reason, generators = measured
     plan = options.plan
     subnet, variant = split_subnet(options.subnet) if options.subnet else (None, None)
     meta = {
@@ -238,7 +262,7 @@ def _summary(
         "backend": target_set.backend,
         "targets": len(target_set.targets),
         "caller": signer.ss58,
-        "workers": options.workers,
+        "workers": generators,
     }
     summary = build_summary(
         plan=plan,
@@ -250,6 +274,7 @@ def _summary(
         started_at=started_at,
         miners_in_harness=target_set.miners_in_harness,
     )
+    summary.update(target_set.details)
     summary["thresholds"] = evaluate(options.thresholds, summary)
     return summary
 

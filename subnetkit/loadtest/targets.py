@@ -6,6 +6,9 @@
   the miners then share this process's CPU, which the summary says.
 * ``processes``: the N miners split over worker processes (one per core by default), each
   serving gRPC on 127.0.0.1 with fresh keys, reached over loopback.
+* ``ray``: the N miners split over miner-host actors on a Ray cluster, each serving gRPC on
+  its node's address, with a load-generator actor beside each host (``generate``); see
+  :mod:`subnetkit.raybackend.swarm`.
 * ``--target HOTKEY@HOST:PORT``: existing miners, over gRPC.
 """
 
@@ -19,6 +22,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer
@@ -35,11 +39,16 @@ _START_TIMEOUT_S = 120.0
 class TargetSet:
     """Who to load, how to reach them, and how to let them go."""
 
-    backend: str  # inprocess | processes | remote
+    backend: str  # inprocess | processes | ray | remote
     targets: list[Target]
     transport: Transport | None = None  # None: gRPC
     miners_in_harness: bool = False  # their CPU counts in the harness's own
     _close: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    #: runs the load on generators of the backend's own, (job, plan) -> merged figures (see
+    #: :func:`subnetkit.loadtest.workers.merge_reports`); None: this process or --workers
+    generate: Callable[[dict[str, Any], Any], Awaitable[dict[str, Any]]] | None = None
+    #: what the summary adds about where the miners ran (the ray backend's ``ray`` key)
+    details: dict[str, Any] = field(default_factory=dict)
 
     async def close(self) -> None:
         for close in reversed(self._close):

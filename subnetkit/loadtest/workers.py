@@ -84,14 +84,22 @@ async def run_workers(job: dict[str, Any], plan: LoadPlan, workers: int) -> dict
             if proc.returncode is None:
                 proc.kill()
                 await proc.wait()
-    merged = Recorder(plan.duration_s)
-    wall = cpu = 0.0
-    reasons = set()
+    reports = []
     for (proc, _), (out, err) in zip(procs, outputs, strict=True):
         if proc.returncode != 0 or not out.strip():
             last = err.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
             raise ConfigError(f"a load worker failed (exit {proc.returncode}): {last[0]}")
-        report = json.loads(out.decode().strip().splitlines()[-1])
+        reports.append(json.loads(out.decode().strip().splitlines()[-1]))
+    return merge_reports(reports, plan)
+
+
+def merge_reports(reports: list[dict[str, Any]], plan: LoadPlan) -> dict[str, Any]:
+    """Add up what :func:`run_share` returned from each generator (a process or a Ray actor):
+    one recorder, the longest wall time, the CPU of all of them."""
+    merged = Recorder(plan.duration_s)
+    wall = cpu = 0.0
+    reasons = set()
+    for report in reports:
         merged.merge(Recorder.from_wire(report["recorder"], plan.duration_s))
         wall, cpu = max(wall, report["wall_s"]), cpu + report["cpu_s"]
         reasons.add(report["end_reason"])
@@ -99,7 +107,9 @@ async def run_workers(job: dict[str, Any], plan: LoadPlan, workers: int) -> dict
     return {"recorder": merged, "wall_s": wall, "cpu_s": cpu, "end_reason": end}
 
 
-async def _work(job: dict[str, Any]) -> dict[str, Any]:
+async def run_share(job: dict[str, Any]) -> dict[str, Any]:
+    """One generator's share: ``job`` names the request, targets, signer, plan and nonce lane;
+    returns its recorder (as blobs), wall and CPU seconds and end reason."""
     from subnetkit.loadtest.runner import LoadTestOptions, build_requests, make_send, signer_from
     from subnetkit.loadtest.targets import parse_target
     from subnetkit.validator.client import MinerClient
@@ -131,11 +141,18 @@ def main() -> None:
 
     job = json.loads(sys.stdin.read())
     install_event_loop_policy()
-    print(json.dumps(asyncio.run(_work(job))), flush=True)
+    print(json.dumps(asyncio.run(run_share(job))), flush=True)
 
 
 if __name__ == "__main__":
     main()
 
 
-__all__ = ["plan_from_json", "plan_to_json", "run_workers", "split_plan"]
+__all__ = [
+    "merge_reports",
+    "plan_from_json",
+    "plan_to_json",
+    "run_share",
+    "run_workers",
+    "split_plan",
+]

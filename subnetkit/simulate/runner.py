@@ -10,7 +10,7 @@ validator permits (stake decides them, as on a live subnet). docs/simulation.md 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import os
 import random
 import statistics
 import tempfile
@@ -25,14 +25,13 @@ from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer, dev_signer
 from subnetkit.core.settings import load_settings
 from subnetkit.core.subnet_spec import build_component, resolve_subnet
-from subnetkit.miner import MinerServer
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
 from subnetkit.simulate.agents import VALIDATOR_KINDS, Agent, EpochView, to_u16
-from subnetkit.simulate.behaviours import build_behaviour_miner, miner_behaviours, parse_counts
+from subnetkit.simulate.behaviours import miner_behaviours, parse_counts
 from subnetkit.simulate.chain import SimChain, build_subnet, start_chain
-from subnetkit.validator.client import MinerClient, Target
+from subnetkit.simulate.miners import Miners, inprocess_miners, ray_miners
+from subnetkit.validator.client import MinerClient
 from subnetkit.validator.scoring import ScoringRuntime
-from subnetkit.wire.inprocess import IN_PROCESS_HOST, InProcessNetwork, InProcessTransport
 from subnetkit.wire.methods import resolve_method
 
 SCHEMA = "subnetkit.simulate/v1"
@@ -51,6 +50,9 @@ class SimulationOptions:
     sample_size: int | None = None
     timeout: float = 2.0  # the validators' query timeout (a slow miner takes slow_fraction of it)
     validator_stake_tao: int = 1000
+    backend: str = "inprocess"  # or "ray": the miners on a Ray cluster (docs/load-testing.md)
+    ray_address: str | None = None  # ray: join this cluster (None: start a local one)
+    ray_hosts: int | None = None  # ray: miner hosts (default: one per node)
 
 
 @dataclass
@@ -60,6 +62,13 @@ class Neuron:
     coldkey: Signer
     hotkey: Signer
     uid: int = -1
+    seed: bytes = b""  # the hotkey's seed: a Ray miner host rebuilds the key from it
+
+
+def new_neuron(role: str, kind: str, coldkey: Signer) -> Neuron:
+    """A neuron with a fresh throw-away hotkey."""
+    seed = os.urandom(32)
+    return Neuron(role, kind, coldkey, Signer.from_seed(seed), seed=seed)
 
 
 def validator_counts(text: str) -> list[tuple[str, int]]:
@@ -109,6 +118,13 @@ async def run_simulation(
         raise ConfigError("--epochs must be at least 1")
     if not 0 <= options.slow_fraction < 1:
         raise ConfigError("--slow-fraction must be in [0, 1)")
+    if options.backend not in ("inprocess", "ray"):
+        raise ConfigError(f"--backend {options.backend!r}: use inprocess or ray")
+    if options.backend == "ray" and options.trusted:
+        raise ConfigError(
+            "--trusted is the in-process transport's shortcut: Ray miners are reached over "
+            "gRPC, signed; drop --trusted or use --backend inprocess"
+        )
     spec = resolve_subnet(options.subnet, role="validator")
     overrides: dict[str, Any] = {
         "validator.sample_size": options.sample_size,
@@ -122,73 +138,98 @@ async def run_simulation(
     alice = dev_signer("alice")
     multi_owner = Signer.generate()
     neurons = [
-        Neuron("miner", c.name, multi_owner if c.name == "multi" else alice, Signer.generate())
+        new_neuron("miner", c.name, multi_owner if c.name == "multi" else alice)
         for c in miner_counts
         for _ in range(c.count)
     ]
     neurons += [
-        Neuron("validator", kind, alice, Signer.generate())
+        new_neuron("validator", kind, alice)
         for kind, count in validator_counts(options.validators)
         for _ in range(count)
     ]
-    with tempfile.TemporaryDirectory(prefix="subnetkit-simulate-") as tmp:
-        service, client = await start_chain(Path(tmp))
-        try:
-            sim = await build_subnet(
-                service,
-                client,
-                miners=[(n.coldkey, n.hotkey) for n in neurons if n.role == "miner"],
-                validators=[(n.coldkey, n.hotkey) for n in neurons if n.role == "validator"],
-                validator_stake_tao=options.validator_stake_tao,
-                tempo=options.tempo,
-            )
-            return await _epochs(sim, options, neurons, subnet, method, settings, rng, on_epoch)
-        finally:
-            await client.close()
-            await service.close()
+    pool = await _ray_pool(options, neurons) if options.backend == "ray" else None
+    try:
+        with tempfile.TemporaryDirectory(prefix="subnetkit-simulate-") as tmp:
+            overrides = {k: v for k, v in overrides.items() if v is not None}
+            context = (subnet, method, settings, overrides, pool)
+            return await _on_chain(Path(tmp), options, neurons, context, rng, on_epoch)
+    finally:
+        if pool is not None:
+            await pool.close()
+
+
+async def _ray_pool(options: SimulationOptions, neurons: list[Neuron]) -> Any:
+    """Ray's miner hosts, up before the chain starts (see subnetkit.raybackend.simulation)."""
+    from subnetkit.raybackend.simulation import RayMinerPool
+    from subnetkit.raybackend.swarm import RayPlan
+
+    plan = RayPlan(options.ray_address, options.ray_hosts)
+    return await RayMinerPool.open(plan, sum(1 for n in neurons if n.role == "miner"))
+
+
+async def _on_chain(
+    tmp: Path,
+    options: SimulationOptions,
+    neurons: list[Neuron],
+    context: tuple[Any, ...],
+    rng: random.Random,
+    on_epoch: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    """Start the chain, register everyone, run the epochs, stop the chain."""
+    service, client = await start_chain(tmp)
+    try:
+        sim = await build_subnet(
+            service,
+            client,
+            miners=[(n.coldkey, n.hotkey) for n in neurons if n.role == "miner"],
+            validators=[(n.coldkey, n.hotkey) for n in neurons if n.role == "validator"],
+            validator_stake_tao=options.validator_stake_tao,
+            tempo=options.tempo,
+        )
+        return await _epochs(sim, options, neurons, context, rng, on_epoch)
+    finally:
+        await client.close()
+        await service.close()
 
 
 async def _epochs(
     sim: SimChain,
     options: SimulationOptions,
     neurons: list[Neuron],
-    subnet: Any,
-    method: Any,
-    settings: Any,
+    context: tuple[Any, ...],
     rng: random.Random,
     on_epoch: Callable[[dict[str, Any]], None] | None,
 ) -> dict[str, Any]:
-    spec = resolve_subnet(options.subnet, role="validator")
+    _, method, settings, overrides, pool = context
     mg = await sim.client.metagraph(sim.netuid)
     uid_of = {hk: uid for uid, hk in enumerate(mg.hotkeys)}
     for n in neurons:
         n.uid = uid_of[n.hotkey.ss58]
-    network = InProcessNetwork()
-    servers: list[MinerServer] = []
-    targets: list[Target] = []
-    timeout = settings.validator.timeout
-    for n in (n for n in neurons if n.role == "miner"):
-        miner = build_behaviour_miner(
-            spec,
-            n.kind,
-            method.name,
-            method.response_cls,
-            settings=settings,
-            timeout=timeout,
-            slow_fraction=options.slow_fraction,
-            rng=rng,
-        )
-        if n.kind == "offline":
-            targets.append(Target(n.hotkey.ss58, IN_PROCESS_HOST, 0))  # nobody answers there
-            continue
-        server = MinerServer(miner, n.hotkey, network=network)
-        servers.append(server)
-        targets.append(Target(n.hotkey.ss58, server.host, 0))
-    await asyncio.gather(*(s.start() for s in servers))
-    by_hotkey = {s.hotkey: s.port for s in servers}
-    targets = [Target(t.hotkey, t.host, by_hotkey.get(t.hotkey, 0)) for t in targets]
+    if options.backend == "ray":
+        fleet = await ray_miners(neurons, options, method, overrides, pool)
+    else:
+        fleet = await inprocess_miners(neurons, options, method, settings, rng)
+    try:
+        document = await _run(sim, options, neurons, fleet, context, uid_of, rng, on_epoch)
+    finally:
+        await fleet.stop()
+    return document | fleet.details
+
+
+async def _run(
+    sim: SimChain,
+    options: SimulationOptions,
+    neurons: list[Neuron],
+    fleet: Miners,
+    context: tuple[Any, ...],
+    uid_of: dict[str, int],
+    rng: random.Random,
+    on_epoch: Callable[[dict[str, Any]], None] | None,
+) -> dict[str, Any]:
+    """The warm-up and the K epochs against miners that serve (see the module docstring)."""
+    subnet, _, settings, *_ = context
+    targets = fleet.targets
     miner_uids = {t.hotkey: uid_of[t.hotkey] for t in targets}
-    transport = InProcessTransport(network, trusted=options.trusted)
     runtime = ScoringRuntime(subnet.make_scorer(settings), device="cpu", cpu_threads=1)
     agents = [
         Agent(n.kind, n.hotkey, n.coldkey, random.Random(rng.getrandbits(63)))
@@ -198,7 +239,9 @@ async def _epochs(
     for agent in agents:
         if agent.kind == "honest":
             agent.client = MinerClient(
-                agent.hotkey, max_concurrency=settings.validator.sample_size, transport=transport
+                agent.hotkey,
+                max_concurrency=settings.validator.sample_size,
+                transport=fleet.transport,
             )
     epochs: list[dict[str, Any]] = []
     try:
@@ -239,8 +282,6 @@ async def _epochs(
             if agent.client is not None:
                 await agent.client.close()
         runtime.close()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*(s.stop(0) for s in servers))
     return _document(options, neurons, epochs, previous)
 
 

@@ -72,7 +72,25 @@ def test_processes_backend_over_loopback(tmp_path: Path) -> None:
         (["--swarm", "2", "--subnet", "nope"], "unknown subnet"),
         (["--subnet", "echo"], "say which miners"),
         (["--target", "nohost", "--subnet", "echo"], "HOTKEY@HOST:PORT"),
-        (["--swarm", "2", "--subnet", "echo", "--backend", "ray"], "inprocess or processes"),
+        (["--swarm", "2", "--subnet", "echo", "--backend", "nope"], "processes or ray"),
+        (["--swarm", "2", "--subnet", "echo", "--backend", "ray", "--workers", "2"], "--ray-hosts"),
+        (
+            ["--swarm", "2", "--subnet", "echo", "--backend", "ray", "--ray-address", "x"],
+            "HOST:PORT",
+        ),
+        (
+            [
+                "--swarm",
+                "2",
+                "--subnet",
+                "echo",
+                "--backend",
+                "ray",
+                "--ray-address",
+                "127.0.0.1:1",
+            ],
+            "no Ray cluster answers",
+        ),
     ],
 )
 def test_bad_flags_are_one_line(
