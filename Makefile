@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/transport.py
 	$(BIN)/python bench/loadtest.py
 	$(BIN)/python bench/simulate.py
+	$(BIN)/python bench/ray.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache $(IMPORT_VIEW)

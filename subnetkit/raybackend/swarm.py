@@ -135,7 +135,8 @@ async def ray_swarm(subnet: str, variant: str | None, count: int, plan: RayPlan)
         reports = await asyncio.wait_for(asyncio.gather(*runs), limit)
         usage = await asyncio.gather(*(h.usage.remote() for h in host_actors))
         ray_details = result.details["ray"]
-        ray_details["hosts"] = [_host_cost(u) for u in usage]
+        load_wall = max(r["wall_s"] for r in reports)
+        ray_details["hosts"] = [_host_cost(u, load_wall) for u in usage]
         ray_details["generators"] = [
             {k: r[k] for k in ("node_id", "ip", "pid", "wall_s", "cpu_s")} for r in reports
         ]
@@ -145,11 +146,13 @@ async def ray_swarm(subnet: str, variant: str | None, count: int, plan: RayPlan)
     return result
 
 
-def _host_cost(usage: dict[str, Any]) -> dict[str, Any]:
-    """One host's figures as the summary shows them (see docs/load-testing.md)."""
+def _host_cost(usage: dict[str, Any], load_wall: float) -> dict[str, Any]:
+    """One host's figures as the summary shows them (see docs/load-testing.md): its CPU from
+    just before the generators started to just after they finished, over the load's own wall
+    time (the longest generator's), so start-up and hand-over do not dilute the share."""
     miners = max(1, usage["miners"])
     grown = max(0, usage["rss_bytes"] - usage["rss_base_bytes"])
-    wall = usage["wall_s"] or 1.0
+    wall = load_wall or usage["wall_s"] or 1.0
     return {
         **{k: usage[k] for k in ("node_id", "ip", "pid", "miners", "cpu_s", "wall_s")},
         "rss_mib": round(usage["rss_bytes"] / 2**20, 1),

@@ -18,10 +18,9 @@ from typing import Any
 import pytest
 
 from subnetkit.raybackend.session import is_loopback
-from tests.helpers.ray_cluster import MARKER, marked_processes
+from subnetkit.testing.ray_cluster import MARKER, marked_processes
 
 pytest.importorskip("ray")
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]
 
 REPO = Path(__file__).resolve().parents[2]
 SUBNETKIT = str(Path(sys.executable).parent / "subnetkit")
@@ -61,7 +60,7 @@ def two_nodes(tmp_path: Path) -> Iterator[tuple[str, str]]:
     the cluster is taken down and no process of it may be left."""
     mark = uuid.uuid4().hex
     holder = subprocess.Popen(
-        [sys.executable, "-m", "tests.helpers.ray_cluster", "2"],
+        [sys.executable, "-m", "subnetkit.testing.ray_cluster", "2"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         cwd=REPO,
@@ -85,6 +84,8 @@ def two_nodes(tmp_path: Path) -> Iterator[tuple[str, str]]:
     assert_none_left(mark)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(400)
 def test_a_swarm_across_two_nodes_with_a_generator_on_each(
     two_nodes: tuple[str, str], tmp_path: Path
 ) -> None:
@@ -109,6 +110,8 @@ def test_a_swarm_across_two_nodes_with_a_generator_on_each(
         assert host["miners"] == 4 and host["rss_mib"] > 0 and host["cpu_s"] > 0
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(400)
 def test_a_local_cluster_on_loopback_for_a_simulation(tmp_path: Path) -> None:
     """Without --ray-address the CLI starts its own cluster on 127.0.0.1 and stops all of it;
     the simulation's miners there are paid as the in-process ones are."""
@@ -123,3 +126,16 @@ def test_a_local_cluster_on_loopback_for_a_simulation(tmp_path: Path) -> None:
     others = [m["incentive"] for m in final if m["behaviour"] != "good"]
     assert min(good) > max(others), final
     assert_none_left(mark)
+
+
+async def test_options_that_cannot_work_on_ray_are_refused_before_anything_starts() -> None:
+    from subnetkit.core.errors import ConfigError
+    from subnetkit.simulate.runner import SimulationOptions, run_simulation
+
+    for options, words in (
+        (SimulationOptions("echo", "good=1", backend="ray", trusted=True), "--trusted"),
+        (SimulationOptions("echo", "good=1", backend="threads"), "inprocess or ray"),
+        (SimulationOptions("echo", "good=1", backend="ray", ray_address="x"), "HOST:PORT"),
+    ):
+        with pytest.raises(ConfigError, match=words):
+            await run_simulation(options)

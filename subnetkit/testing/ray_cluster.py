@@ -1,6 +1,7 @@
-"""A real two-node Ray cluster on 127.0.0.1, held by a process of its own, for the Ray tests.
+"""A real two-node Ray cluster on 127.0.0.1, held by a process of its own (tests, benches, and
+trying the Ray backend out).
 
-``python -m tests.helpers.ray_cluster CPUS`` starts a head and one more node with CPUS logical
+``python -m subnetkit.testing.ray_cluster CPUS`` starts a head and one more node with CPUS logical
 CPUs each and a small object store (Ray's ``cluster_utils.Cluster``: two raylets, each with its
 own workers), prints ``{"address": ...}`` once both are alive, and takes it all down when its
 standard input closes: the test holds the pipe, so the cluster never outlives the test. It sets
