@@ -60,7 +60,7 @@ def main() -> None:
         print(json.dumps({"address": cluster.address}), flush=True)
         sys.stdin.buffer.read()  # until the test lets go
     finally:
-        cluster.shutdown()
+        cluster.shutdown()  # type: ignore[no-untyped-call]
         import shutil
 
         shutil.rmtree(temp_dir, ignore_errors=True)
