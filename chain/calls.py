@@ -122,6 +122,7 @@ class ChainCalls(ChainConnection):
         weights: Sequence[int],
         *,
         version_key: int = 0,
+        wait: bool = True,
         timeout: float | None = None,
     ) -> pb.Receipt:
         """Set u16 weights directly (subnets with commit-reveal off)."""
@@ -130,7 +131,7 @@ class ChainCalls(ChainConnection):
                 netuid=netuid, uids=list(uids), weights=list(weights), version_key=version_key
             )
         )
-        return await self.submit(hotkey, call, timeout=timeout)
+        return await self.submit(hotkey, call, wait=wait, timeout=timeout)
 
     async def commit_weights(
         self,
@@ -141,12 +142,13 @@ class ChainCalls(ChainConnection):
         salt: bytes,
         *,
         version_key: int = 0,
+        wait: bool = True,
         timeout: float | None = None,
     ) -> pb.Receipt:
         """Commit the hash of u16 weights; reveal them with the same salt in the reveal epoch."""
         digest = commit_hash(hotkey.ss58, netuid, uids, weights, salt, version_key)
         call = pb.Call(commit_weights=pb.CommitWeights(netuid=netuid, commit_hash=digest))
-        return await self.submit(hotkey, call, timeout=timeout)
+        return await self.submit(hotkey, call, wait=wait, timeout=timeout)
 
     async def reveal_weights(
         self,
@@ -157,6 +159,7 @@ class ChainCalls(ChainConnection):
         salt: bytes,
         *,
         version_key: int = 0,
+        wait: bool = True,
         timeout: float | None = None,
     ) -> pb.Receipt:
         """Reveal weights committed earlier (commit-reveal), with the salt used then."""
@@ -169,7 +172,7 @@ class ChainCalls(ChainConnection):
                 version_key=version_key,
             )
         )
-        return await self.submit(hotkey, call, timeout=timeout)
+        return await self.submit(hotkey, call, wait=wait, timeout=timeout)
 
     async def sudo_set_hyperparameter(
         self, signer: Signer, netuid: int, name: str, value: int, *, timeout: float | None = None

@@ -91,6 +91,8 @@ class MetagraphSync:
         self._refresh_lock = asyncio.Lock()
         self.refreshes = 0
         self.reconnects = 0
+        #: times the block stream broke (a waiter on this connection's state can give up)
+        self.breaks = 0
 
     # -- reading ---------------------------------------------------------------------------------
     @property
@@ -113,6 +115,12 @@ class MetagraphSync:
         async with self._head_changed:
             await self._head_changed.wait_for(lambda: self._head > above)
             return self._head
+
+    async def wait_for_change(self, head: int, breaks: int) -> None:
+        """Wait until a block newer than ``head`` is seen or the stream breaks again after
+        ``breaks`` breaks (an inclusion wait ends at either, never on a wall clock)."""
+        async with self._head_changed:
+            await self._head_changed.wait_for(lambda: self._head > head or self.breaks != breaks)
 
     # -- refreshing ------------------------------------------------------------------------------
     async def refresh(self) -> MetagraphDiff | None:
@@ -173,6 +181,9 @@ class MetagraphSync:
             except ChainError as exc:
                 if broken_since is None:
                     broken_since = time.monotonic()
+                    async with self._head_changed:
+                        self.breaks += 1
+                        self._head_changed.notify_all()
                 log.warning(
                     "block stream from %s broke (%s: %s); reconnecting in %.1fs",
                     self.client.address,

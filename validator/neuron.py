@@ -14,7 +14,10 @@ PyTorch model. Everything else is the neuron's:
    runtime's worker thread (time logged and exported), and fold the scores into the hotkey-keyed
    moving averages of exactly the miners queried (unqueried decay only if configured);
 3. weights every ``validator.weights_interval_blocks`` blocks through
-   :class:`validator.weights.WeightSetter` (rate limit, permit, commit-reveal with persisted salts);
+   :class:`validator.weights.WeightSetter` (rate limit, permit, commit-reveal with persisted salts),
+   stepped in a task of their own, one step in flight at a time: a round never waits on a
+   submission (one stuck behind a chain restart would otherwise stop querying and scoring), and
+   the inclusion wait ends after a few blocks or when the block stream breaks;
 4. a replaced or deregistered hotkey's score is dropped on the refresh that shows it.
 
 Scores are saved after every round (atomic JSON), so a restarted validator resumes where it was.
@@ -27,6 +30,7 @@ the ``axon`` settings. Its one listening port is the optional metrics endpoint.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import secrets
@@ -200,6 +204,7 @@ class ValidatorNeuron(NeuronBase):
             self.commits,
             interval_blocks=cfg.weights_interval_blocks,
             version_key=validator.version_key,
+            watch=self.sync,
         )
         self.metrics = ValidatorMetrics(self.registry)
         self.client: MinerClient | None = None
@@ -209,6 +214,7 @@ class ValidatorNeuron(NeuronBase):
         self._round_done = asyncio.Condition()
         self.last_round: RoundScores | None = None
         self.last_actions: list[WeightAction] = []
+        self._weight_task: asyncio.Task[None] | None = None
         self._started_at = time.monotonic()
         self.health_stale_s = HEALTH_STALE_S
         self._round_finished_at: float | None = None
@@ -247,6 +253,11 @@ class ValidatorNeuron(NeuronBase):
         )
 
     async def close(self) -> None:
+        task = self._weight_task
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         if self.client is not None:
             await self.client.close()
         if self.runtime is not None:
@@ -283,8 +294,9 @@ class ValidatorNeuron(NeuronBase):
         A validator must not die from one bad round: an unexpected exception (a bug in the
         subnet's task code, a broken reply the scorer chokes on, ...) is logged with its
         traceback and the loop goes on with the next block. Weights are still stepped after a
-        failed query, so a flaky round never starves the chain of weights. Only cancellation
-        (shutdown) goes through.
+        failed query, so a flaky round never starves the chain of weights; the step runs in its
+        own task and the round does not wait for it (a round whose head finds a step still in
+        flight starts none). Only cancellation (shutdown) goes through.
         """
         result: RoundScores | None = None
         targets: list[Target] = []
@@ -297,16 +309,7 @@ class ValidatorNeuron(NeuronBase):
             log.exception("round at block %d failed; no score changed, continuing", head)
         if targets and result is None:
             self.metrics.failed_rounds.inc()
-        try:
-            self.last_actions = await self.weights.step(self.sync.metagraph, head, self.scores)
-        except SubnetkitError as exc:
-            log.warning("weight step failed [%s]: %s", exc.code, exc.message)
-            self.last_actions = []
-        except Exception:
-            log.exception("weight step at block %d failed; retrying next round", head)
-            self.last_actions = []
-        for action in self.last_actions:
-            self.metrics.weights.labels(action.kind).inc()
+        self._start_weight_step(head)
         async with self._round_done:
             self.round_block = max(self.round_block, head)
             self._round_done.notify_all()
@@ -314,6 +317,39 @@ class ValidatorNeuron(NeuronBase):
         self.metrics.last_round_block.set(self.round_block)
         self.summary.add(result, len(targets))
         return result
+
+    def _start_weight_step(self, head: int) -> None:
+        """Step weights for ``head`` in a task of its own, unless a step is still in flight."""
+        if self._weight_task is not None and not self._weight_task.done():
+            return
+        self._weight_task = asyncio.create_task(
+            self._weight_step(head, self.sync.metagraph), name=f"validator-weights-{head}"
+        )
+
+    async def _weight_step(self, head: int, metagraph: Metagraph) -> None:
+        try:
+            actions = await self.weights.step(metagraph, head, self.scores)
+        except SubnetkitError as exc:
+            log.warning("weight step failed [%s]: %s", exc.code, exc.message)
+            actions = []
+        except Exception:
+            log.exception("weight step at block %d failed; retrying next round", head)
+            actions = []
+        self.last_actions = actions
+        for action in actions:
+            self.metrics.weights.labels(action.kind).inc()
+
+    @property
+    def weights_in_flight(self) -> bool:
+        """Whether a weight step (a submission waiting for inclusion, say) is running."""
+        return self._weight_task is not None and not self._weight_task.done()
+
+    async def wait_weights(self, timeout: float | None = None) -> None:
+        """Wait until the weight step in flight (if any) has finished (tests, harnesses)."""
+        task = self._weight_task
+        if task is not None:
+            async with asyncio.timeout(timeout):
+                await asyncio.shield(task)
 
     async def _query_and_score(self, targets: Sequence[Target]) -> RoundScores | None:
         assert self.client is not None and self.runtime is not None

@@ -18,6 +18,12 @@ chain uses to check them. With commit-reveal on, the commit's salt and exact u16
 written to the :class:`~validator.state.CommitStore` *before* the commit is sent and revealed in
 the commit's reveal epoch, also after a restart. Every refusal from the chain is logged with its
 typed code and the chain's own message (which says what to do); none is swallowed.
+
+Given a :class:`InclusionWatch` (the validator's block follower), a submission does not wait
+for inclusion on a wall-clock deadline: it is sent without waiting, then its receipt is looked
+up at each new block, for at most ``inclusion_blocks`` blocks. When those blocks pass without
+it (e.g. it sits behind a nonce gap after a chain restart dropped the pool) or the block stream
+breaks, the wait ends at once, the signer's nonce is re-read, and the next round tries again.
 """
 
 from __future__ import annotations
@@ -26,7 +32,9 @@ import dataclasses
 import json
 import logging
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from subnetkit.chain.client import ChainClient
 from subnetkit.chain.metagraph import Metagraph
@@ -37,10 +45,26 @@ from subnetkit.chain.transition.schedule import (
 from subnetkit.chain.weights import WeightsError, process_weights
 from subnetkit.core.errors import ChainError, ChainUnavailableError
 from subnetkit.core.keys import Signer
+from subnetkit.protos.chain.v1 import chain_pb2 as pb
 from subnetkit.validator.scores import ScoreStore
 from subnetkit.validator.state import CommitStore, PendingCommit
 
 log = logging.getLogger(__name__)
+
+#: blocks a sent submission may stay out of the chain before it counts as lost
+DEFAULT_INCLUSION_BLOCKS = 8
+
+
+class InclusionWatch(Protocol):
+    """What an inclusion wait reads: the head, and the block stream's break count."""
+
+    @property
+    def head(self) -> int: ...
+
+    @property
+    def breaks(self) -> int: ...
+
+    async def wait_for_change(self, head: int, breaks: int) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,8 +89,12 @@ class WeightSetter:
         *,
         interval_blocks: int,
         version_key: int = 0,
+        watch: InclusionWatch | None = None,
+        inclusion_blocks: int = DEFAULT_INCLUSION_BLOCKS,
     ) -> None:
         self.chain = chain
+        self.watch = watch
+        self.inclusion_blocks = max(1, inclusion_blocks)
         self.signer = signer
         self.netuid = netuid
         self.commits = commits
@@ -204,8 +232,11 @@ class WeightSetter:
 
     async def _set(self, head: int, uids: list[int], values: list[int]) -> WeightAction:
         try:
-            receipt = await self.chain.set_weights(
-                self.signer, self.netuid, uids, values, version_key=self.version_key
+            receipt = await self._included(
+                "set_weights",
+                lambda wait: self.chain.set_weights(
+                    self.signer, self.netuid, uids, values, version_key=self.version_key, wait=wait
+                ),
             )
         except ChainError as exc:
             return self._refused(head, "set_weights", exc)
@@ -240,8 +271,17 @@ class WeightSetter:
         )
         await self.commits.aadd(pending)  # write-ahead: the salt survives a crash mid-commit
         try:
-            receipt = await self.chain.commit_weights(
-                self.signer, self.netuid, uids, values, pending.salt, version_key=self.version_key
+            receipt = await self._included(
+                "commit_weights",
+                lambda wait: self.chain.commit_weights(
+                    self.signer,
+                    self.netuid,
+                    uids,
+                    values,
+                    pending.salt,
+                    version_key=self.version_key,
+                    wait=wait,
+                ),
             )
         except ChainError as exc:
             if not isinstance(exc, ChainUnavailableError):
@@ -265,18 +305,56 @@ class WeightSetter:
         )
         return WeightAction("committed", block)
 
+    async def _included(
+        self, what: str, send: Callable[[bool], Awaitable[pb.Receipt]]
+    ) -> pb.Receipt:
+        """Send a submission and return its receipt once included (raising its typed error).
+
+        Without a watch this is the client's own wait. With one, the wait is bounded by blocks
+        and by the stream: ``inclusion_blocks`` new blocks without the receipt, or a break of the
+        block stream (chain gone or restarted), end it with ChainUnavailableError and forget
+        the nonce, so the retry signs with the chain's fresh nonce.
+        """
+        watch = self.watch
+        if watch is None:
+            return await send(True)
+        start, breaks = watch.head, watch.breaks
+        sent = await send(False)
+        last = start + self.inclusion_blocks
+        while True:
+            seen = watch.head  # read before the lookup: a block landing meanwhile wakes us
+            receipt = await self.chain.receipt(sent.extrinsic_hash)
+            if receipt is not None:
+                return self.chain.check(receipt)
+            if watch.breaks != breaks or seen >= last:
+                self.chain.forget_nonce(self.signer.ss58)
+                why = (
+                    "the block stream broke while it waited"
+                    if watch.breaks != breaks
+                    else f"it was not included in the {self.inclusion_blocks} blocks up to {seen}"
+                )
+                raise ChainUnavailableError(
+                    f"{what} sent at block {start} is given up: {why}; the nonce is re-read "
+                    "from the chain for the next try"
+                )
+            await watch.wait_for_change(seen, breaks)
+
     async def reveal_due(self, metagraph: Metagraph, head: int) -> list[WeightAction]:
         """Reveal every stored commit whose reveal window is open at the next block."""
         actions: list[WeightAction] = []
         for commit in self.commits.due(head + 1, self.netuid):
             try:
-                receipt = await self.chain.reveal_weights(
-                    self.signer,
-                    self.netuid,
-                    commit.uids,
-                    commit.weights,
-                    commit.salt,
-                    version_key=commit.version_key,
+                receipt = await self._included(
+                    "reveal_weights",
+                    lambda wait, c=commit: self.chain.reveal_weights(
+                        self.signer,
+                        self.netuid,
+                        c.uids,
+                        c.weights,
+                        c.salt,
+                        version_key=c.version_key,
+                        wait=wait,
+                    ),
                 )
             except ChainError as exc:
                 if exc.code == "reveal_too_early":
@@ -317,4 +395,4 @@ def _event_field(receipt: object, name: str, field: str) -> int | None:
     return None
 
 
-__all__ = ["WeightAction", "WeightSetter"]
+__all__ = ["DEFAULT_INCLUSION_BLOCKS", "InclusionWatch", "WeightAction", "WeightSetter"]

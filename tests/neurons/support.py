@@ -60,12 +60,14 @@ async def running_validator(
 
 
 async def drive(h: ChainHarness, validators: Sequence[ValidatorNeuron], blocks: int) -> int:
-    """Produce ``blocks`` blocks one at a time; after each, wait for every validator's round."""
+    """Produce ``blocks`` blocks one at a time; after each, wait for every validator's round
+    and the weight step it started (rounds do not wait on weights; these tests read them)."""
     head = int(h.service.head.number)
     for _ in range(blocks):
         head = await h.produce(1)
         for v in validators:
             await v.wait_round(head, timeout=ROUND_TIMEOUT)
+            await v.wait_weights(timeout=ROUND_TIMEOUT)
             if v.fatal_error is not None:
                 raise v.fatal_error
     return int(h.service.head.number)
