@@ -62,11 +62,20 @@ class Track:
             threads_end=last.threads,
             open_files_max=max(s.open_files for s in self.samples),
             threads_max=max(s.threads for s in self.samples),
+            rss_mib_max=round(max(s.rss_mib for s in self.samples), 1),
         )
         tasks = [s.asyncio_tasks for s in self.samples if s.asyncio_tasks is not None]
         if tasks:
             doc.update(asyncio_tasks_end=tasks[-1], asyncio_tasks_max=max(tasks))
-        if len(steady) >= 3:
+        # Always present: a short run (or a process restarted late) has too few samples of its
+        # current pid after warm-up for a slope that means anything, and says so.
+        doc.update(rss_slope_mib_per_hour=None, rss_slope_note="")
+        if len(steady) < MIN_SLOPE_SAMPLES:
+            doc["rss_slope_note"] = (
+                f"{len(steady)} samples of the current process after warm-up; a slope needs "
+                f"at least {MIN_SLOPE_SAMPLES} (run longer)"
+            )
+        else:
             slope = fit_slope([s.t for s in steady], [s.rss_mib for s in steady])
             doc.update(
                 rss_mib_after_warmup=round(steady[0].rss_mib, 1),
@@ -75,6 +84,10 @@ class Track:
                 steady_window_s=round(steady[-1].t - steady[0].t, 1),
             )
         return doc
+
+
+#: steady samples (after warm-up, one pid) a memory slope is fitted over at the least
+MIN_SLOPE_SAMPLES = 3
 
 
 def fit_slope(xs: list[float], ys: list[float]) -> float:

@@ -13,6 +13,8 @@ import pytest
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 SOAK = Path(__file__).parents[2] / "bench" / "soak.py"
+#: resident memory no soak process may reach in a minute (a torch validator is a few hundred MiB)
+RSS_BOUND_MIB = 2048
 
 
 async def test_one_minute_soak_recovers_from_a_chain_restart_and_a_miner_kill(
@@ -46,7 +48,13 @@ async def test_one_minute_soak_recovers_from_a_chain_restart_and_a_miner_kill(
     assert doc["processes"]["chain"]["restarts"] == 1
     assert doc["processes"]["miner-0"]["restarts"] == 1
     assert doc["log_errors"] == 0, doc["error_lines"]
+    # Recovery is about happening at all within the bench's bound (each recovery's record says
+    # so), not about how fast on a loaded machine; memory is about staying bounded. A one-minute
+    # run is too short for a meaningful slope: the key is there, a number or null with a reason.
+    assert all(r["recovered"] and r["seconds"] > 0 for r in doc["recoveries"])
     for name, proc_doc in doc["processes"].items():
         assert proc_doc["samples"] >= 5, name
-        assert "rss_slope_mib_per_hour" in proc_doc, name
-    assert all(rounds > 20 for rounds in doc["rounds"].values())
+        assert 0 < proc_doc["rss_mib_max"] < RSS_BOUND_MIB, (name, proc_doc["rss_mib_max"])
+        slope = proc_doc["rss_slope_mib_per_hour"]
+        assert slope is not None or "run longer" in proc_doc["rss_slope_note"], name
+    assert all(rounds > 5 for rounds in doc["rounds"].values())
