@@ -29,6 +29,7 @@ breaks, the wait ends at once, the signer's nonce is re-read, and the next round
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import re
@@ -339,6 +340,17 @@ class WeightSetter:
                 )
             await watch.wait_for_change(seen, breaks)
 
+    async def _send_reveal(self, commit: PendingCommit, wait: bool) -> pb.Receipt:
+        return await self.chain.reveal_weights(
+            self.signer,
+            self.netuid,
+            commit.uids,
+            commit.weights,
+            commit.salt,
+            version_key=commit.version_key,
+            wait=wait,
+        )
+
     async def reveal_due(self, metagraph: Metagraph, head: int) -> list[WeightAction]:
         """Reveal every stored commit whose reveal window is open at the next block."""
         actions: list[WeightAction] = []
@@ -346,15 +358,7 @@ class WeightSetter:
             try:
                 receipt = await self._included(
                     "reveal_weights",
-                    lambda wait, c=commit: self.chain.reveal_weights(
-                        self.signer,
-                        self.netuid,
-                        c.uids,
-                        c.weights,
-                        c.salt,
-                        version_key=c.version_key,
-                        wait=wait,
-                    ),
+                    functools.partial(self._send_reveal, commit),
                 )
             except ChainError as exc:
                 if exc.code == "reveal_too_early":
