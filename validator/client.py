@@ -14,7 +14,6 @@ returns (Bittensor's Dendrite appends every call to a list that is never trimmed
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -37,6 +36,7 @@ from subnetkit.validator.results import (
     queued_too_long,
     rpc_error,
 )
+from subnetkit.validator.streams import CHUNK_OVERHEAD_BYTES, fan_in
 from subnetkit.wire import protocol
 from subnetkit.wire.methods import MethodRef, MethodSpec, resolve_method
 from subnetkit.wire.pinning import CertificatePins
@@ -46,10 +46,6 @@ from subnetkit.wire.transport import GrpcTransport, Metadata, Transport
 log = logging.getLogger(__name__)
 
 _S = grpc.StatusCode
-
-#: What one held stream chunk costs beyond its bytes (a parsed message object and its slot), so
-#: the byte cap also bounds a flood of empty chunks.
-CHUNK_OVERHEAD_BYTES = 256
 
 
 class MinerClient:
@@ -345,110 +341,8 @@ class MinerClient:
         if not spec.server_streaming:
             raise ConfigError(f"{spec.path} is unary: use MinerClient.query()")
         query = self._query(spec, request, timeout)
-        queue: asyncio.Queue[tuple[Target, Message | QueryError] | None] = asyncio.Queue(64)
-        tasks = [
-            asyncio.ensure_future(self._stream_one(t, query, queue, verified)) for t in targets
-        ]
-        try:
-            remaining = len(tasks)
-            while remaining:
-                item = await queue.get()
-                if item is None:
-                    remaining -= 1
-                    continue
-                yield item
-        finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-
-    async def _stream_one(
-        self, target: Target, query: _Query, queue: _ChunkQueue, verified: bool
-    ) -> None:
-        try:
-            error = await self._stream_call(target, query, queue, verified)
-        except Exception as exc:
-            log.debug("stream from %s failed", target.hotkey, exc_info=True)
-            error = QueryError(_S.UNKNOWN, f"client error: {exc!r}", target.hotkey)
-        if error is not None:
-            await queue.put((target, error))
-        await queue.put(None)
-
-    async def _stream_call(
-        self, target: Target, query: _Query, queue: _ChunkQueue, verified: bool
-    ) -> QueryError | None:
-        endpoint = await self._pin(target)
-        if isinstance(endpoint, QueryError):
-            return endpoint
-        remaining = await self._slot(query.deadline)
-        if remaining is None:
-            return queued_too_long(target)
-        spec = query.spec
-        held: list[Message] = []  # verified mode: chunks waiting for the trailer
-        held_bytes = 0
-        try:
-            nonce, call = self._start(target, query, remaining, endpoint)
-            chain = protocol.ChunkChain(query.body_hash)
-            try:
-                async for raw in call:
-                    if chain.count >= self.max_stream_chunks:
-                        call.cancel()
-                        return QueryError(
-                            _S.RESOURCE_EXHAUSTED,
-                            f"stream sent more than max_stream_chunks ({self.max_stream_chunks})"
-                            " chunks: raise MinerClient's max_stream_chunks or ask for less",
-                            target.hotkey,
-                        )
-                    chain.add(raw)
-                    # Every held chunk costs its bytes plus a fixed overhead (the parsed
-                    # message object): 50,000 empty chunks are not free to hold.
-                    held_bytes += len(raw) + CHUNK_OVERHEAD_BYTES
-                    if verified and held_bytes > self.max_response_bytes:
-                        call.cancel()
-                        return QueryError(
-                            _S.RESOURCE_EXHAUSTED,
-                            f"stream held for verification exceeds max_response_bytes "
-                            f"({self.max_response_bytes}), counting {CHUNK_OVERHEAD_BYTES} bytes "
-                            "of overhead per chunk: raise MinerClient's max_response_bytes, "
-                            "ask for fewer or larger chunks, or stream with verified=False",
-                            target.hotkey,
-                        )
-                    try:
-                        chunk = spec.response_cls.FromString(raw)
-                    except DecodeError as exc:
-                        call.cancel()
-                        return QueryError(
-                            _S.INTERNAL, f"chunk does not parse: {exc}", target.hotkey
-                        )
-                    if not verified:
-                        await queue.put((target, chunk))
-                        continue
-                    held.append(chunk)
-                trailer = protocol.metadata_dict(await call.trailing_metadata())
-            except grpc.aio.AioRpcError as exc:
-                return self._rpc_error(exc, target, query)
-        finally:
-            self._limit().release()
-        if self.verify_responses:
-            message = protocol.stream_message(
-                version=protocol.PROTOCOL_VERSION,
-                method=spec.path,
-                caller=self.signer.ss58,
-                request_hash=query.body_hash,
-                nonce=nonce,
-                chunks=chain.count,
-                chain_hash=chain.digest,
-                miner_crypto=target.crypto,
-                miner=target.hotkey,
-            )
-            error = self._verify(target, trailer, message)
-            if error is not None:
-                return error
-        for chunk in held:
-            await queue.put((target, chunk))
-        return None
+        async for item in fan_in(self, targets, query, verified):
+            yield item
 
 
 @dataclass(frozen=True, slots=True)
@@ -460,9 +354,6 @@ class _Query:
     body_hash: bytes
     timeout: float  # as the caller gave it, for messages
     deadline: float  # time.monotonic() by which every target's answer must be in
-
-
-_ChunkQueue = asyncio.Queue[tuple[Target, Message | QueryError] | None]
 
 
 async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> bool:
@@ -478,4 +369,11 @@ async def _acquire(semaphore: asyncio.Semaphore, deadline: float) -> bool:
     return True
 
 
-__all__ = ["MinerClient", "QueryError", "QueryFailed", "QueryResult", "Target"]
+__all__ = [
+    "CHUNK_OVERHEAD_BYTES",
+    "MinerClient",
+    "QueryError",
+    "QueryFailed",
+    "QueryResult",
+    "Target",
+]
