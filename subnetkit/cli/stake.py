@@ -28,7 +28,7 @@ from subnetkit.cli.output import fmt_tao, new_table, rich_console
 from subnetkit.cli.parsing import check_address, parse_tao
 from subnetkit.cli.prechecks import need_balance, need_registered, need_subnet
 from subnetkit.cli.session import Connection, Keys
-from subnetkit.core.errors import ConfigError
+from subnetkit.core.errors import ChainError, ConfigError
 
 if TYPE_CHECKING:
     from subnetkit.chain.client import ChainClient
@@ -111,20 +111,21 @@ def stake_remove(
     units = None if amount is None else parse_tao(amount, unit="alpha")
     keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
     target = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
-    coldkey = keys.coldkey()
 
-    async def work(client: ChainClient) -> dict[str, Any]:
-        from subnetkit.core.errors import ChainError
+    async def check(client: ChainClient, address: str) -> None:
+        if netuid != 0:  # the root network is no subnet_info entry, yet holds stake
+            await need_subnet(client, netuid)
+        held = await client.stake(netuid, target, address)
+        if held == 0 or (units is not None and units > held):
+            raise ChainError(
+                f"{address} holds {fmt_tao(held)} alpha on {target} in subnet {netuid}; "
+                f"{'nothing to unstake' if held == 0 else 'ask for at most that much'} "
+                "(see `subnetkit stake list`)",
+                code="insufficient_stake",
+            )
 
-        alpha = units
-        if alpha is None:
-            alpha = await client.stake(netuid, target, coldkey.ss58)
-            if alpha == 0:
-                raise ChainError(
-                    f"{coldkey.ss58} has no stake on {target} in subnet {netuid}; nothing to "
-                    "unstake (see `subnetkit stake list`)",
-                    code="insufficient_stake",
-                )
+    async def work(client: ChainClient, coldkey: Signer) -> dict[str, Any]:
+        alpha = units if units is not None else await client.stake(netuid, target, coldkey.ss58)
         tao = await client.remove_stake(coldkey, netuid, target, alpha, timeout=conn.submit_timeout)
         left = await client.stake(netuid, target, coldkey.ss58)
         return {
@@ -136,7 +137,7 @@ def stake_remove(
             "stake_alpha": left,
         }
 
-    doc = conn.run(work)
+    doc = conn.run_signed(keys, check, work)
     conn.emit(
         doc,
         lambda: typer.echo(

@@ -28,10 +28,12 @@ from subnetkit.cli.options import (
 )
 from subnetkit.cli.output import fmt_tao, new_table, rich_console, short_address
 from subnetkit.cli.parsing import check_address, parse_hyperparameter_value
+from subnetkit.cli.prechecks import need_balance, need_subnet
 from subnetkit.cli.session import Connection, Keys
 
 if TYPE_CHECKING:
     from subnetkit.chain.client import ChainClient
+    from subnetkit.core.keys import Signer
 
 subnet_app = typer.Typer(help="Create, inspect and configure subnets.", no_args_is_help=True)
 
@@ -79,9 +81,12 @@ def subnet_create(
     conn = Connection(endpoint, timeout, fmt)
     keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
     owner_hotkey = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
-    coldkey = keys.coldkey()
 
-    async def work(client: ChainClient) -> dict[str, Any]:
+    async def check(client: ChainClient, address: str) -> None:
+        lock = (await client.info()).subnet_lock_cost
+        await need_balance(client, address, lock, "creating a subnet (its lock cost)")
+
+    async def work(client: ChainClient, coldkey: Signer) -> dict[str, Any]:
         lock = (await client.info()).subnet_lock_cost
         netuid = await client.create_subnet(coldkey, owner_hotkey, timeout=conn.submit_timeout)
         return {
@@ -91,7 +96,7 @@ def subnet_create(
             "lock_cost_rao": lock,
         }
 
-    doc = conn.run(work)
+    doc = conn.run_signed(keys, check, work)
     conn.emit(
         doc,
         lambda: typer.echo(
@@ -229,15 +234,18 @@ def subnet_set(
     """Set a hyperparameter as the subnet owner's coldkey (owner-settable ones) or the sudo key."""
     conn = Connection(endpoint, timeout, fmt)
     number = parse_hyperparameter_value(name, value)
-    signer = Keys(wallet_name, "default", wallet_path, password_env, uri).coldkey()
+    keys = Keys(wallet_name, "default", wallet_path, password_env, uri)
 
-    async def work(client: ChainClient) -> dict[str, Any]:
+    async def check(client: ChainClient, address: str) -> None:
+        await need_subnet(client, netuid)
+
+    async def work(client: ChainClient, signer: Signer) -> dict[str, Any]:
         receipt = await client.set_hyperparameter(
             signer, netuid, name, number, timeout=conn.submit_timeout
         )
         return {"netuid": netuid, "name": name, "value": number, "block": receipt.block_number}
 
-    doc = conn.run(work)
+    doc = conn.run_signed(keys, check, work)
     conn.emit(
         doc,
         lambda: typer.echo(f"subnet {netuid}: {name} = {number} (block {doc['block']})"),
