@@ -218,6 +218,40 @@ def test_public_checks_come_before_decrypting_the_coldkey(
     assert "decrypting coldkey 'poor'" in result.err
 
 
+def test_every_coldkey_command_checks_before_decrypting(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """subnet create, subnet set and stake remove refuse what cannot succeed from public
+    chain state alone: with no password available, each still answers with the reason."""
+    netuid = new_subnet(cli)
+    wallets = str(tmp_path / "w")
+    monkeypatch.setenv("PW", "a long passphrase")
+    made = cli(
+        "wallet",
+        "create",
+        "--name",
+        "poor",
+        "--password-env",
+        "PW",
+        "--wallet-path",
+        wallets,
+        endpoint=False,
+    )
+    assert made.code == 0, made.err
+    monkeypatch.delenv("PW")
+    poor = ["--wallet-name", "poor", "--wallet-path", wallets]
+    result = cli("subnet", "create", *poor)
+    assert "decrypting" not in result.err
+    one_error_line(result, "cannot_pay", 5)
+    result = cli("subnet", "set", "999", "tempo", "10", *poor)
+    assert "decrypting" not in result.err
+    one_error_line(result, "subnet_not_found", 5)
+    result = cli("stake", "remove", "--netuid", str(netuid), "--all", *poor)
+    assert "decrypting" not in result.err
+    line = one_error_line(result, "insufficient_stake", 5)
+    assert "subnetkit stake list" in line
+
+
 def test_weights_and_the_axon_column(cli: Cli, chain: ThreadedChain) -> None:
     h = chain.harness
     assert h is not None
