@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from subnetkit.cli.options import DEFAULT_CHAIN_ENDPOINT, DEFAULT_CHAIN_PORT, Format, OutputFormat
+from subnetkit.cli.chain_command import chain_command
+from subnetkit.cli.options import DEFAULT_CHAIN_PORT
+from subnetkit.cli.session import Connection
 from subnetkit.core.errors import ConfigError
+
+if TYPE_CHECKING:
+    from subnetkit.chain.client import ChainClient
 
 chain_app = typer.Typer(help="The local chain of record.", no_args_is_help=True)
 
@@ -142,23 +149,23 @@ def start(
 
 
 @chain_app.command("info")
+@chain_command()
 def info(
-    address: str = typer.Option(DEFAULT_CHAIN_ENDPOINT, "--address", "-a"),
-    fmt: Format = OutputFormat.TEXT,
-    timeout: float = typer.Option(5.0, "--timeout"),
+    conn: Connection,
+    address: Annotated[
+        str | None, typer.Option("--address", "-a", hidden=True, help="= --chain-endpoint.")
+    ] = None,
 ) -> None:
     """Head block, genesis, issuance and subnets of a running chain."""
-    import asyncio
+    if address is not None:  # the older spelling of --chain-endpoint
+        conn = replace(conn, endpoint=address)
 
-    from subnetkit.chain.client import ChainClient
-
-    async def read() -> dict[str, object]:
-        async with ChainClient(address, timeout=timeout) as client:
-            chain_info = await client.info()
-            subnets = await client.list_subnets()
+    async def read(client: ChainClient) -> dict[str, Any]:
+        chain_info = await client.info()
+        subnets = await client.list_subnets()
         head = chain_info.head
         return {
-            "address": address,
+            "address": conn.endpoint,
             "genesis_hash": chain_info.genesis_hash.hex(),
             "head": head.number,
             "head_hash": head.hash.hex(),
@@ -186,26 +193,27 @@ def info(
             ],
         }
 
-    doc = asyncio.run(read())
-    if fmt is OutputFormat.JSON:
-        typer.echo(json.dumps(doc))
-        return
-    typer.echo(
-        f"chain {doc['address']}  head #{doc['head']}  genesis {str(doc['genesis_hash'])[:16]}"
-    )
-    typer.echo(f"  state root {doc['state_root']}")
-    typer.echo(
-        f"  block time {doc['block_time_s']}s{' (manual)' if doc['manual'] else ''}"
-        f"  dev={doc['dev']}"
-        f"  issuance {int(doc['total_issuance_rao']) / 1e9:.3f} TAO"  # type: ignore[call-overload]
-    )
-    mechanisms = ", ".join(doc["mechanisms"]) or "none"  # type: ignore[arg-type]
-    typer.echo(f"  epoch schedule {doc['epoch_schedule']}  payout mechanisms: {mechanisms}")
-    for s in doc["subnets"]:  # type: ignore[attr-defined]
+    doc = conn.run(read)
+
+    def text() -> None:
         typer.echo(
-            f"  subnet {s['netuid']}: n={s['n']} tempo={s['tempo']} next epoch in "
-            f"{s['blocks_until_next_epoch']} blocks, price {s['price']:.4f}"
+            f"chain {doc['address']}  head #{doc['head']}  genesis {str(doc['genesis_hash'])[:16]}"
         )
+        typer.echo(f"  state root {doc['state_root']}")
+        typer.echo(
+            f"  block time {doc['block_time_s']}s{' (manual)' if doc['manual'] else ''}"
+            f"  dev={doc['dev']}"
+            f"  issuance {int(doc['total_issuance_rao']) / 1e9:.3f} TAO"
+        )
+        mechanisms = ", ".join(doc["mechanisms"]) or "none"
+        typer.echo(f"  epoch schedule {doc['epoch_schedule']}  payout mechanisms: {mechanisms}")
+        for s in doc["subnets"]:
+            typer.echo(
+                f"  subnet {s['netuid']}: n={s['n']} tempo={s['tempo']} next epoch in "
+                f"{s['blocks_until_next_epoch']} blocks, price {s['price']:.4f}"
+            )
+
+    conn.emit(doc, text)
 
 
 @chain_app.command("replay")

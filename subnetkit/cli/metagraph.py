@@ -7,14 +7,8 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from subnetkit.cli.options import (
-    DEFAULT_CHAIN_ENDPOINT,
-    ChainEndpoint,
-    Format,
-    NetuidArgument,
-    OutputFormat,
-    Timeout,
-)
+from subnetkit.cli.chain_command import chain_command
+from subnetkit.cli.options import NetuidArgument
 from subnetkit.cli.output import new_table, rich_console, short_address
 from subnetkit.cli.session import Connection
 from subnetkit.core.errors import ConfigError
@@ -92,18 +86,16 @@ def metagraph_doc(snap: Any) -> dict[str, Any]:
     return doc
 
 
+@chain_command()
 def metagraph_cmd(
+    conn: Connection,
     netuid: NetuidArgument,
     weights: Annotated[bool, typer.Option("--weights", help="Include the u16 weight matrix.")] = (
         False
     ),
     at_block: Annotated[int, typer.Option("--block", min=0, help="A past block (0: head).")] = 0,
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
 ) -> None:
     """The subnet's metagraph at one block: stake, consensus, incentive, dividends, emission."""
-    conn = Connection(endpoint, timeout, fmt)
     snap = conn.run(lambda client: client.metagraph_snapshot(netuid, weights, at_block=at_block))
     doc = metagraph_doc(snap)
 
@@ -148,7 +140,9 @@ def metagraph_cmd(
     conn.emit(doc, text)
 
 
+@chain_command()
 def weights_cmd(
+    conn: Connection,
     netuid: NetuidArgument,
     uid: Annotated[
         int | None, typer.Option("--uid", min=0, help="Only this validator's row.")
@@ -157,13 +151,9 @@ def weights_cmd(
         str | None, typer.Option("--hotkey", help="Only this validator's row (SS58).")
     ] = None,
     at_block: Annotated[int, typer.Option("--block", min=0, help="A past block (0: head).")] = 0,
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
 ) -> None:
     """The weights validators set on a subnet: one row per validator, as stored (u16) and as
     shares of the row (what the epoch uses)."""
-    conn = Connection(endpoint, timeout, fmt)
     snap = conn.run(lambda client: client.metagraph_snapshot(netuid, True, at_block=at_block))
     doc = metagraph_doc(snap)
     hotkeys = [r["hotkey"] for r in doc["neurons"]]

@@ -1,10 +1,14 @@
 """The options several commands share, defined once: the chain endpoint and its default,
 ``--format`` (an enum: text or json), query timeouts, wallet and key options.
 
-Each is an ``Annotated`` type, so a command declares ``endpoint: ChainEndpoint =
-DEFAULT_CHAIN_ENDPOINT`` and gets the same flag, environment variable and help everywhere. A bad
-``--format`` is refused while the flags are parsed, before a command does anything, with one line
-(``error[config]: ...``) like every other bad input.
+Each is an ``Annotated`` type, so every command that takes one gets the same flag, environment
+variable and help. Chain commands do not even list them: :func:`subnetkit.cli.chain_command.
+chain_command` adds the connection and key options to a command and hands it a ready
+``Connection`` and ``Keys``. A bad ``--format`` is refused while the flags are parsed, before a
+command does anything, with one line (``error[config]: ...``) like every other bad input.
+
+The endpoint's default is the neuron settings' (``subnetkit.core.settings``), so a miner, a
+validator and the CLI look for the chain in the same place.
 """
 
 from __future__ import annotations
@@ -16,11 +20,10 @@ from typing import Annotated, Any
 import typer
 
 from subnetkit.core.errors import ConfigError
+from subnetkit.core.settings import DEFAULT_CHAIN_ENDPOINT, DEFAULT_CHAIN_PORT
 
-#: The port ``subnetkit chain start`` serves on unless told otherwise.
-DEFAULT_CHAIN_PORT = 9944
-#: Where commands look for the chain unless told otherwise (``--chain-endpoint``).
-DEFAULT_CHAIN_ENDPOINT = f"127.0.0.1:{DEFAULT_CHAIN_PORT}"
+#: Seconds a chain query may take unless ``--timeout`` says otherwise.
+DEFAULT_TIMEOUT = 10.0
 
 
 class OutputFormat(StrEnum):
@@ -88,4 +91,25 @@ NetuidArgument = Annotated[int, typer.Argument(min=0, help="Subnet id.")]
 HotkeyAddress = Annotated[
     str | None,
     typer.Option("--hotkey", help="Hotkey SS58 address (default: the wallet's hotkey)."),
+]
+
+
+__all__ = [
+    "DEFAULT_CHAIN_ENDPOINT",
+    "DEFAULT_CHAIN_PORT",
+    "DEFAULT_TIMEOUT",
+    "ChainEndpoint",
+    "Format",
+    "HotkeyAddress",
+    "Netuid",
+    "NetuidArgument",
+    "OutputFormat",
+    "PasswordEnv",
+    "Timeout",
+    "Uri",
+    "WalletHotkey",
+    "WalletName",
+    "WalletPath",
+    "format_option",
+    "parse_format",
 ]

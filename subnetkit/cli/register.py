@@ -6,20 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from subnetkit.cli.options import (
-    DEFAULT_CHAIN_ENDPOINT,
-    ChainEndpoint,
-    Format,
-    HotkeyAddress,
-    Netuid,
-    OutputFormat,
-    PasswordEnv,
-    Timeout,
-    Uri,
-    WalletHotkey,
-    WalletName,
-    WalletPath,
-)
+from subnetkit.cli.chain_command import KeyOptions, chain_command
+from subnetkit.cli.options import HotkeyAddress, Netuid
 from subnetkit.cli.output import fmt_tao
 from subnetkit.cli.parsing import check_address
 from subnetkit.cli.prechecks import need_balance, need_subnet, need_unregistered
@@ -30,21 +18,11 @@ if TYPE_CHECKING:
     from subnetkit.core.keys import Signer
 
 
+@chain_command(KeyOptions.SIGNING)
 def register_cmd(
-    netuid: Netuid,
-    hotkey: HotkeyAddress = None,
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
-    wallet_name: WalletName = "default",
-    wallet_hotkey: WalletHotkey = "default",
-    wallet_path: WalletPath = None,
-    password_env: PasswordEnv = None,
-    uri: Uri = None,
+    conn: Connection, keys: Keys, netuid: Netuid, hotkey: HotkeyAddress = None
 ) -> None:
     """Register a hotkey on a subnet; the coldkey pays the subnet's burn."""
-    conn = Connection(endpoint, timeout, fmt)
-    keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
     target = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
     burn = 0
 

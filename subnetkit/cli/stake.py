@@ -10,20 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from subnetkit.cli.options import (
-    DEFAULT_CHAIN_ENDPOINT,
-    ChainEndpoint,
-    Format,
-    HotkeyAddress,
-    Netuid,
-    OutputFormat,
-    PasswordEnv,
-    Timeout,
-    Uri,
-    WalletHotkey,
-    WalletName,
-    WalletPath,
-)
+from subnetkit.cli.chain_command import KeyOptions, chain_command
+from subnetkit.cli.options import HotkeyAddress, Netuid
 from subnetkit.cli.output import fmt_tao, new_table, rich_console
 from subnetkit.cli.parsing import check_address, parse_tao
 from subnetkit.cli.prechecks import need_balance, need_registered, need_subnet
@@ -40,23 +28,16 @@ stake_app = typer.Typer(
 
 
 @stake_app.command("add")
+@chain_command(KeyOptions.SIGNING)
 def stake_add(
+    conn: Connection,
+    keys: Keys,
     netuid: Netuid,
     amount: Annotated[str, typer.Option("--amount", help="TAO to stake, e.g. 1.5.")],
     hotkey: HotkeyAddress = None,
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
-    wallet_name: WalletName = "default",
-    wallet_hotkey: WalletHotkey = "default",
-    wallet_path: WalletPath = None,
-    password_env: PasswordEnv = None,
-    uri: Uri = None,
 ) -> None:
     """Stake TAO from the coldkey on a registered hotkey; the pool swaps it into alpha."""
-    conn = Connection(endpoint, timeout, fmt)
     rao = parse_tao(amount)
-    keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
     target = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
 
     async def check(client: ChainClient, address: str) -> None:
@@ -88,28 +69,21 @@ def stake_add(
 
 
 @stake_app.command("remove")
+@chain_command(KeyOptions.SIGNING)
 def stake_remove(
+    conn: Connection,
+    keys: Keys,
     netuid: Netuid,
     amount: Annotated[
         str | None, typer.Option("--amount", help="Alpha to unstake, e.g. 0.5.")
     ] = None,
     unstake_all: Annotated[bool, typer.Option("--all", help="Unstake everything.")] = False,
     hotkey: HotkeyAddress = None,
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
-    wallet_name: WalletName = "default",
-    wallet_hotkey: WalletHotkey = "default",
-    wallet_path: WalletPath = None,
-    password_env: PasswordEnv = None,
-    uri: Uri = None,
 ) -> None:
     """Unstake alpha from a hotkey; the pool swaps it back into TAO for the coldkey."""
-    conn = Connection(endpoint, timeout, fmt)
     if (amount is None) == (not unstake_all):
         raise ConfigError("give exactly one of --amount ALPHA or --all")
     units = None if amount is None else parse_tao(amount, unit="alpha")
-    keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
     target = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
 
     async def check(client: ChainClient, address: str) -> None:
@@ -148,29 +122,21 @@ def stake_remove(
 
 
 @stake_app.command("list")
+@chain_command(KeyOptions.ADDRESS)
 def stake_list(
+    conn: Connection,
+    keys: Keys,
     netuid: Annotated[int | None, typer.Option("--netuid", min=0, help="Only this subnet.")] = None,
     coldkey: Annotated[
         str | None, typer.Option("--coldkey", help="Coldkey SS58 (default: the wallet's).")
     ] = None,
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
-    wallet_name: WalletName = "default",
-    wallet_path: WalletPath = None,
-    uri: Uri = None,
 ) -> None:
     """A coldkey's stakes on every subnet (or one), with the free balance. Needs no password.
 
     Each stake shows its share of all stake on the hotkey and whether the coldkey owns the
     hotkey or nominates it (with delegation on, the share of the validator payout after take).
     """
-    conn = Connection(endpoint, timeout, fmt)
-    who = (
-        check_address(coldkey, "--coldkey")
-        if coldkey
-        else Keys(wallet_name, wallet_path=wallet_path, uri=uri).coldkey_address()
-    )
+    who = check_address(coldkey, "--coldkey") if coldkey else keys.coldkey_address()
 
     async def work(client: ChainClient) -> dict[str, Any]:
         info = await client.info()

@@ -12,20 +12,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from subnetkit.cli.options import (
-    DEFAULT_CHAIN_ENDPOINT,
-    ChainEndpoint,
-    Format,
-    HotkeyAddress,
-    NetuidArgument,
-    OutputFormat,
-    PasswordEnv,
-    Timeout,
-    Uri,
-    WalletHotkey,
-    WalletName,
-    WalletPath,
-)
+from subnetkit.cli.chain_command import KeyOptions, chain_command
+from subnetkit.cli.options import HotkeyAddress, NetuidArgument
 from subnetkit.cli.output import fmt_tao, new_table, rich_console, short_address
 from subnetkit.cli.parsing import check_address, parse_hyperparameter_value
 from subnetkit.cli.prechecks import need_balance, need_subnet
@@ -66,20 +54,9 @@ def _subnet_doc(info: Any) -> dict[str, Any]:
 
 
 @subnet_app.command("create")
-def subnet_create(
-    hotkey: HotkeyAddress = None,
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
-    wallet_name: WalletName = "default",
-    wallet_hotkey: WalletHotkey = "default",
-    wallet_path: WalletPath = None,
-    password_env: PasswordEnv = None,
-    uri: Uri = None,
-) -> None:
+@chain_command(KeyOptions.SIGNING)
+def subnet_create(conn: Connection, keys: Keys, hotkey: HotkeyAddress = None) -> None:
     """Create a subnet owned by the coldkey (pays the lock cost); the hotkey becomes uid 0."""
-    conn = Connection(endpoint, timeout, fmt)
-    keys = Keys(wallet_name, wallet_hotkey, wallet_path, password_env, uri)
     owner_hotkey = check_address(hotkey, "--hotkey") if hotkey else keys.hotkey_address()
 
     async def check(client: ChainClient, address: str) -> None:
@@ -107,13 +84,9 @@ def subnet_create(
 
 
 @subnet_app.command("list")
-def subnet_list(
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
-) -> None:
+@chain_command()
+def subnet_list(conn: Connection) -> None:
     """Every subnet with its size, owner, epoch timing and pool price."""
-    conn = Connection(endpoint, timeout, fmt)
     subnets = conn.run(lambda client: client.list_subnets())
     docs = [_subnet_doc(s) for s in subnets]
 
@@ -140,14 +113,9 @@ def subnet_list(
 
 
 @subnet_app.command("show")
-def subnet_show(
-    netuid: NetuidArgument,
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
-) -> None:
+@chain_command()
+def subnet_show(conn: Connection, netuid: NetuidArgument) -> None:
     """One subnet: owner, size, epoch timing, pool and pending emission."""
-    conn = Connection(endpoint, timeout, fmt)
     doc = _subnet_doc(conn.run(lambda client: client.subnet_info(netuid)))
 
     def text() -> None:
@@ -171,16 +139,11 @@ def subnet_show(
 
 
 @subnet_app.command("hyperparams")
-def subnet_hyperparams(
-    netuid: NetuidArgument,
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
-) -> None:
+@chain_command()
+def subnet_hyperparams(conn: Connection, netuid: NetuidArgument) -> None:
     """A subnet's hyperparameters, with who may set each and within which bounds."""
     from subnetkit.chain.hyperparams import SPECS
 
-    conn = Connection(endpoint, timeout, fmt)
     values = conn.run(lambda client: client.hyperparameters(netuid))
     rows = []
     for name in sorted(values):
@@ -219,22 +182,16 @@ def subnet_hyperparams(
 
 
 @subnet_app.command("set")
+@chain_command(KeyOptions.COLDKEY)
 def subnet_set(
+    conn: Connection,
+    keys: Keys,
     netuid: NetuidArgument,
     name: Annotated[str, typer.Argument(help="Hyperparameter name (see `subnet hyperparams`).")],
     value: Annotated[str, typer.Argument(help="New integer value (raw chain units).")],
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
-    wallet_name: WalletName = "default",
-    wallet_path: WalletPath = None,
-    password_env: PasswordEnv = None,
-    uri: Uri = None,
 ) -> None:
     """Set a hyperparameter as the subnet owner's coldkey (owner-settable ones) or the sudo key."""
-    conn = Connection(endpoint, timeout, fmt)
     number = parse_hyperparameter_value(name, value)
-    keys = Keys(wallet_name, "default", wallet_path, password_env, uri)
 
     async def check(client: ChainClient, address: str) -> None:
         await need_subnet(client, netuid)

@@ -6,17 +6,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from subnetkit.cli.options import (
-    DEFAULT_CHAIN_ENDPOINT,
-    ChainEndpoint,
-    Format,
-    OutputFormat,
-    PasswordEnv,
-    Timeout,
-    Uri,
-    WalletName,
-    WalletPath,
-)
+from subnetkit.cli.chain_command import KeyOptions, chain_command
 from subnetkit.cli.output import fmt_tao
 from subnetkit.cli.parsing import check_address, parse_tao
 from subnetkit.cli.prechecks import need_balance
@@ -27,22 +17,16 @@ if TYPE_CHECKING:
     from subnetkit.core.keys import Signer
 
 
+@chain_command(KeyOptions.COLDKEY)
 def transfer_cmd(
+    conn: Connection,
+    keys: Keys,
     dest: Annotated[str, typer.Option("--dest", help="Destination SS58 address.")],
     amount: Annotated[str, typer.Option("--amount", help="TAO to send, e.g. 1.5.")],
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
-    wallet_name: WalletName = "default",
-    wallet_path: WalletPath = None,
-    password_env: PasswordEnv = None,
-    uri: Uri = None,
 ) -> None:
     """Send free TAO from the coldkey to another address."""
-    conn = Connection(endpoint, timeout, fmt)
     rao = parse_tao(amount)
     check_address(dest, "--dest")
-    keys = Keys(wallet_name, "default", wallet_path, password_env, uri)
 
     async def check(client: ChainClient, address: str) -> None:
         await need_balance(client, address, rao, f"sending {fmt_tao(rao)} TAO")

@@ -14,14 +14,8 @@ from typing import Annotated, Any
 
 import typer
 
-from subnetkit.cli.options import (
-    DEFAULT_CHAIN_ENDPOINT,
-    ChainEndpoint,
-    Format,
-    OutputFormat,
-    Timeout,
-    WalletPath,
-)
+from subnetkit.cli.chain_command import chain_command
+from subnetkit.cli.options import Format, OutputFormat, WalletPath
 from subnetkit.cli.output import fmt_tao
 from subnetkit.cli.session import Connection
 from subnetkit.cli.wallet import _describe, _echo_json, _root, wallet_app
@@ -54,19 +48,17 @@ def read_mnemonic(env: str | None) -> str:
 
 
 @wallet_app.command("balance")
+@chain_command()
 def balance_cmd(
+    conn: Connection,
     name: WalletNameOption = "default",
     wallet_path: WalletPath = None,
     bittensor: Bittensor = False,
-    endpoint: ChainEndpoint = DEFAULT_CHAIN_ENDPOINT,
-    timeout: Timeout = 10.0,
-    fmt: Format = OutputFormat.TEXT,
 ) -> None:
     """The coldkey's free balance on chain (reads coldkeypub.txt: nothing is decrypted)."""
     from subnetkit.core import wallet
 
     address = wallet.coldkeypub(name, path=_root(wallet_path, bittensor))
-    conn = Connection(endpoint, timeout, fmt)
     rao = conn.run(lambda client: client.balance(address))
     doc = {"wallet": name, "coldkey": address, "balance_rao": rao, "balance_tao": rao / 1e9}
     conn.emit(doc, lambda: typer.echo(f"{name}: {fmt_tao(rao)} TAO free ({address})"))

@@ -43,6 +43,10 @@ _DEVICE_RE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 #: The settings section holding a subnet's own configuration model.
 SUBNET_SECTION = "subnet"
+#: The port a local chain serves on unless told otherwise (``subnetkit chain start``).
+DEFAULT_CHAIN_PORT = 9944
+#: Where neurons and CLI commands look for the chain unless told otherwise.
+DEFAULT_CHAIN_ENDPOINT = f"127.0.0.1:{DEFAULT_CHAIN_PORT}"
 
 _SectionT = TypeVar("_SectionT", bound=BaseModel)
 
@@ -68,7 +72,9 @@ class WalletSettings(_Section):
 
 
 class ChainSettings(_Section):
-    endpoint: str = Field("127.0.0.1:9944", min_length=1, description="host:port of the chain")
+    endpoint: str = Field(
+        DEFAULT_CHAIN_ENDPOINT, min_length=1, description="host:port of the chain"
+    )
     timeout: float = Field(10.0, gt=0, description="seconds per chain call")
 
 
