@@ -317,4 +317,8 @@ class ChainNode:
         try:
             return await self.past.read(at_block, fn)
         except sqlite3.Error as exc:
-            raise self.store.fault(exc, f"reading the state at block {at_block}") from None
+            raise self.store.read_fault(exc, f"reading the state at block {at_block}") from None
+        except ChainError as exc:
+            if exc.code != "state_corrupt":
+                raise
+            raise self.store.read_fault(exc, f"reading the state at block {at_block}") from None

@@ -25,6 +25,7 @@ from typing import Any, TypeVar
 from subnetkit.chain import records
 from subnetkit.chain.errors import chain_error
 from subnetkit.chain.state import TABLES, Key, key_string, parse_key
+from subnetkit.chain.store import corrupt
 
 T = TypeVar("T")
 #: reader threads (each with its own connection)
@@ -51,7 +52,7 @@ class PastState:
                 (key_string(table, key), self.block),
             ).fetchone()
             value = None if row is None or row[0] is None else bytes(row[0])
-            cached = None if value is None else records.decode(TABLES[table][1], value)
+            cached = None if value is None else _decode(table, key_string(table, key), value)
             self._cache[table, key] = cached
         return default if cached is None else cached
 
@@ -62,12 +63,35 @@ class PastState:
             "GROUP BY key",
             (table + "/", table + "0", self.block),
         ).fetchall()
-        record_type = TABLES[table][1]
         out = []
         for kstr, value, _ in rows:
             if value is not None:
-                out.append((parse_key(kstr)[1], records.decode(record_type, bytes(value))))
+                out.append((_key(kstr), _decode(table, kstr, bytes(value))))
         return iter(out)
+
+
+def _decode(table: str, kstr: str, value: bytes) -> Any:
+    """A stored record, or ``state_corrupt`` naming the key whose bytes do not decode."""
+    try:
+        return records.decode(TABLES[table][1], value)
+    except Exception as exc:  # whatever a damaged value makes the decoder raise
+        raise corrupt(
+            f"the stored value of {kstr[:120]!r} does not decode ({exc!r:.200})"
+        ) from None
+
+
+def _pruned_before(raw: bytes) -> int:
+    try:
+        return int(raw)
+    except ValueError:
+        raise corrupt(f"the stored prune mark {raw[:40]!r} is not a block number") from None
+
+
+def _key(kstr: str) -> Key:
+    try:
+        return parse_key(kstr)[1]
+    except Exception as exc:
+        raise corrupt(f"the stored key {kstr[:120]!r} does not parse ({exc!r:.200})") from None
 
 
 class PastReader:
@@ -116,7 +140,7 @@ class PastReader:
         conn.execute("BEGIN")  # one snapshot for the whole query
         try:
             row = conn.execute("SELECT value FROM meta WHERE key = 'pruned_before'").fetchone()
-            if row is not None and block < int(bytes(row[0])):
+            if row is not None and block < _pruned_before(bytes(row[0])):
                 raise chain_error(
                     "block_pruned",
                     f"state at block {block} is no longer kept (the chain keeps the last "

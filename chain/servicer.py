@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, NoReturn, TypeAlias, TypeVar
 
@@ -21,15 +22,17 @@ from subnetkit.chain.errors import chain_error
 from subnetkit.chain.handlers import ERROR_KEY
 from subnetkit.chain.mempool import Pending
 from subnetkit.chain.node import ChainNode
+from subnetkit.chain.store import corrupt
 from subnetkit.chain.transition import mechanisms
 from subnetkit.chain.transition.schedule import schedule_of
-from subnetkit.core.errors import SubnetkitError
+from subnetkit.core.errors import ChainError, SubnetkitError
 from subnetkit.core.keys import is_valid_ss58
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
 from subnetkit.protos.chain.v1 import chain_pb2_grpc as pb_grpc
 
 log = logging.getLogger(__name__)
 Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
+T = TypeVar("T")
 RequestT = TypeVar("RequestT")
 ResponseT = TypeVar("ResponseT")
 Handler: TypeAlias = Callable[["ChainServicer", RequestT, Context], Awaitable[ResponseT]]
@@ -66,6 +69,18 @@ def _address(value: str, what: str) -> str:
             "bad_address", f"{what} {value[:64]!r} is not a valid SS58 address; check the key"
         )
     return value
+
+
+async def _stored(node: ChainNode, read: Awaitable[T], doing: str) -> T:
+    """``await read`` (a read of the store), its storage faults typed and logged once."""
+    try:
+        return await read
+    except sqlite3.Error as exc:
+        raise node.store.read_fault(exc, doing) from None
+    except ChainError as exc:
+        if exc.code != "state_corrupt":
+            raise
+        raise node.store.read_fault(exc, doing) from None
 
 
 class ChainServicer(pb_grpc.ChainServicer):
@@ -120,7 +135,11 @@ class ChainServicer(pb_grpc.ChainServicer):
     async def GetReceipt(
         self, request: pb.GetReceiptRequest, context: Any
     ) -> pb.GetReceiptResponse:
-        receipt = await self.node.receipt(request.extrinsic_hash, wait=request.wait)
+        receipt = await _stored(
+            self.node,
+            self.node.receipt(request.extrinsic_hash, wait=request.wait),
+            f"reading the receipt of {request.extrinsic_hash.hex()[:64]}",
+        )
         if receipt is None:
             return pb.GetReceiptResponse(found=False)
         return pb.GetReceiptResponse(found=True, receipt=receipt)
@@ -167,12 +186,18 @@ class ChainServicer(pb_grpc.ChainServicer):
                 "block_not_found",
                 f"no block {request.number}: the head is {self.node.head.number}",
             )
-        block = await self.node.store.get_block(request.number)
-        if block is None:
-            raise chain_error(
-                "block_not_found", f"no block {request.number} (head is {self.node.head.number})"
+        return pb.GetBlockResponse(block=await self._stored_block(request.number))
+
+    async def _stored_block(self, number: int) -> pb.Block:
+        """Block ``number`` (at or below the head) from the store; a fault is typed, logged once."""
+        doing = f"reading block {number}"
+        block = await _stored(self.node, self.node.store.get_block(number), doing)
+        if block is None:  # blocks are kept forever: one at or below the head must be there
+            where = f"block {number} is missing from {self.node.store.path}"
+            raise self.node.store.read_fault(
+                corrupt(f"{where} (the head is {self.node.head.number})"), doing
             )
-        return pb.GetBlockResponse(block=block)
+        return block
 
     @_rpc
     async def ProduceBlocks(
@@ -206,8 +231,14 @@ class ChainServicer(pb_grpc.ChainServicer):
                             f"{self.node.head.number}",
                         ),
                     )
-                async for block in self.node.store.iter_blocks(request.from_block):
-                    last = block.header.number
+                number = request.from_block
+                while number <= self.node.head.number:  # stored blocks first, then live ones
+                    try:
+                        block = await self._stored_block(number)
+                    except ChainError as exc:
+                        await _abort(context, exc)
+                    last = number
+                    number += 1
                     yield pb.StreamBlocksResponse(block=block)
             while True:
                 latest = await queue.get()

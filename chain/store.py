@@ -30,11 +30,13 @@ import logging
 import sqlite3
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import aiosqlite
+from google.protobuf.message import DecodeError, Message
 
 from subnetkit.chain.errors import chain_error
-from subnetkit.core.errors import ConfigError
+from subnetkit.core.errors import ChainError, ConfigError
 from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 SCHEMA = """
@@ -57,6 +59,29 @@ CACHE_KIB = 64 * 1024
 INLINE_CHECKPOINT_PAGES = 16_000
 
 log = logging.getLogger(__name__)
+#: distinct storage faults met by reads that are logged (each once); past that, one line says
+#: the rest go unlogged, so a client re-reading a damaged row cannot flood the log
+MAX_LOGGED_FAULTS = 64
+M = TypeVar("M", bound=Message)
+
+
+def corrupt(where: str) -> ChainError:
+    """``state_corrupt`` for data the store holds but cannot be read back (``where`` says what)."""
+    return chain_error(
+        "state_corrupt",
+        f"{where}: the chain's data is damaged; restore the data dir from a backup, or replay "
+        "a copy with `subnetkit chain replay` to find the first bad block",
+    )
+
+
+def _parse(cls: type[M], raw: bytes, what: str) -> M:
+    """A stored ``cls`` parsed from ``raw``, or ``state_corrupt`` naming ``what`` it was."""
+    message = cls()
+    try:
+        message.ParseFromString(raw)
+    except DecodeError as exc:
+        raise corrupt(f"{what} does not parse as a {cls.DESCRIPTOR.name} ({exc})") from None
+    return message
 
 
 class ChainStore:
@@ -67,6 +92,7 @@ class ChainStore:
         self._db: aiosqlite.Connection | None = None
         self._checkpointer: aiosqlite.Connection | None = None
         self._checkpoint_task: asyncio.Task[None] | None = None
+        self._faults_said: set[str] = set()
 
     @property
     def db(self) -> aiosqlite.Connection:
@@ -132,12 +158,27 @@ class ChainStore:
         if name.startswith("SQLITE_FULL"):
             return chain_error("storage_full", f"the disk is full: {where}; free space, restart")
         if name.startswith(("SQLITE_CORRUPT", "SQLITE_NOTADB")):
-            return chain_error(
-                "state_corrupt",
-                f"{where}: the file is damaged; restore the data dir from a backup, or replay "
-                "a copy with `subnetkit chain replay` to find the first bad block",
-            )
+            return corrupt(where)
         return chain_error("storage_error", f"storage failed: {where}; check the disk, restart")
+
+    def read_fault(self, exc: sqlite3.Error | ChainError, doing: str) -> ChainError:
+        """The typed error for a storage fault a read met while ``doing``, logged once.
+
+        The chain goes on serving (a read changes nothing): the error goes to the caller with
+        its status (``state_corrupt`` is DATA_LOSS, ``storage_error`` UNAVAILABLE), and the log
+        gets one line per distinct fault, without a traceback.
+        """
+        err = exc if isinstance(exc, ChainError) else self.fault(exc, doing)
+        if not isinstance(err, ChainError):  # a file that went read-only: reads still work
+            err = chain_error("storage_error", str(err))
+        said = self._faults_said
+        if err.message not in said and len(said) <= MAX_LOGGED_FAULTS:
+            said.add(err.message)
+            if len(said) > MAX_LOGGED_FAULTS:
+                log.error("more storage faults met by reads; only the first are logged")
+            else:
+                log.error("a read met a storage fault: [%s] %s", err.code, err.message)
+        return err
 
     async def close(self) -> None:
         await self.checkpoint_done()
@@ -250,9 +291,7 @@ class ChainStore:
             row = await cur.fetchone()
         if row is None:
             return None
-        block = pb.Block()
-        block.ParseFromString(row[0])
-        return block
+        return _parse(pb.Block, row[0], f"block {number} in {self.path}")
 
     async def get_receipt(self, ext_hash: bytes) -> pb.Receipt | None:
         async with self.db.execute(
@@ -261,9 +300,7 @@ class ChainStore:
             row = await cur.fetchone()
         if row is None:
             return None
-        receipt = pb.Receipt()
-        receipt.ParseFromString(row[0])
-        return receipt
+        return _parse(pb.Receipt, row[0], f"the receipt of {ext_hash.hex()} in {self.path}")
 
     async def block_extrinsics(self, number: int) -> list[tuple[bytes, pb.Receipt]]:
         """``(serialised Extrinsic, receipt)`` of block ``number`` in order."""
@@ -272,10 +309,9 @@ class ChainStore:
         ) as cur:
             rows = await cur.fetchall()
         out = []
-        for data, raw in rows:
-            receipt = pb.Receipt()
-            receipt.ParseFromString(raw)
-            out.append((bytes(data), receipt))
+        for idx, (data, raw) in enumerate(rows):
+            where = f"the receipt of extrinsic {idx} of block {number} in {self.path}"
+            out.append((bytes(data), _parse(pb.Receipt, raw, where)))
         return out
 
     async def iter_blocks(self, start: int) -> AsyncIterator[pb.Block]:
