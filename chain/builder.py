@@ -65,6 +65,7 @@ class BlockLimits:
     max_extrinsics: int = MAX_BLOCK_EXTRINSICS
     max_weight: int = fees.MAX_BLOCK_WEIGHT
     max_apply_seconds: float = MAX_APPLY_SECONDS
+    max_bytes: int = fees.MAX_BLOCK_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,7 +104,7 @@ def build_block(
                 break
             if (
                 weight + pending.weight > limits.max_weight
-                or size + pending.size > fees.MAX_BLOCK_BYTES
+                or size + pending.size > limits.max_bytes
             ):
                 skipped += 1  # full for this one; its signer's later nonces wait too
                 break

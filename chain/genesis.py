@@ -11,6 +11,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from subnetkit.chain import hyperparams
+from subnetkit.chain.fees import FeeSchedule
 from subnetkit.chain.records import Account
 from subnetkit.chain.state import State
 from subnetkit.core.errors import ConfigError
@@ -48,6 +49,8 @@ class GenesisConfig:
     childkeys: bool = False
     tao_weight: int = DEFAULT_TAO_WEIGHT
     delegate_take: int = DEFAULT_DELEGATE_TAKE
+    #: fees and size limits (chain/fees.py, docs/chain.md "Fees and pool limits")
+    fees: FeeSchedule = field(default_factory=FeeSchedule)
 
     def mechanisms(self) -> dict[str, bool]:
         return {name: bool(getattr(self, name)) for name in MECHANISMS}
@@ -105,6 +108,7 @@ class GenesisConfig:
             childkeys=bool(raw.get("childkeys", False)),
             tao_weight=tao_weight,
             delegate_take=take,
+            fees=FeeSchedule.from_mapping(raw.get("fees", {})),
         )
 
 
@@ -135,6 +139,8 @@ def genesis_state(cfg: GenesisConfig) -> State:
     # Written only when set, so a chain without them keeps the genesis state it always had.
     if cfg.epoch_schedule != "legacy":
         state.put("sys", ("epoch_schedule",), cfg.epoch_schedule)
+    if cfg.fees.state_value() != FeeSchedule().state_value():
+        state.put("sys", ("fees",), cfg.fees.state_value())
     on = [name for name, enabled in cfg.mechanisms().items() if enabled]
     if on:
         state.put("sys", ("mechanisms",), tuple(on))

@@ -10,6 +10,7 @@ thread too), so they always see a whole committed block, never half of one.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import sqlite3
 import time
@@ -51,7 +52,7 @@ class ChainNode:
         durable: bool = False,
         max_block_extrinsics: int = MAX_BLOCK_EXTRINSICS,
         pool_limits: PoolLimits | None = None,
-        max_block_weight: int = fees.MAX_BLOCK_WEIGHT,
+        max_block_weight: int | None = None,
         max_apply_seconds: float = MAX_APPLY_SECONDS,
     ) -> None:
         self.data_dir = Path(data_dir)
@@ -60,7 +61,12 @@ class ChainNode:
         self.store = ChainStore(self.data_dir, keep_blocks=keep_blocks, durable=durable)
         self._lock = DataDirLock(self.data_dir)
         self.past = PastReader(self.store.path, keep_blocks)
-        self.limits = BlockLimits(max_block_extrinsics, max_block_weight, max_apply_seconds)
+        #: what a block may hold; the weight and byte caps come from the genesis at open
+        #: unless ``max_block_weight`` is given here
+        self.limits = BlockLimits(
+            max_block_extrinsics, max_block_weight or fees.MAX_BLOCK_WEIGHT, max_apply_seconds
+        )
+        self._weight_given = max_block_weight is not None
         self.pool = Mempool(pool_limits)
         self._gc = GcPause()
         self.lock = asyncio.Lock()
@@ -96,6 +102,14 @@ class ChainNode:
                     )
                 else:
                     await self._resume(stored.decode(), head)
+                schedule = self.genesis.fees
+                self.limits = dataclasses.replace(
+                    self.limits,
+                    max_weight=self.limits.max_weight
+                    if self._weight_given
+                    else schedule.max_block_weight,
+                    max_bytes=schedule.max_block_bytes,
+                )
             except sqlite3.Error as exc:
                 raise self.store.fault(exc, "reading the chain at start") from None
         except BaseException:
@@ -163,12 +177,12 @@ class ChainNode:
         out: list[extrinsic.Checked | ChainError] = []
         for ext in exts:
             size = ext.ByteSize()
-            if size > fees.MAX_EXTRINSIC_BYTES:
+            if size > self.genesis.fees.max_extrinsic_bytes:
                 out.append(
                     chain_error(
                         "extrinsic_too_large",
                         f"the extrinsic is {size} bytes; the most a block takes is "
-                        f"{fees.MAX_EXTRINSIC_BYTES} (split the call)",
+                        f"{self.genesis.fees.max_extrinsic_bytes} (split the call)",
                     )
                 )
                 continue
