@@ -17,9 +17,10 @@ SUBCOMMAND_MODULES = (
     "subnetkit.cli.epoch",  # epoch replay
     "subnetkit.cli.echo",  # echo demo|serve
     "subnetkit.cli.chain",  # chain start|info|replay
-    "subnetkit.cli.subnet",  # subnet create|list|show|hyperparams|set
+    "subnetkit.cli.subnet",  # subnet create|list|show|hyperparams|set|trigger-epoch
     "subnetkit.cli.register",  # register
     "subnetkit.cli.stake",  # stake add|remove|list
+    "subnetkit.cli.delegation",  # stake take, set-take, set-/revoke-children, set-childkey-take
     "subnetkit.cli.transfer",  # transfer
     "subnetkit.cli.metagraph",  # metagraph NETUID
     "subnetkit.cli.scaffold",  # subnet new (adds to the "subnet" sub-app above)

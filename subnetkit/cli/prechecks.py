@@ -59,4 +59,49 @@ async def need_registered(client: ChainClient, netuid: int, hotkey: str) -> None
         )
 
 
-__all__ = ["need_balance", "need_registered", "need_subnet", "need_unregistered"]
+async def need_mechanism(client: ChainClient, name: str) -> None:
+    """The chain runs payout mechanism ``name`` (``delegation``, ``childkeys``), else the code
+    the chain itself answers (``delegation_disabled``, ...)."""
+    if not getattr(await client.info(), name):
+        raise ChainError(
+            f"this chain runs without {name}: start it with the genesis flag "
+            f"(`subnetkit chain start --dev --{name}`)",
+            code=f"{name}_disabled",
+        )
+
+
+async def need_hotkey_owner(
+    client: ChainClient, coldkey: str, hotkey: str, netuid: int | None = None
+) -> None:
+    """``hotkey`` is registered (on ``netuid``, or on any subnet) by ``coldkey``: only the
+    coldkey that registered a hotkey may set its takes and children."""
+    import asyncio
+
+    if netuid is not None:
+        await need_registered(client, netuid, hotkey)
+        netuids = [netuid]
+    else:
+        netuids = [sn.netuid for sn in await client.list_subnets()]
+    found = await asyncio.gather(*(client.neuron(n, hotkey=hotkey) for n in netuids))
+    owners = {nrn.coldkey for nrn in found if nrn is not None}
+    if not owners:
+        raise NotRegisteredError(
+            f"hotkey {hotkey} is registered on no subnet: register it first with "
+            "`subnetkit register --netuid N`"
+        )
+    if coldkey not in owners:
+        raise ChainError(
+            f"hotkey {hotkey} is owned by {owners.pop()}, not {coldkey}: sign with the coldkey "
+            "that registered it",
+            code="not_hotkey_owner",
+        )
+
+
+__all__ = [
+    "need_balance",
+    "need_hotkey_owner",
+    "need_mechanism",
+    "need_registered",
+    "need_subnet",
+    "need_unregistered",
+]

@@ -18,6 +18,7 @@ from subnetkit.cli.output import fmt_tao, new_table, rich_console, short_address
 from subnetkit.cli.parsing import check_address, parse_hyperparameter_value
 from subnetkit.cli.prechecks import need_balance, need_subnet
 from subnetkit.cli.session import Connection, Keys
+from subnetkit.core.errors import ChainError, ConfigError
 
 if TYPE_CHECKING:
     from subnetkit.chain.client import ChainClient
@@ -206,6 +207,65 @@ def subnet_set(
     conn.emit(
         doc,
         lambda: typer.echo(f"subnet {netuid}: {name} = {number} (block {doc['block']})"),
+    )
+
+
+@subnet_app.command("trigger-epoch")
+@chain_command(KeyOptions.COLDKEY)
+def subnet_trigger_epoch(
+    conn: Connection,
+    keys: Keys,
+    netuid: NetuidArgument,
+    now: Annotated[
+        bool,
+        typer.Option("--now", help="Manual chains: produce the block the epoch runs in now."),
+    ] = False,
+) -> None:
+    """Run an epoch of the subnet at the next block instead of waiting out its tempo (dynamic
+    epoch schedule; the owner coldkey or the sudo key)."""
+
+    async def check(client: ChainClient, address: str) -> None:
+        info = await client.info()
+        sn = await client.subnet_info(netuid)
+        if info.epoch_schedule != "dynamic":
+            raise ChainError(
+                f"this chain runs the {info.epoch_schedule} epoch schedule: epochs fall on fixed "
+                "blocks and cannot be triggered (`subnetkit chain start --dev --epoch-schedule "
+                "dynamic`)",
+                code="legacy_schedule",
+            )
+        if address not in (sn.owner_coldkey, info.sudo):
+            raise ChainError(
+                f"{address} is neither subnet {netuid}'s owner coldkey ({sn.owner_coldkey}) nor "
+                "the sudo key: only they may trigger its epochs",
+                code="not_owner",
+            )
+        if sn.tempo == 0:
+            raise ChainError(f"subnet {netuid} has tempo 0: it runs no epochs", code="epochs_off")
+        if now and not info.manual:
+            raise ConfigError(
+                "--now needs a manual chain; this one makes blocks on a timer, and the epoch "
+                "runs in its next block by itself: leave out --now"
+            )
+
+    async def work(client: ChainClient, signer: Signer) -> dict[str, Any]:
+        due = await client.trigger_epoch(signer, netuid, timeout=conn.submit_timeout)
+        ran = None
+        if now:
+            head = (await client.head()).number
+            if due > head:
+                await client.produce_block(due - head)
+            ran = int((await client.subnet_info(netuid)).last_epoch_block)
+        return {"netuid": netuid, "due_block": due, "last_epoch_block": ran}
+
+    doc = conn.run_signed(keys, check, work)
+    ran = doc["last_epoch_block"]
+    conn.emit(
+        doc,
+        lambda: typer.echo(
+            f"subnet {netuid}: epoch triggered for block {doc['due_block']}"
+            + ("" if ran is None else f"; its last epoch ran at block {ran}")
+        ),
     )
 
 

@@ -9,6 +9,7 @@ whole directory; each test makes its own subnet and keys so tests do not see eac
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass
@@ -75,6 +76,22 @@ class ThreadedChain:
         if self._stop is not None and not self.loop.is_closed():
             self.loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(30)
+
+
+@contextlib.contextmanager
+def dev_chain(
+    tmp_path_factory: pytest.TempPathFactory, name: str, **genesis_options: Any
+) -> Iterator[ThreadedChain]:
+    """A chain of its own on a dev genesis with ``genesis_options`` (``delegation=True``...),
+    for tests that need a genesis the shared ``chain`` does not have."""
+    from subnetkit.chain.genesis import dev_genesis
+
+    path = tmp_path_factory.mktemp(name) / "chain"
+    threaded = ThreadedChain(path, genesis=dev_genesis(**genesis_options)).start()
+    try:
+        yield threaded
+    finally:
+        threaded.stop()
 
 
 @pytest.fixture(scope="session")

@@ -7,18 +7,17 @@ from collections.abc import Iterator
 
 import pytest
 
-from subnetkit.chain.genesis import dev_genesis
 from subnetkit.core.keys import Signer, dev_signer
-from tests.cli.conftest import Cli, ThreadedChain
+from tests.cli.conftest import Cli, ThreadedChain, dev_chain
 from tests.cli.support import one_error_line, one_json
 
 
 @pytest.fixture(scope="module")
 def mech_chain(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ThreadedChain]:
-    genesis = dev_genesis(epoch_schedule="dynamic", root=True, delegation=True)
-    threaded = ThreadedChain(tmp_path_factory.mktemp("cli-mech") / "chain", genesis=genesis).start()
-    yield threaded
-    threaded.stop()
+    with dev_chain(
+        tmp_path_factory, "cli-mech", epoch_schedule="dynamic", root=True, delegation=True
+    ) as threaded:
+        yield threaded
 
 
 def test_nominator_stake_grows_and_is_listed_with_its_share(
