@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import grpc
 
 from subnetkit.core.errors import WireError
+from subnetkit.wire.server_bounds import connection_options
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,31 +64,19 @@ class Limits:
 
     def server_options(self) -> list[tuple[str, int]]:
         """gRPC server channel arguments for the connection-level bounds above."""
-        ms = 1000
-        return [
-            ("grpc.max_receive_message_length", self.max_request_bytes + 64 * 1024),
-            ("grpc.max_send_message_length", self.max_response_bytes),
-            ("grpc.so_reuseport", 0),
-            ("grpc.max_concurrent_streams", self.max_streams_per_connection),
-            # Off: it counts streams not yet freed toward the limit, so an honest client with
-            # more calls in flight than the limit got REFUSED_STREAM under churn (measured: a
-            # MinerClient at concurrency 256). The advertised limit still holds: clients queue.
-            ("grpc.http.overload_protection", 0),
-            ("grpc.max_allowed_incoming_connections", self.max_connections),
-            ("grpc.max_connection_idle_ms", int(self.max_connection_idle_s * ms)),
-            ("grpc.max_connection_age_ms", int(self.max_connection_age_s * ms)),
-            ("grpc.max_connection_age_grace_ms", int(self.connection_age_grace_s * ms)),
-            ("grpc.server_handshake_timeout_ms", int(self.handshake_timeout_s * ms)),
-            ("grpc.keepalive_permit_without_calls", 1),
-            # gRPC core's name for the *received* ping interval a server enforces.
-            (
-                "grpc.http2.min_ping_interval_without_data_ms",
-                int(self.keepalive_min_interval_s * ms),
-            ),
-            ("grpc.http2.max_ping_strikes", self.max_ping_strikes),
-            ("grpc.max_metadata_size", self.max_metadata_bytes),
-            ("grpc.absolute_max_metadata_size", self.max_metadata_bytes),
-        ]
+        return connection_options(
+            max_receive_bytes=self.max_request_bytes + 64 * 1024,
+            max_send_bytes=self.max_response_bytes,
+            max_streams_per_connection=self.max_streams_per_connection,
+            max_connections=self.max_connections,
+            max_connection_idle_s=self.max_connection_idle_s,
+            max_connection_age_s=self.max_connection_age_s,
+            connection_age_grace_s=self.connection_age_grace_s,
+            handshake_timeout_s=self.handshake_timeout_s,
+            keepalive_min_interval_s=self.keepalive_min_interval_s,
+            max_ping_strikes=self.max_ping_strikes,
+            max_metadata_bytes=self.max_metadata_bytes,
+        )
 
 
 def refusal(status: grpc.StatusCode, message: str) -> WireError:

@@ -20,7 +20,11 @@ Lookups go through a hotkey -> uid map rebuilt on each metagraph refresh: the te
 ``hotkeys.index(caller)`` scan per request is a DoS lever (one O(n) scan per call).
 
 With ``axon.tls`` the miner serves TLS with a certificate bound to its hotkey, kept in its state
-directory (so the fingerprint on chain survives restarts), and announces its fingerprint.
+directory (so the fingerprint on chain survives restarts), and announces its fingerprint. With
+``axon.require_client_tls`` as well, it requires mutual TLS: only the certificates that the
+validators its policy admits announce on chain get through the handshake (kept current on every
+metagraph refresh by :class:`~subnetkit.miner.validator_certs.ValidatorCertificates`), and those
+validators may use session mode. The endpoint on chain then says so (``chain.endpoints``).
 
 The endpoint on chain is watched: when it changes to an address (or certificate) this miner did
 not announce, another process with the same hotkey has taken it and validators now query that
@@ -34,27 +38,20 @@ import inspect
 import logging
 from typing import Any
 
+from subnetkit.chain import endpoints
 from subnetkit.chain.client import ChainClient
 from subnetkit.chain.metagraph import Metagraph, MetagraphDiff
 from subnetkit.chain.sync import MetagraphSync
-from subnetkit.core.errors import ConfigError
-from subnetkit.core.neuron import NeuronBase, register_command
+from subnetkit.core.neuron import NeuronBase, check_axon, register_command
 from subnetkit.core.settings import NeuronSettings
 from subnetkit.miner.base import Miner
 from subnetkit.miner.limits import Limits
 from subnetkit.miner.server import MinerServer
+from subnetkit.miner.sessions import TrustedPeers
+from subnetkit.miner.validator_certs import Announced, ValidatorCertificates
 from subnetkit.wire import tls
 
 log = logging.getLogger(__name__)
-
-
-def check_announced_address(axon: Any) -> None:
-    """Refuse to announce a wildcard bind address on chain: no validator can dial 0.0.0.0."""
-    if (axon.external_ip or axon.host) in ("0.0.0.0", "::", ""):
-        raise ConfigError(
-            f"the miner binds {axon.host!r} but has no external ip: validators cannot reach a "
-            "wildcard address; set --external-ip (axon.external_ip) to the address they can"
-        )
 
 
 class MinerNeuron(NeuronBase):
@@ -74,7 +71,7 @@ class MinerNeuron(NeuronBase):
         chain: ChainClient | None = None,
         **kwargs: Any,
     ) -> None:
-        check_announced_address(settings.axon)
+        check_axon(settings.axon, self.role)
         super().__init__(settings, **kwargs)
         self.miner = miner
         self._own_chain = chain is None
@@ -86,7 +83,11 @@ class MinerNeuron(NeuronBase):
         self._stake: list[float] = []
         self._permit: list[bool] = []
         self.certificate: tls.HotkeyCertificate | None = None
-        self.announced: tuple[str, int, bytes] | None = None  # (ip, port, fingerprint)
+        #: with ``axon.require_client_tls``: the client certificates accepted, and what keeps
+        #: them equal to those the admitted validators announce
+        self.trusted: TrustedPeers | None = None
+        self.validator_certs: ValidatorCertificates | None = None
+        self.announced: endpoints.Endpoint | None = None
 
     # -- lifecycle -------------------------------------------------------------------------------
     async def start_on_chain(self) -> None:
@@ -104,6 +105,11 @@ class MinerNeuron(NeuronBase):
         miner_cfg = settings.miner
         if settings.axon.tls:
             self.certificate = tls.load_or_issue(self.state_dir, self.signer)
+        if settings.axon.require_client_tls:
+            self.trusted = TrustedPeers(allow=lambda hotkey: self.blacklist(hotkey) is None)
+            self.validator_certs = ValidatorCertificates(self.trusted)
+            self.validator_certs.update(*self._announced_certificates(self.sync.metagraph))
+            self.spawn_until_stopped(self.validator_certs.run(), name=f"miner-{uid}-certs")
         self.server = MinerServer(
             self.miner,
             self.signer,
@@ -115,6 +121,7 @@ class MinerNeuron(NeuronBase):
             metrics_registry=self.registry,
             caller_class=self.caller_class,
             tls=self.certificate,
+            client_certificates=self.trusted,
         )
         await self.server.start()
         await self._serve_on_chain(self.server.port)
@@ -127,26 +134,14 @@ class MinerNeuron(NeuronBase):
 
     async def _serve_on_chain(self, port: int) -> None:
         axon = self.settings.axon
-        ip = axon.external_ip or axon.host
-        public_port = axon.external_port or port
-        fingerprint = b"" if self.certificate is None else self.certificate.fingerprint
-        self.announced = (ip, public_port, fingerprint)
+        self.announced = endpoints.Endpoint(
+            axon.external_ip or axon.host,
+            axon.external_port or port,
+            b"" if self.certificate is None else self.certificate.fingerprint,
+            endpoints.MUTUAL_TLS if self.trusted is not None else endpoints.SIGNED,
+        )
         assert self.uid is not None
-        current = self.sync.metagraph.axons[self.uid]
-        if (current.ip, current.port, current.certificate_fingerprint) == self.announced:
-            log.info("endpoint %s:%d already on chain for uid %d", ip, public_port, self.uid)
-            return
-        await self.chain.serve_axon(
-            self.signer,
-            self.settings.netuid,
-            ip,
-            public_port,
-            certificate_fingerprint=fingerprint,
-        )
-        log.info(
-            "miner uid %d (%s) serving on chain at %s:%d", self.uid, self.hotkey, ip, public_port
-        )
-        await self.sync.refresh()
+        await endpoints.announce(self.chain, self.signer, self.sync, self.uid, self.announced)
 
     async def close(self) -> None:
         if self.server is not None:
@@ -165,6 +160,8 @@ class MinerNeuron(NeuronBase):
     def _on_metagraph(self, old: Metagraph, new: Metagraph, change: MetagraphDiff) -> None:
         self._index(new)
         self._check_endpoint(old, new)
+        if self.validator_certs is not None:
+            self.validator_certs.update(*self._announced_certificates(new))
         if self.hotkey in change.deregistered:
             log.error(
                 "this miner's hotkey %s was deregistered from subnet %d; re-register: %s",
@@ -179,12 +176,12 @@ class MinerNeuron(NeuronBase):
         if self.announced is None or uid is None or uid >= len(new.axons):
             return
         now = new.axons[uid]
-        seen = (now.ip, now.port, now.certificate_fingerprint)
+        seen = (now.ip, now.port, now.certificate_fingerprint, now.protocol)
         before = old.axons[uid] if uid < len(old.axons) else None
-        if seen == self.announced or (
+        if self.announced.held_by(now) or (
             before is not None
             and before.hotkey == now.hotkey
-            and (before.ip, before.port, before.certificate_fingerprint) == seen
+            and (before.ip, before.port, before.certificate_fingerprint, before.protocol) == seen
         ):
             return
         action = self.settings.miner.on_endpoint_taken
@@ -196,8 +193,8 @@ class MinerNeuron(NeuronBase):
             uid,
             now.ip,
             now.port,
-            self.announced[0],
-            self.announced[1],
+            self.announced.ip,
+            self.announced.port,
             "stopping" if action == "stop" else "announcing this miner's endpoint again",
             action,
         )
@@ -208,13 +205,25 @@ class MinerNeuron(NeuronBase):
 
     async def _reannounce(self) -> None:
         assert self.announced is not None
-        ip, port, fingerprint = self.announced
         try:
-            await self.chain.serve_axon(
-                self.signer, self.settings.netuid, ip, port, certificate_fingerprint=fingerprint
-            )
+            await endpoints.serve(self.chain, self.signer, self.settings.netuid, self.announced)
         except Exception as exc:  # e.g. serving_rate_limit: the next change retries
-            log.error("announcing %s:%d again failed: %s", ip, port, exc)
+            log.error(
+                "announcing %s:%d again failed: %s", self.announced.ip, self.announced.port, exc
+            )
+
+    def _announced_certificates(self, metagraph: Metagraph) -> tuple[int, list[Announced]]:
+        """(block, the identity endpoints of every other neuron this miner admits): only
+        validators announce one, so no handshake is spent on other miners' certificates."""
+        return metagraph.block, [
+            Announced(a.hotkey, a.ip, a.port, a.certificate_fingerprint)
+            for a in metagraph.axons
+            if a.is_serving
+            and a.protocol == endpoints.IDENTITY
+            and a.certificate_fingerprint
+            and a.hotkey != self.hotkey
+            and self.blacklist(a.hotkey) is None
+        ]
 
     def _index(self, metagraph: Metagraph) -> None:
         self._uid_of = {hotkey: uid for uid, hotkey in enumerate(metagraph.hotkeys)}

@@ -28,7 +28,6 @@ from subnetkit.core.ports import bind_problem
 from subnetkit.miner.base import BoundSynapse, Miner, bind_synapses
 from subnetkit.miner.context import ServingContext
 from subnetkit.miner.handlers import HandlerRunner
-from subnetkit.miner.health import BoundedHealthServicer
 from subnetkit.miner.leases import Leases, PriorityHook
 from subnetkit.miner.limits import Limits
 from subnetkit.miner.metrics import MinerMetrics
@@ -37,6 +36,7 @@ from subnetkit.miner.scheduler import SynapseScheduler
 from subnetkit.miner.sessions import SessionCallers, TrustedPeers, server_credentials
 from subnetkit.wire.inprocess import InProcessContext, InProcessNetwork
 from subnetkit.wire.nonce_cache import NonceCache
+from subnetkit.wire.server_bounds import BoundedHealthServicer
 from subnetkit.wire.tls import HotkeyCertificate
 
 __all__ = ["BlacklistHook", "Limits", "MinerServer", "PriorityHook"]

@@ -86,6 +86,11 @@ class TrustedPeers:
     def hotkeys(self) -> Iterable[str]:
         return list(self._by_hotkey)
 
+    def fingerprint_of(self, hotkey: str) -> bytes | None:
+        """SHA-256 (DER) of the certificate trusted for ``hotkey``, or None."""
+        held = self._by_hotkey.get(hotkey)
+        return None if held is None else held[0]
+
     def bundle(self) -> bytes | None:
         """The trusted certificates as one PEM bundle (gRPC's client-certificate roots)."""
         if self._bundle is None and self._by_hotkey:

@@ -190,7 +190,7 @@ class MinerClient:
             raise ConfigError("MinerClient is closed")
         nonce = self._nonce()
         metadata: Metadata
-        if self.session and target.tls_fingerprint:
+        if self.session and target.session:
             metadata = protocol.session_request(receiver=target.hotkey, nonce=nonce)
         elif self.trusted:
             metadata = protocol.unsigned_request(self.signer, receiver=target.hotkey, nonce=nonce)
@@ -289,7 +289,7 @@ class MinerClient:
         latency = time.perf_counter() - started
         spec = query.spec
         if self.verify_responses and self._checks.wants(
-            target.hotkey, self.session and bool(target.tls_fingerprint)
+            target.hotkey, self.session and target.session
         ):
             message = protocol.response_message(
                 version=protocol.PROTOCOL_VERSION,

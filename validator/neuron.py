@@ -22,9 +22,13 @@ PyTorch model. Everything else is the neuron's:
 
 Scores are saved after every round (atomic JSON), so a restarted validator resumes where it was.
 
-A validator serves no axon: it only dials miners, so it never puts an endpoint on chain (its
-entry keeps the empty axon it was registered with, and no miner sampling picks it) and ignores
-the ``axon`` settings. Its one listening port is the optional metrics endpoint.
+By default a validator serves no axon: it only dials miners, so it puts no endpoint on chain
+(its entry keeps the empty axon it was registered with) and ignores the ``axon`` settings. With
+``axon.tls`` it has a TLS identity: a certificate bound to its hotkey (kept in its state
+directory), served on ``axon.host:port`` (:class:`validator.identity.IdentityEndpoint`) and
+announced on chain as an identity endpoint, which no validator queries as a miner. Miners that
+require client TLS fetch and trust it; the validator presents it on every TLS connection, and
+with ``validator.session`` sends those miners requests unsigned (docs/protocol.md, Session mode).
 """
 
 from __future__ import annotations
@@ -39,22 +43,25 @@ from collections.abc import Sequence
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from google.protobuf.message import Message
-from prometheus_client import Counter, Gauge, Histogram
 from torch import Tensor
 
+from subnetkit.chain import endpoints
 from subnetkit.chain.client import ChainClient
 from subnetkit.chain.metagraph import Metagraph, MetagraphDiff
 from subnetkit.chain.sync import MetagraphSync
 from subnetkit.core import tracing
-from subnetkit.core.errors import SubnetkitError
-from subnetkit.core.neuron import NeuronBase, register_command
+from subnetkit.core.errors import ConfigError, SubnetkitError
+from subnetkit.core.neuron import NeuronBase, check_axon, register_command
 from subnetkit.core.settings import NeuronSettings
 from subnetkit.validator.client import MinerClient, QueryResult, Target
+from subnetkit.validator.identity import IdentityEndpoint, serve_identity
+from subnetkit.validator.metrics import ValidatorMetrics
 from subnetkit.validator.round_summary import RoundSummary
 from subnetkit.validator.scores import SCORES_FILE, ScoreStore
 from subnetkit.validator.scoring import AnyScorer, RoundScores, ScoringError, ScoringRuntime
 from subnetkit.validator.state import CommitStore
 from subnetkit.validator.weights import WeightAction, WeightSetter
+from subnetkit.wire import tls
 from subnetkit.wire.methods import MethodRef
 
 log = logging.getLogger(__name__)
@@ -127,43 +134,6 @@ class Validator(Generic[TaskT, ReplyT, AnswerT]):
         return self.score
 
 
-class ValidatorMetrics:
-    """Per-neuron Prometheus metrics of the validator loop."""
-
-    def __init__(self, registry: Any) -> None:
-        self.rounds = Counter(
-            "subnetkit_validator_rounds", "Validator rounds completed", registry=registry
-        )
-        self.scoring_seconds = Histogram(
-            "subnetkit_validator_scoring_seconds",
-            "Seconds the scorer spent on one round (worker thread)",
-            buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
-            registry=registry,
-        )
-        self.answered = Gauge(
-            "subnetkit_validator_answered", "Miners that answered the last round", registry=registry
-        )
-        self.queried = Gauge(
-            "subnetkit_validator_queried", "Miners queried in the last round", registry=registry
-        )
-        self.failed_rounds = Counter(
-            "subnetkit_validator_failed_rounds",
-            "Rounds that changed no score (scorer failure or an unexpected error)",
-            registry=registry,
-        )
-        self.last_round_block = Gauge(
-            "subnetkit_validator_last_round_block",
-            "Head block of the last finished round",
-            registry=registry,
-        )
-        self.weights = Counter(
-            "subnetkit_validator_weight_actions",
-            "Weight actions by kind (set, committed, revealed, waiting, refused)",
-            ["kind"],
-            registry=registry,
-        )
-
-
 class ValidatorNeuron(NeuronBase):
     """Runs ``validator`` for ``settings.netuid`` (see the module docstring).
 
@@ -183,6 +153,13 @@ class ValidatorNeuron(NeuronBase):
         round_blocks: int = 1,
         **kwargs: Any,
     ) -> None:
+        if settings.axon.tls:
+            check_axon(settings.axon, self.role)
+        elif settings.validator.session:
+            raise ConfigError(
+                "validator.session needs axon.tls: session mode runs over mutual TLS, with a "
+                "certificate bound to this validator's hotkey; set axon.tls = true too"
+            )
         super().__init__(settings, **kwargs)
         self.validator = validator
         self._own_chain = chain is None
@@ -208,6 +185,8 @@ class ValidatorNeuron(NeuronBase):
         )
         self.metrics = ValidatorMetrics(self.registry)
         self.client: MinerClient | None = None
+        self.certificate: tls.HotkeyCertificate | None = None
+        self.identity: IdentityEndpoint | None = None
         self.runtime: ScoringRuntime | None = None
         self.uid: int | None = None
         self.round_block = 0  # the head block of the last finished round
@@ -230,8 +209,18 @@ class ValidatorNeuron(NeuronBase):
         dropped = self.scores.retain(self.sync.metagraph.hotkeys)
         if dropped:
             log.info("dropped %d scores of hotkeys no longer on subnet", len(dropped))
-        self.client = MinerClient(self.signer)
         cfg = settings.validator
+        if settings.axon.tls:
+            self.identity = await serve_identity(
+                self.chain, self.signer, self.sync, uid, settings.axon, self.state_dir
+            )
+            self.certificate = self.identity.certificate
+        self.client = MinerClient(
+            self.signer,
+            tls_certificate=self.certificate,
+            session=cfg.session,
+            session_verify_sample=cfg.session_verify_sample,
+        )
         self.runtime = ScoringRuntime(
             self.validator.make_scorer(settings),
             device=settings.device,
@@ -260,6 +249,8 @@ class ValidatorNeuron(NeuronBase):
                 await task
         if self.client is not None:
             await self.client.close()
+        if self.identity is not None:
+            await self.identity.stop(self.graceful_shutdown_timeout)
         if self.runtime is not None:
             self.runtime.close()
         if self._own_chain:
@@ -276,14 +267,23 @@ class ValidatorNeuron(NeuronBase):
 
     # -- one round -------------------------------------------------------------------------------
     def pick_miners(self, metagraph: Metagraph) -> list[Target]:
-        """Up to ``sample_size`` serving neurons other than this validator, sampled at random."""
+        """Up to ``sample_size`` serving miners other than this validator, sampled at random
+        (another validator's identity endpoint is not a miner)."""
         serving = [
-            axon for axon in metagraph.axons if axon.is_serving and axon.hotkey != self.hotkey
+            axon
+            for axon in metagraph.axons
+            if endpoints.serves_synapses(axon) and axon.hotkey != self.hotkey
         ]
         size = min(self.settings.validator.sample_size, len(serving))
         chosen = self.rng.sample(serving, size) if size < len(serving) else serving
         return [
-            Target(a.hotkey, a.ip, a.port, tls_fingerprint=a.certificate_fingerprint)
+            Target(
+                a.hotkey,
+                a.ip,
+                a.port,
+                tls_fingerprint=a.certificate_fingerprint,
+                offers_session=endpoints.requires_client_tls(a),
+            )
             for a in chosen
         ]
 
@@ -439,6 +439,7 @@ class ValidatorNeuron(NeuronBase):
         info = super().ready_info()
         endpoint = self.metrics_endpoint
         info["port"] = endpoint.port if endpoint is not None else None
+        info["tls_port"] = self.identity.port if self.identity is not None else None
         info["uid"] = self.uid
         return info
 

@@ -30,6 +30,14 @@ class Target:
     crypto: str = "sr25519"
     #: SHA-256 of the miner's TLS certificate as served on chain; empty for a plaintext miner.
     tls_fingerprint: bytes = b""
+    #: False for a TLS miner that does not require client certificates (its endpoint on chain
+    #: says which: ``chain.endpoints``): a session-mode client signs its requests to it.
+    offers_session: bool = True
+
+    @property
+    def session(self) -> bool:
+        """Whether a session-mode client may send this miner unsigned requests (mutual TLS)."""
+        return self.offers_session and bool(self.tls_fingerprint)
 
     @property
     def endpoint(self) -> str:

@@ -61,6 +61,12 @@ def up(
         False, "--delegation", help="Validator take; nominators paid by stake."
     ),
     childkeys: bool = typer.Option(False, "--childkeys", help="Parent/child hotkeys."),
+    tls: bool = typer.Option(
+        False,
+        "--tls",
+        help="Mutual TLS: miners admit only validators' hotkey-bound certificates; validators "
+        "use session mode.",
+    ),
 ) -> None:
     """Start a local network; prints the metagraph every epoch and a summary at the end."""
     import asyncio
@@ -91,6 +97,7 @@ def up(
             for name, on in (("root", root), ("delegation", delegation), ("childkeys", childkeys))
             if on
         ),
+        tls=tls,
     )
     cfg.check()
     install_event_loop_policy()

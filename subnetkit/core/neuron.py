@@ -33,7 +33,7 @@ from subnetkit.core.errors import ConfigError, NotRegisteredError
 from subnetkit.core.keys import Signer
 from subnetkit.core.lifecycle import Lifecycle
 from subnetkit.core.metrics import ChainStateMetrics, asyncio_tasks_gauge, neuron_info
-from subnetkit.core.settings import NeuronSettings, WalletSettings
+from subnetkit.core.settings import AxonSettings, NeuronSettings, WalletSettings
 from subnetkit.core.state_lock import StateDirLock
 
 log = logging.getLogger(__name__)
@@ -56,6 +56,21 @@ def register_command(settings: NeuronSettings) -> str:
         args.append(("--wallet-path", str(wallet.path)))
     args.append(("--chain-endpoint", settings.chain.endpoint))
     return "subnetkit register " + " ".join(f"{flag} {shlex.quote(value)}" for flag, value in args)
+
+
+def check_axon(axon: AxonSettings, role: str) -> None:
+    """What a neuron that announces ``axon`` on chain needs: an address peers can dial (never a
+    wildcard) and, for a miner requiring client certificates, TLS of its own."""
+    if (axon.external_ip or axon.host) in ("0.0.0.0", "::", ""):
+        raise ConfigError(
+            f"the {role} binds {axon.host!r} but has no external ip: peers cannot reach a "
+            "wildcard address; set --external-ip (axon.external_ip) to the address they can"
+        )
+    if role == "miner" and axon.require_client_tls and not axon.tls:
+        raise ConfigError(
+            "axon.require_client_tls needs axon.tls: a miner can only require client "
+            "certificates over TLS; set axon.tls = true too (docs/operating.md, Mutual TLS)"
+        )
 
 
 def neuron_state_dir(settings: NeuronSettings, role: str, hotkey: str | None = None) -> Path:
@@ -349,6 +364,7 @@ def load_signer(settings: NeuronSettings) -> Signer:
 __all__ = [
     "MetricsEndpoint",
     "NeuronBase",
+    "check_axon",
     "load_signer",
     "neuron_state_dir",
     "register_command",

@@ -79,7 +79,11 @@ class ChainSettings(_Section):
 
 
 class AxonSettings(_Section):
-    """Where a miner serves, and what it announces on chain (behind NAT these differ)."""
+    """Where a neuron serves, and what it announces on chain (behind NAT these differ).
+
+    A miner serves its synapses here. A validator serves nothing unless ``tls`` is set: then
+    this is where it serves its TLS certificate for miners that require client TLS to fetch.
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(8091, ge=0, le=65535, description="0 picks a free port")
@@ -87,8 +91,14 @@ class AxonSettings(_Section):
     external_port: int | None = Field(None, ge=1, le=65535)
     tls: bool = Field(
         False,
-        description="serve TLS with a certificate bound to the hotkey; its fingerprint goes on "
-        "chain and validators pin it (docs/protocol.md, TLS)",
+        description="a TLS certificate bound to the hotkey, its fingerprint on chain: a miner "
+        "serves TLS with it (validators pin it), a validator serves it here and presents it as "
+        "its client certificate (docs/protocol.md, TLS)",
+    )
+    require_client_tls: bool = Field(
+        False,
+        description="miner only, needs tls: accept only connections presenting a certificate "
+        "announced on chain by a validator this miner admits (mutual TLS; session mode)",
     )
 
 
@@ -117,6 +127,17 @@ class ValidatorSettings(_Section):
         "auto", description="auto: bf16 autocast on cuda, fp32 elsewhere"
     )
     max_batch: int = Field(1024, ge=1, description="responses per scorer call (halved on OOM)")
+    session: bool = Field(
+        False,
+        description="needs axon.tls: to miners requiring client TLS, send requests unsigned over "
+        "the mutual-TLS channel (docs/protocol.md, Session mode)",
+    )
+    session_verify_sample: float = Field(
+        1.0,
+        gt=0,
+        le=1,
+        description="in session mode, the share of unary responses whose signature is checked",
+    )
 
     @field_validator("devices")
     @classmethod

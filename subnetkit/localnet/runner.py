@@ -54,6 +54,15 @@ DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 WEIGHT_EVENTS = ("WeightsCommitted", "WeightsSet")
 #: epochs to wait for every validator's first weights before counting anyway
 MAX_WARMUP_EPOCHS = 5
+#: ``--tls``: miners require client certificates; validators serve theirs on a free loopback
+#: port, announce it, and use session mode with those miners
+MINER_TLS_SETS = ("axon.tls=true", "axon.require_client_tls=true")
+VALIDATOR_TLS_SETS = (
+    "axon.host=127.0.0.1",
+    "axon.port=0",
+    "axon.tls=true",
+    "validator.session=true",
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +90,9 @@ class LocalnetConfig:
     epoch_schedule: str | None = None
     #: payout mechanisms to turn on: any of root, delegation, childkeys (docs/epoch.md §10)
     mechanisms: tuple[str, ...] = ()
+    #: miners require mutual TLS, validators present hotkey-bound certificates and use session
+    #: mode (docs/operating.md, "Mutual TLS and session mode")
+    tls: bool = False
 
     def genesis_flags(self) -> tuple[str, ...]:
         flags = [f"--{name}" for name in self.mechanisms]
@@ -186,12 +198,14 @@ def neuron_argv(
         argv += ["--host", "127.0.0.1", "--port", "0"]
         if keys.plan.variant:
             argv += ["--variant", keys.plan.variant]
-        sets = cfg.miner_sets
+        tls = MINER_TLS_SETS if cfg.tls else ()
+        sets = (*tls, *cfg.miner_sets)
     else:
         # weights often enough that every epoch sees fresh ones (the default 100 blocks is
         # several dev epochs); a --validator-set of the same key comes later and wins
         interval = max(WEIGHTS_RATE_LIMIT_DEV + 1, cfg.tempo // 2)
-        sets = (f"validator.weights_interval_blocks={interval}", *cfg.validator_sets)
+        tls = VALIDATOR_TLS_SETS if cfg.tls else ()
+        sets = (f"validator.weights_interval_blocks={interval}", *tls, *cfg.validator_sets)
     for item in sets:
         argv += ["--set", item]
     return argv
