@@ -22,7 +22,9 @@ SUBCOMMAND_MODULES = (
     "subnetkit.cli.stake",  # stake add|remove|list
     "subnetkit.cli.delegation",  # stake take, set-take, set-/revoke-children, set-childkey-take
     "subnetkit.cli.transfer",  # transfer
-    "subnetkit.cli.metagraph",  # metagraph NETUID
+    "subnetkit.cli.metagraph",  # metagraph NETUID, weights NETUID
+    "subnetkit.cli.weights_write",  # set-weights, commit-weights, reveal-weights
+    "subnetkit.cli.axon",  # axon set
     "subnetkit.cli.scaffold",  # subnet new (adds to the "subnet" sub-app above)
     "subnetkit.cli.neuron",  # miner run, validator run
     "subnetkit.cli.localnet",  # localnet up

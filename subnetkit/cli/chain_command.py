@@ -59,6 +59,8 @@ class KeyOptions(Enum):
     COLDKEY = ("wallet_name", "wallet_path", "password_env", "uri")
     #: only the coldkey's public address is read, nothing is decrypted (stake list)
     ADDRESS = ("wallet_name", "wallet_path", "uri")
+    #: the hotkey signs (axon set, set-weights): no coldkey, no password
+    HOTKEY = ("wallet_name", "wallet_hotkey", "wallet_path", "uri")
 
 
 def _parameter(name: str, annotation: Any, default: Any) -> inspect.Parameter:

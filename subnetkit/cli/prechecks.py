@@ -36,6 +36,20 @@ async def need_balance(client: ChainClient, coldkey: str, rao: int, what: str) -
         )
 
 
+async def need_past_rate_limit(
+    client: ChainClient, last: int, limit: int, what: str, name: str
+) -> None:
+    """The chain's rate-limit rule: ``limit`` blocks (hyperparameter ``name``) after block
+    ``last`` (0: never, so no limit), judged for the next block, the one a submission lands in."""
+    next_block = int((await client.head()).number) + 1
+    if limit and last and next_block - last < limit:
+        raise ChainError(
+            f"{what} at block {last}; {name} is {limit} blocks: rate limited until block "
+            f"{last + limit}",
+            code="rate_limited",
+        )
+
+
 async def need_subnet(client: ChainClient, netuid: int) -> int:
     """The subnet's burn (rao); ``subnet_not_found`` (from the chain) if there is none."""
     return int((await client.subnet_info(netuid)).burn)
@@ -101,6 +115,7 @@ __all__ = [
     "need_balance",
     "need_hotkey_owner",
     "need_mechanism",
+    "need_past_rate_limit",
     "need_registered",
     "need_subnet",
     "need_unregistered",

@@ -98,6 +98,23 @@ class Connection:
 
         return self.run(both)
 
+    def run_as_hotkey(
+        self,
+        keys: Keys,
+        check: Callable[[ChainClient, str], Awaitable[None]],
+        work: Callable[[ChainClient, Signer], Awaitable[T]],
+    ) -> T:
+        """Like :meth:`run_signed` for a command the hotkey signs (axon, weights): the hotkey is
+        plain in btcli's layout, so nothing waits on a password, but ``check(client, hotkey
+        address)`` still runs first so a refusal costs no fee and says why."""
+        hotkey = keys.hotkey()
+
+        async def both(client: ChainClient) -> T:
+            await check(client, hotkey.ss58)
+            return await work(client, hotkey)
+
+        return self.run(both)
+
     def emit(self, doc: Any, text: Callable[[], None]) -> None:
         """Print ``doc`` as one JSON line, or call ``text`` to print it for people."""
         if self.fmt is OutputFormat.JSON:
@@ -155,9 +172,13 @@ class Keys:
             return self._uri_signer().ss58
         return wallet.coldkeypub(self.wallet_name, path=self._path)
 
-    def hotkey_address(self) -> str:
+    def hotkey(self) -> Signer:
+        """The wallet's hotkey (plain in btcli's layout: no password), or the dev URI's key."""
         from subnetkit.core import wallet
 
         if self.uri:
-            return self._uri_signer().ss58
-        return wallet.load_hotkey(self.wallet_name, self.wallet_hotkey, path=self._path).ss58
+            return self._uri_signer()
+        return wallet.load_hotkey(self.wallet_name, self.wallet_hotkey, path=self._path)
+
+    def hotkey_address(self) -> str:
+        return self.hotkey().ss58

@@ -11,13 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Coroutine, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from subnetkit.chain.client import ChainClient
 from subnetkit.cli import main
 from subnetkit.testing import ChainHarness, running_chain
 
@@ -71,6 +72,20 @@ class ThreadedChain:
 
     def call(self, coro: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
         return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def fresh(self, work: Callable[[ChainHarness], Awaitable[T]], timeout: float = 30.0) -> T:
+        """``work`` with a harness on a client of its own, closed after. A client caches each
+        signer's next nonce; the CLI signs with clients of its own, so a test that signs with a
+        dev key the CLI also uses does it here, where nonces are read from the chain, and leaves
+        the shared ``harness.client``'s cache as it was."""
+        assert self.harness is not None
+        service = self.harness.service
+
+        async def run() -> T:
+            async with ChainClient(self.address, timeout=10.0) as client:
+                return await work(ChainHarness(service, client))
+
+        return self.call(run(), timeout)
 
     def stop(self) -> None:
         if self._stop is not None and not self.loop.is_closed():
