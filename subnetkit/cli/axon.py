@@ -25,7 +25,9 @@ if TYPE_CHECKING:
 
 axon_app = typer.Typer(help="Publish a hotkey's endpoint on a subnet.", no_args_is_help=True)
 
-#: ServeAxon.protocol a subnetkit miner announces (gRPC)
+#: ``chain.endpoints.SIGNED``: a miner's synapses, signed requests (imported lazily there: the
+#: chain client is too heavy for ``subnetkit --help``); 5 is mutual TLS, 6 a validator's
+#: certificate endpoint (docs/protocol.md, "TLS keyed by hotkeys")
 DEFAULT_PROTOCOL = 4
 
 
@@ -67,7 +69,13 @@ def axon_set(
         typer.Option("--tls-fingerprint", help="SHA-256 (hex) of the DER TLS certificate."),
     ] = None,
     protocol: Annotated[
-        int, typer.Option("--protocol", min=0, max=255, help="Protocol number (4: gRPC).")
+        int,
+        typer.Option(
+            "--protocol",
+            min=0,
+            max=255,
+            help="4: signed requests, 5: mutual TLS, 6: a validator's certificate endpoint.",
+        ),
     ] = DEFAULT_PROTOCOL,
 ) -> None:
     """Publish the wallet hotkey's endpoint on a subnet (the hotkey signs; no password)."""

@@ -121,3 +121,10 @@ def test_commit_then_reveal_sets_the_committed_weights(cli: Cli, chain: Threaded
                             "--format", "json"))  # fmt: skip
     assert revealed["weights_u16"] == [65535]
     assert tuple(_state(chain, lambda s: s.get("weights", (netuid, 1)))) == ((2, 65535),)
+
+
+def test_axon_set_announces_what_a_miner_announces() -> None:
+    from subnetkit.chain.endpoints import SIGNED
+    from subnetkit.cli.axon import DEFAULT_PROTOCOL
+
+    assert DEFAULT_PROTOCOL == SIGNED
