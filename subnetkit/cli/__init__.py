@@ -123,6 +123,14 @@ def main(argv: list[str] | None = None) -> int:
             if hint is not None:
                 typer.echo(f"error[config]: {hint}", err=True)
                 return 2
+            message = exc.format_message().strip()
+            # click's UsageError family (a bad flag, value or command) in one line; a group
+            # run with no command has already printed its help and has no message
+            if exc.exit_code == 2 and message and "\n" not in message:
+                typer.echo(
+                    f"error[config]: {message} (see `{session.command_line()} --help`)", err=True
+                )
+                return 2
             exc.show()
             return exc.exit_code
         if isinstance(exc, click.exceptions.Abort | typer.Abort):

@@ -16,7 +16,7 @@ SUBCOMMAND_MODULES = (
     "subnetkit.cli.wallet",  # wallet create|list|show
     "subnetkit.cli.epoch",  # epoch replay
     "subnetkit.cli.echo",  # echo demo|serve
-    "subnetkit.cli.chain",  # chain start|info|replay
+    "subnetkit.cli.chain",  # chain start|info|produce|replay
     "subnetkit.cli.subnet",  # subnet create|list|show|hyperparams|set|trigger-epoch
     "subnetkit.cli.register",  # register
     "subnetkit.cli.stake",  # stake add|remove|list

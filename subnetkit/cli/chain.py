@@ -1,5 +1,6 @@
-"""``subnetkit chain``: run the local chain (``start``), inspect it (``info``), and check it
-(``replay``). Imports of the chain package happen inside the commands."""
+"""``subnetkit chain``: run the local chain (``start``), inspect it (``info``), drive a manual
+one (``produce``), and check it (``replay``). Imports of the chain package happen inside the
+commands."""
 
 from __future__ import annotations
 
@@ -214,6 +215,29 @@ def info(
             )
 
     conn.emit(doc, text)
+
+
+@chain_app.command("produce")
+@chain_command()
+def produce(
+    conn: Connection,
+    blocks: Annotated[
+        int, typer.Option("--blocks", "-n", min=1, max=10_000, help="How many blocks.")
+    ] = 1,
+) -> None:
+    """Produce blocks now on a chain started with --manual (drive a local chain to an epoch)."""
+
+    async def work(client: ChainClient) -> dict[str, Any]:
+        if not (await client.info()).manual:
+            raise ConfigError(
+                f"the chain at {conn.endpoint} makes blocks on a timer; only a chain started "
+                "with `subnetkit chain start --manual` produces them on request"
+            )
+        head = await client.produce_block(blocks, timeout=conn.submit_timeout)
+        return {"produced": blocks, "head": int(head.number), "head_hash": head.hash.hex()}
+
+    doc = conn.run(work)
+    conn.emit(doc, lambda: typer.echo(f"produced {blocks} block(s): head #{doc['head']}"))
 
 
 @chain_app.command("replay")

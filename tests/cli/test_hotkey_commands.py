@@ -70,6 +70,10 @@ def test_axon_set_publishes_the_endpoint_within_the_rate_limit(
     line = _refused(cli, chain, (*n, "--ip", "127.0.0.2", "--port", "8099"), "rate_limited", 5)
     assert f"until block {doc['block'] + 50}" in line
     _refused(cli, chain, (*n, "--ip", "localhost", "--port", "1"), "config", 2)
+    # typer's own checks (a range, a missing option) also answer in one line
+    line = _refused(cli, chain, (*n, "--ip", "::1", "--port", "0"), "config", 2)
+    assert "'--port'" in line and "subnetkit axon set --help" in line
+    _refused(cli, chain, n, "config", 2)
     _refused(cli, chain, (*n, "--ip", "::1", "--port", "1", "--tls-fingerprint", "ab"), "config", 2)
     stranger = ("axon", "set", "--netuid", str(netuid), "--uri", "//cli-unregistered")
     _refused(cli, chain, (*stranger, "--ip", "::1", "--port", "1"), "not_registered", 6)
