@@ -13,6 +13,12 @@ from typing import Any
 
 import typer
 
+# gRPC core writes a line to stderr for every failed TLS handshake (at INFO, past our logging):
+# a miner that refuses callers in the handshake (axon.require_client_tls) would give anyone a
+# log line per connection attempt. Set before any command imports grpc; an operator who wants
+# them sets GRPC_VERBOSITY=INFO.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
 from subnetkit.cli import _registry
 
 app = typer.Typer(
