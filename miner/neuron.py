@@ -107,7 +107,7 @@ class MinerNeuron(NeuronBase):
             self.certificate = tls.load_or_issue(self.state_dir, self.signer)
         if settings.axon.require_client_tls:
             self.trusted = TrustedPeers(allow=lambda hotkey: self.blacklist(hotkey) is None)
-            self.validator_certs = ValidatorCertificates(self.trusted)
+            self.validator_certs = ValidatorCertificates(self.trusted, registry=self.registry)
             self.validator_certs.update(*self._announced_certificates(self.sync.metagraph))
             self.spawn_until_stopped(self.validator_certs.run(), name=f"miner-{uid}-certs")
         self.server = MinerServer(

@@ -30,6 +30,8 @@ import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 
+from prometheus_client import CollectorRegistry, Counter, Gauge
+
 from subnetkit.core.errors import WireError
 from subnetkit.core.log import ThrottledLog
 from subnetkit.miner.sessions import TrustedPeers
@@ -55,7 +57,8 @@ class ValidatorCertificates:
 
     Call :meth:`update` with the announced endpoints of every neuron the policy admits (cheap,
     never blocks) and run :meth:`run` as a task; :meth:`wait_synced` waits for a given
-    metagraph block to be applied (tests, readiness).
+    metagraph block to be applied (tests, readiness). With ``registry``, it exports how many
+    certificates are trusted and how many fetches failed, by reason (no per-peer label).
     """
 
     def __init__(
@@ -68,6 +71,7 @@ class ValidatorCertificates:
         retry_s: float = 30.0,
         log_interval: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        registry: CollectorRegistry | None = None,
     ) -> None:
         self.peers = peers
         self.concurrency = concurrency
@@ -82,6 +86,24 @@ class ValidatorCertificates:
         # (hotkey, fingerprint) -> when it may be fetched again (only entries still wanted)
         self._failed: dict[tuple[str, bytes], float] = {}
         self._warn = ThrottledLog(log, log_interval, level=logging.WARNING)
+        self._failures: Counter | None = None
+        if registry is not None:
+            Gauge(
+                "subnetkit_miner_trusted_client_certificates",
+                "Validators' certificates this miner accepts in mutual TLS",
+                registry=registry,
+            ).set_function(lambda: len(peers))
+            self._failures = Counter(
+                "subnetkit_miner_client_certificate_failures",
+                "Validator certificates not trusted: unreachable, refused (binding), not_added",
+                ["reason"],
+                registry=registry,
+            )
+
+    def _failed_as(self, reason: str, key: tuple[str, bytes], retry_at: float) -> None:
+        self._failed[key] = retry_at
+        if self._failures is not None:
+            self._failures.labels(reason).inc()
 
     def update(self, block: int, announced: Iterable[Announced]) -> None:
         """The endpoints wanted as of metagraph ``block``; the newest wins if one is pending."""
@@ -133,7 +155,9 @@ class ValidatorCertificates:
             try:
                 pem = await self._fetch(a.host, a.port, a.fingerprint, self.timeout)
             except (WireError, OSError, TimeoutError) as exc:
-                self._failed[(a.hotkey, a.fingerprint)] = self._clock() + self.retry_s
+                self._failed_as(
+                    "unreachable", (a.hotkey, a.fingerprint), self._clock() + self.retry_s
+                )
                 self._warn.log(
                     "unreachable",
                     "cannot fetch the TLS certificate validator %s announces at %s:%d (%s); "
@@ -151,7 +175,7 @@ class ValidatorCertificates:
                 raise WireError(f"its binding names {bound}, not the hotkey that announced it")
         except WireError as exc:
             # Not retried: the same fingerprint is the same certificate. A new one on chain is.
-            self._failed[(a.hotkey, a.fingerprint)] = float("inf")
+            self._failed_as("refused", (a.hotkey, a.fingerprint), float("inf"))
             self._warn.log(
                 "refused",
                 "not trusting the TLS certificate validator %s announces at %s:%d: %s",
@@ -164,7 +188,7 @@ class ValidatorCertificates:
         try:
             self.peers.add(pem)
         except WireError as exc:  # the policy changed meanwhile, or the set is full
-            self._failed[(a.hotkey, a.fingerprint)] = self._clock() + self.retry_s
+            self._failed_as("not_added", (a.hotkey, a.fingerprint), self._clock() + self.retry_s)
             self._warn.log(
                 "not added", "not trusting validator %s's certificate: %s", a.hotkey, exc.message
             )

@@ -7,6 +7,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
+from prometheus_client import CollectorRegistry
 
 from subnetkit.core.keys import Signer
 from subnetkit.core.ports import free_port_near
@@ -47,7 +48,10 @@ async def test_certificates_follow_what_the_chain_announces(
 
     clock = Clock()
     peers = TrustedPeers(allow=lambda hotkey: hotkey != eve.ss58)
-    certs = ValidatorCertificates(peers, fetch=counting_fetch, timeout=2.0, clock=clock)
+    registry = CollectorRegistry()
+    certs = ValidatorCertificates(
+        peers, fetch=counting_fetch, timeout=2.0, clock=clock, registry=registry
+    )
     alice_cert, bob_cert, eve_cert = tls.issue(alice), tls.issue(bob), tls.issue(eve)
     dead = free_port_near("127.0.0.1", 20000)
     assert dead is not None
@@ -73,6 +77,9 @@ async def test_certificates_follow_what_the_chain_announces(
         clock.now += certs.retry_s
         await certs.sync(wanted)
         assert fetched[4:] == [dead]  # only the unreachable one is tried again
+        failures = "subnetkit_miner_client_certificate_failures_total"
+        assert registry.get_sample_value(failures, {"reason": "unreachable"}) == 2
+        assert registry.get_sample_value(failures, {"reason": "refused"}) == 1
 
         # Eve announces her own certificate, but the policy does not admit her.
         at_e = Announced(eve.ss58, "127.0.0.1", e.port, eve_cert.fingerprint)
@@ -81,3 +88,4 @@ async def test_certificates_follow_what_the_chain_announces(
         # Gone from the chain (or lost its permit): no longer trusted.
         await certs.sync({})
         assert len(peers) == 0
+        assert registry.get_sample_value("subnetkit_miner_trusted_client_certificates") == 0

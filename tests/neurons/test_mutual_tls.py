@@ -112,6 +112,8 @@ async def test_session_mode_refuses_strangers_and_follows_a_reissued_certificate
             assert old_cert is not None
             await synced(mutual, fingerprint_on_chain(vkey.ss58, old_cert.fingerprint))
             assert list(mutual.trusted.hotkeys()) == [vkey.ss58]
+            trusted = "subnetkit_miner_trusted_client_certificates"
+            assert mutual.registry.get_sample_value(trusted) == 1
 
             # (a) Every miner answers the session validator: the mutual-TLS one in session
             # mode (no replay-cache entry: nothing was signed), the others signed.
