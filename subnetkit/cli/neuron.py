@@ -41,9 +41,12 @@ _ENDPOINT = typer.Option(None, "--chain-endpoint", help="Chain host:port.")
 _HOST = typer.Option(
     None,
     "--host",
-    help="Address the miner binds (default 127.0.0.1; 0.0.0.0 for all, with --external-ip).",
+    help="Address the miner binds, or a validator with axon.tls serves its certificate on "
+    "(default 127.0.0.1; 0.0.0.0 for all, with --external-ip).",
 )
-_PORT = typer.Option(None, "--port", help="Port the miner binds (0: any free port).")
+_PORT = typer.Option(
+    None, "--port", help="Port the miner (or a validator with axon.tls) binds; 0: any free port."
+)
 _EXT_IP = typer.Option(None, "--external-ip", help="IP announced on chain (behind NAT).")
 _EXT_PORT = typer.Option(None, "--external-port", help="Port announced on chain.")
 _STATE = typer.Option(None, "--state-dir", help="Where durable neuron state lives.")
