@@ -118,7 +118,10 @@ class ValidatorCertificates:
             if self._wanted is None:
                 continue
             block, wanted = self._wanted
-            await self.sync(wanted)
+            try:
+                await self.sync(wanted)
+            except Exception:  # a bug here must not stop the miner; the next refresh retries
+                log.exception("updating the trusted client certificates failed")
             async with self._synced:
                 self.synced_block = max(self.synced_block, block)
                 self._synced.notify_all()
@@ -153,7 +156,10 @@ class ValidatorCertificates:
         a = announced
         async with slots:
             try:
-                pem = await self._fetch(a.host, a.port, a.fingerprint, self.timeout)
+                # the whole fetch, closing included: a peer that stalls its TLS shutdown
+                # must not hold a slot longer than a slow handshake would
+                async with asyncio.timeout(2 * self.timeout):
+                    pem = await self._fetch(a.host, a.port, a.fingerprint, self.timeout)
             except (WireError, OSError, TimeoutError) as exc:
                 self._failed_as(
                     "unreachable", (a.hotkey, a.fingerprint), self._clock() + self.retry_s
@@ -173,7 +179,7 @@ class ValidatorCertificates:
             bound = tls.bound_hotkey(pem)
             if bound != a.hotkey:
                 raise WireError(f"its binding names {bound}, not the hotkey that announced it")
-        except WireError as exc:
+        except (WireError, ValueError) as exc:  # ValueError: extensions x509 cannot parse
             # Not retried: the same fingerprint is the same certificate. A new one on chain is.
             self._failed_as("refused", (a.hotkey, a.fingerprint), float("inf"))
             self._warn.log(
@@ -182,7 +188,7 @@ class ValidatorCertificates:
                 a.hotkey,
                 a.host,
                 a.port,
-                exc.message,
+                exc.message if isinstance(exc, WireError) else f"unreadable certificate: {exc}",
             )
             return
         try:
