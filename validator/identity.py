@@ -14,6 +14,7 @@ tighter numbers: it answers health checks and handshakes, nothing else.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import grpc
@@ -21,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from subnetkit.chain import endpoints
 from subnetkit.chain.client import ChainClient
+from subnetkit.chain.metagraph import AxonInfo
 from subnetkit.chain.sync import MetagraphSync
 from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer
@@ -142,4 +144,16 @@ async def serve_identity(
     return served
 
 
-__all__ = ["IdentityEndpoint", "serve_identity"]
+def warn_without_identity(axons: Sequence[AxonInfo]) -> None:
+    """Say once, at start, when miners require client TLS and this validator has no TLS
+    identity: each of them refuses it in the handshake, so they score nothing from it."""
+    refusing = sum(endpoints.requires_client_tls(a) for a in axons)
+    if refusing:
+        log.warning(
+            "%d miner(s) on this subnet require client TLS and refuse a validator without a "
+            "certificate: set axon.tls = true (docs/operating.md, Mutual TLS and session mode)",
+            refusing,
+        )
+
+
+__all__ = ["IdentityEndpoint", "serve_identity", "warn_without_identity"]

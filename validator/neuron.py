@@ -54,7 +54,11 @@ from subnetkit.core.errors import ConfigError, SubnetkitError
 from subnetkit.core.neuron import NeuronBase, check_axon, register_command
 from subnetkit.core.settings import NeuronSettings
 from subnetkit.validator.client import MinerClient, QueryResult, Target
-from subnetkit.validator.identity import IdentityEndpoint, serve_identity
+from subnetkit.validator.identity import (
+    IdentityEndpoint,
+    serve_identity,
+    warn_without_identity,
+)
 from subnetkit.validator.metrics import ValidatorMetrics
 from subnetkit.validator.round_summary import RoundSummary
 from subnetkit.validator.scores import SCORES_FILE, ScoreStore
@@ -215,6 +219,8 @@ class ValidatorNeuron(NeuronBase):
                 self.chain, self.signer, self.sync, uid, settings.axon, self.state_dir
             )
             self.certificate = self.identity.certificate
+        else:
+            warn_without_identity(self.sync.metagraph.axons)
         self.client = MinerClient(
             self.signer,
             tls_certificate=self.certificate,

@@ -91,7 +91,7 @@ async def miner(
 
 
 async def test_session_mode_refuses_strangers_and_follows_a_reissued_certificate(
-    chain: ChainHarness, tmp_path: Path
+    chain: ChainHarness, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     h = chain
     netuid, _ = await h.subnet(max_allowed_validators=2)
@@ -172,6 +172,16 @@ async def test_session_mode_refuses_strangers_and_follows_a_reissued_certificate
             stale = await ask(vkey, mutual, old_cert)
             assert stale.error is not None and stale.error.status == grpc.StatusCode.UNAVAILABLE
             assert (await ask(vkey, mutual, new_cert)).ok
+
+        # A validator without a TLS identity is told why such miners will refuse it.
+        plain_settings = settings_for(h, netuid, state)
+        async with ValidatorNeuron(
+            EchoValidator(), plain_settings, signer=stranger, chain=h.client
+        ) as bare:
+            assert bare.identity is None
+        assert any(
+            "1 miner(s) on this subnet require client TLS" in r.message for r in caplog.records
+        )
 
 
 async def test_validator_certificate_served_and_announced_once(
