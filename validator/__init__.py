@@ -30,8 +30,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from subnetkit.validator.base import Validator
     from subnetkit.validator.client import MinerClient
-    from subnetkit.validator.neuron import Validator, ValidatorNeuron
+    from subnetkit.validator.neuron import ValidatorNeuron
     from subnetkit.validator.results import QueryError, QueryFailed, QueryResult, Target
     from subnetkit.validator.scoring import ScoringBatch
 
@@ -42,7 +43,7 @@ _EXPORTS = {
     "QueryFailed": "subnetkit.validator.results",
     "QueryResult": "subnetkit.validator.results",
     "Target": "subnetkit.validator.results",
-    "Validator": "subnetkit.validator.neuron",
+    "Validator": "subnetkit.validator.base",
     "ValidatorNeuron": "subnetkit.validator.neuron",
     "ScoringBatch": "subnetkit.validator.scoring",
 }

@@ -40,10 +40,9 @@ import random
 import secrets
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar, Generic, TypeVar, cast
+from typing import Any
 
 from google.protobuf.message import Message
-from torch import Tensor
 
 from subnetkit.chain import endpoints
 from subnetkit.chain.client import ChainClient
@@ -53,6 +52,7 @@ from subnetkit.core import tracing
 from subnetkit.core.errors import ConfigError, SubnetkitError
 from subnetkit.core.neuron import NeuronBase, check_axon, register_command
 from subnetkit.core.settings import NeuronSettings
+from subnetkit.validator.base import AnswerT, ReplyT, TaskT, Validator
 from subnetkit.validator.client import MinerClient, QueryResult, Target
 from subnetkit.validator.identity import (
     IdentityEndpoint,
@@ -62,80 +62,16 @@ from subnetkit.validator.identity import (
 from subnetkit.validator.metrics import ValidatorMetrics
 from subnetkit.validator.round_summary import RoundSummary
 from subnetkit.validator.scores import SCORES_FILE, ScoreStore
-from subnetkit.validator.scoring import AnyScorer, RoundScores, ScoringError, ScoringRuntime
+from subnetkit.validator.scoring import RoundScores, ScoringError, ScoringRuntime
 from subnetkit.validator.state import CommitStore
 from subnetkit.validator.weights import WeightAction, WeightSetter
 from subnetkit.wire import tls
-from subnetkit.wire.methods import MethodRef
 
 log = logging.getLogger(__name__)
 
 COMMITS_FILE = "commits.json"
 #: seconds without a finished round after which ``/healthz`` reports unhealthy
 HEALTH_STALE_S = 120.0
-
-
-#: A validator's task type (what :meth:`Validator.make_task` returns).
-TaskT = TypeVar("TaskT")
-#: The response message of the RPC the validator calls.
-ReplyT = TypeVar("ReplyT", bound=Message)
-#: What :meth:`Validator.to_answer` makes of one reply, and the scorer reads.
-AnswerT = TypeVar("AnswerT")
-
-
-class Validator(Generic[TaskT, ReplyT, AnswerT]):
-    """Base class for a subnet's validator logic. Subclass it; see the module docstring.
-
-    Parametrize it to type the hooks: ``Validator[EchoTask, echo_pb2.EchoResponse, EchoAnswer]``
-    makes ``to_answer`` receive a ``QueryResult[EchoResponse]`` and ``score`` its answers.
-    """
-
-    #: the unary RPC every round calls: ``(echo_pb2, "Echo.Echo")``, a full name
-    #: (``"subnets.echo.v1.Echo.Echo"``), a gRPC path, or a ``MethodDescriptor``
-    method: ClassVar[MethodRef]
-    #: goes into ``version_key`` of weight submissions (the subnet's spec version)
-    version_key: ClassVar[int] = 0
-
-    @classmethod
-    def from_settings(
-        cls, settings: NeuronSettings, variant: str | None = None
-    ) -> Validator[TaskT, ReplyT, AnswerT]:
-        """Build from the neuron's settings (override to read ``settings.subnet_config(...)``
-        or e.g. ``settings.validator``)."""
-        return cls()
-
-    def make_task(self, seed: int) -> TaskT:
-        """This round's task, drawn from ``seed`` (fresh random per round)."""
-        raise NotImplementedError
-
-    def build_request(self, task: TaskT) -> Message:
-        """The request message sent to every queried miner."""
-        raise NotImplementedError
-
-    def to_answer(self, task: TaskT, result: QueryResult[ReplyT]) -> AnswerT | None:
-        """One verified reply (``result.value``) as the scorer's input; None scores it 0.
-
-        Called only for answered queries; raising a SubnetkitError (e.g. a WireError for a
-        malformed reply) also scores that miner 0. The default passes the response on.
-        """
-        return cast(AnswerT, result.value)
-
-    def score(self, task: TaskT, answers: Sequence[AnswerT]) -> Sequence[float] | Tensor:
-        """One score in [0, 1] per answer (a plain function: the runtime runs it off the event
-        loop). Define this, or :meth:`make_scorer` for a PyTorch model."""
-        raise NotImplementedError
-
-    def make_scorer(self, settings: NeuronSettings) -> AnyScorer:
-        """The scorer, built once per process: by default this validator's own :meth:`score`.
-
-        Override to return an ``nn.Module`` taking a ``ScoringBatch`` (a model), or another
-        ``score(task, answers)`` function.
-        """
-        if type(self).score is Validator.score:
-            raise NotImplementedError(
-                f"{type(self).__name__} defines neither score(task, answers) nor make_scorer()"
-            )
-        return self.score
 
 
 class ValidatorNeuron(NeuronBase):
