@@ -252,6 +252,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=None, help="per load point")
     parser.add_argument("--repeat", type=int, default=None, help="interleaved slices (median)")
     parser.add_argument("--rounds", type=int, default=None, help="fan-out rounds per size")
+    parser.add_argument(
+        "--slices",
+        type=int,
+        default=None,
+        help="rejection and TLS sections: interleaved slice sets per figure (median ratio)",
+    )
+    parser.add_argument(
+        "--slice-seconds", type=float, default=None, help="rejection and TLS sections: per slice"
+    )
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 32, 256])
     parser.add_argument("--fanout", type=int, nargs="+", default=[64, 256])
     parser.add_argument(
@@ -264,6 +273,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.seconds = args.seconds or (0.6 if args.quick else 1.2)
     args.repeat = args.repeat or (3 if args.quick else 5)
     args.rounds = args.rounds or (5 if args.quick else 20)
+    # Many short slices: on a shared machine the median of many pair ratios is steadier
+    # than a few long slices (each pair's ratio cancels what hit both of its slices).
+    args.slices = args.slices or (8 if args.quick else 24)
+    args.slice_seconds = args.slice_seconds or (0.25 if args.quick else 0.3)
     return args
 
 

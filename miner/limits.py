@@ -81,4 +81,4 @@ class Limits:
 
 def refusal(status: grpc.StatusCode, message: str) -> WireError:
     """The error a request is refused with: ``status`` on the wire, ``message`` as its details."""
-    return WireError(message, status=status, code=status.name.lower())
+    return WireError(message, status=status, code=status._name_.lower())

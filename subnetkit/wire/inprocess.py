@@ -47,7 +47,7 @@ class InProcessContext:
     the request signature check and does not sign its response.
     """
 
-    __slots__ = ("_chunks", "_deadline", "_metadata", "trailer", "trusted")
+    __slots__ = ("_chunks", "_deadline", "_metadata", "code", "details", "trailer", "trusted")
 
     def __init__(
         self,
@@ -62,6 +62,9 @@ class InProcessContext:
         self._chunks = chunks
         self.trusted = trusted
         self.trailer: Metadata | None = None
+        #: a refusal's status and message, set by the pipeline (as on a gRPC context)
+        self.code: grpc.StatusCode | None = None
+        self.details = ""
 
     def invocation_metadata(self) -> Metadata:
         return self._metadata
@@ -74,6 +77,18 @@ class InProcessContext:
 
     def set_trailing_metadata(self, metadata: Metadata) -> None:
         self.trailer = metadata
+
+    def set_code(self, code: grpc.StatusCode) -> None:
+        self.code = code
+
+    def set_details(self, details: str) -> None:
+        self.details = details
+
+    def refusal(self) -> InProcessAbort | None:
+        """The status the handler ended the call with, if not OK (what gRPC would send)."""
+        if self.code is None or self.code is _S.OK:
+            return None
+        return InProcessAbort(self.code, self.details)
 
     async def write(self, chunk: bytes) -> None:
         """A stream chunk: waits while the caller's queue is full (flow control, like HTTP/2)."""
@@ -205,6 +220,9 @@ class _UnaryCall:
             raise _deadline_exceeded() from None
         except InProcessAbort as exc:
             raise rpc_error(exc.code, exc.details) from None
+        refused = self._context.refusal()
+        if refused is not None:
+            raise rpc_error(refused.code, refused.details)
         body = out or b""
         self._transport._check_size(len(body))
         return body
@@ -255,6 +273,9 @@ class _StreamCall:
         try:
             async with asyncio.timeout(self._timeout):
                 await server.handle_in_process(self._path, self._body, self._context)
+            refused = self._context.refusal()
+            if refused is not None:
+                error = rpc_error(refused.code, refused.details)
         except TimeoutError:
             error = _deadline_exceeded()
         except InProcessAbort as exc:
