@@ -7,11 +7,16 @@
   weight and time caps lifted: what the chain did before), whose first block held 8,192 of them.
   Reported: the longest and median block with caps, the longest without, and their ratio; and
   the time of a block of 100 transfers, the "normal" block the burst should stay near.
-* **past reads**: a 20,000-account genesis. Blocks of 50 transfers are produced back to back,
-  first alone (baseline), then while 32 clients loop ``GetAccount`` at a past block; reported
-  is the block rate with readers over the rate without, and the reads served per second. Also
-  shown: what one past-block query cost before (rebuilding the whole state from its rows)
-  beside what it costs now (reading the keys it needs).
+* **past reads**: a 20,000-account genesis. Blocks of 50 pre-signed transfers (submitted over
+  gRPC, then produced) are made back to back in slices: alone (baseline), while 32 clients
+  (``bench/chain_readers.py``, a process of its own, one connection each) loop ``GetAccount``
+  at a past block under the chain's read share (``chain/read_share.py``), and with those
+  readers and the share lifted (what reads did before it). The slices interleave (``ORDER``)
+  so a shared machine's drift falls on every kind alike; medians. Reported: the block rate
+  with readers over the rate alone (the goal: >= 0.8), the same with the share lifted, the
+  reads answered per second during blocks beside those with no block being made, and reads
+  refused as ``busy``. Also shown: what one past-block query cost before (rebuilding the whole
+  state from its rows) beside what it costs now (reading the keys it needs).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from subnetkit.chain import read_share
 from subnetkit.chain.builder import BlockLimits
 from subnetkit.chain.client import ChainClient
 from subnetkit.chain.extrinsic import build
@@ -36,31 +42,13 @@ from subnetkit.protos.chain.v1 import chain_pb2 as pb
 
 BATCH = 1024
 READERS = 32
-#: 32 clients in their own process (as remote clients would be) looping GetAccount at a past
-#: block until stdin closes; prints "reading" once all are connected, then the reads made
-_READERS_SCRIPT = """
-import asyncio, sys
-from subnetkit.chain.client import ChainClient
-address, block, who = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
-async def main():
-    stop, count, clients = asyncio.Event(), [0], [ChainClient(address, timeout=300) for _ in who]
-    for c in clients:
-        await c.__aenter__()
-        await c.balance(who[0], at_block=block)
-    async def read(c, w):
-        while not stop.is_set():
-            await c.balance(w, at_block=block)
-            count[0] += 1
-    tasks = [asyncio.create_task(read(c, w)) for c, w in zip(clients, who)]
-    print("reading", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    stop.set()
-    await asyncio.gather(*tasks)
-    print(count[0], flush=True)
-    for c in clients:
-        await c.__aexit__(None, None, None)
-asyncio.run(main())
-"""
+#: slices of each kind in the past-reads section: blocks alone, with readers under the read
+#: share, with readers and the share lifted (what reads did before it)
+SLICES = 4
+#: the order slices run in, repeated (each kind early and late alike)
+ORDER = ("alone", "share", "unbounded", "unbounded", "share", "alone")
+#: seconds the readers read with no block being made
+IDLE_READ_S = 1.0
 
 
 def _ms(seconds: float) -> float:
@@ -132,68 +120,119 @@ async def bench_burst(root: Path, count: int) -> dict[str, Any]:
     }
 
 
-async def _blocks_per_s(
-    service: ChainService,
-    client: ChainClient,
-    payers: list[Signer],
-    nonces: dict[str, int],
-    blocks: int,
-) -> float:
-    """Blocks per second, each with one transfer from each of 50 payers (signed on the go)."""
+def _sign_blocks(
+    service: ChainService, payers: list[Signer], nonces: dict[str, int], blocks: int
+) -> list[list[pb.Extrinsic]]:
+    """``blocks`` batches of one transfer from each of 50 payers, signed before any timing:
+    what is measured is the chain taking them in, not this process signing them."""
     genesis = service.node.genesis_hash
     call = pb.Call(transfer=pb.Transfer(dest=payers[0].ss58, amount=1))
-    t0 = time.perf_counter()
+    batches = []
     for _ in range(blocks):
         exts = []
         for payer in payers[1:51]:
             nonce = nonces.get(payer.ss58, 0)
             nonces[payer.ss58] = nonce + 1
             exts.append(build(payer, nonce, call, genesis))
+        batches.append(exts)
+    return batches
+
+
+async def _blocks_per_s(
+    service: ChainService, client: ChainClient, batches: list[list[pb.Extrinsic]]
+) -> float:
+    """Blocks per second: each batch submitted over gRPC, then included in a block."""
+    t0 = time.perf_counter()
+    for exts in batches:
         await _submit(client, exts)
         block = await service.produce_block()
         assert len(block.extrinsic_hashes) == len(exts)
-    return blocks / (time.perf_counter() - t0)
+    return len(batches) / (time.perf_counter() - t0)
+
+
+async def _start_readers(address: str, block: int, who: list[str]) -> asyncio.subprocess.Process:
+    readers = await asyncio.create_subprocess_exec(
+        sys.executable,
+        str(Path(__file__).with_name("chain_readers.py")),
+        address,
+        str(block),
+        *who,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert readers.stdout is not None
+    assert (await readers.stdout.readline()).strip() == b"ready"
+    return readers
+
+
+async def _tell(readers: asyncio.subprocess.Process, line: str) -> list[int]:
+    """Send ``go`` (no answer) or ``stop`` (answers ``<answered> <refused>``)."""
+    assert readers.stdin is not None and readers.stdout is not None
+    readers.stdin.write(line.encode() + b"\n")
+    await readers.stdin.drain()
+    if line != "stop":
+        return []
+    return [int(x) for x in (await readers.stdout.readline()).split()]
 
 
 async def bench_past_reads(root: Path, accounts: int, blocks: int) -> dict[str, Any]:
+    """Block rate alone, with 32 past-block readers, and with them and the read share lifted,
+    in interleaved slices of ``blocks`` blocks (see the module docstring); medians."""
     payers = [Signer.generate() for _ in range(51)]
     others = [Signer.generate().ss58 for _ in range(accounts - len(payers))]
     genesis = _genesis([p.ss58 for p in payers] + others, 10 * TAO)
     service = ChainService(root / "reads", manual=True, genesis=genesis)
     async with service, ChainClient(service.address, timeout=300) as client:
         nonces: dict[str, int] = {}
-        await _blocks_per_s(service, client, payers, nonces, 3)  # warm up; make past blocks
+        await _blocks_per_s(service, client, _sign_blocks(service, payers, nonces, 3))
         past = int(service.head.number) - 1
-        alone = await _blocks_per_s(service, client, payers, nonces, blocks)
-
-        readers = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-c",
-            _READERS_SCRIPT,
-            service.address,
-            str(past),
-            *others[:READERS],
-            stdin=asyncio.subprocess.PIPE,
-            stdout=asyncio.subprocess.PIPE,
-        )
-        assert readers.stdout is not None and readers.stdin is not None
-        await readers.stdout.readline()  # "reading": every client is connected and reading
-        t0 = time.perf_counter()
-        with_reads = await _blocks_per_s(service, client, payers, nonces, blocks)
-        elapsed = time.perf_counter() - t0
-        readers.stdin.close()  # the readers stop at EOF and print how many reads they made
-        served = int((await readers.stdout.readline()).decode() or 0)
+        slices = [_sign_blocks(service, payers, nonces, blocks) for _ in range(3 * SLICES)]
+        readers = await _start_readers(service.address, past, others[:READERS])
+        rates: dict[str, list[float]] = {"alone": [], "share": [], "unbounded": []}
+        answered = {"share": 0, "unbounded": 0}
+        loaded_s = {"share": 0.0, "unbounded": 0.0}
+        refused = 0
+        for i, batches in enumerate(slices):
+            kind = ORDER[i % len(ORDER)]
+            if kind == "alone":
+                rates[kind].append(await _blocks_per_s(service, client, batches))
+                continue
+            service.node.reads.share = read_share.SHARE if kind == "share" else 1.0
+            await _tell(readers, "go")
+            t0 = time.perf_counter()
+            rates[kind].append(await _blocks_per_s(service, client, batches))
+            loaded_s[kind] += time.perf_counter() - t0
+            got, busy = await _tell(readers, "stop")
+            answered[kind] += got
+            refused += busy
+        service.node.reads.share = read_share.SHARE
+        # reads with no block being made (after the share's window): what they get when idle
+        await asyncio.sleep(read_share.BUSY_WINDOW_S)
+        await _tell(readers, "go")
+        await asyncio.sleep(IDLE_READ_S)
+        idle_answered, _ = await _tell(readers, "stop")
+        assert readers.stdin is not None
+        readers.stdin.close()
         await readers.wait()
-        reads_per_s = served / elapsed
-
         rebuild_s, lookup_s = await _one_query_costs(service, past, others[5])
+    solo, with_reads, unbounded = (statistics.median(rates[k]) for k in ORDER[:3])
+    reads_during = answered["share"] / loaded_s["share"]
+    reads_unbounded = answered["unbounded"] / loaded_s["unbounded"]
+    reads_idle = idle_answered / IDLE_READ_S
     return {
         "accounts": accounts,
         "readers": READERS,
+        "slices": f"{len(slices) // 3} of each ({blocks} blocks), in the order {ORDER}",
         "blocks_per_s_with_past_reads": round(with_reads, 2),
-        "baseline_blocks_per_s_alone": round(alone, 2),
-        "ratio_block_rate_with_reads_vs_alone": round(with_reads / alone, 2),
-        "past_reads_per_s": round(reads_per_s, 1),
+        "baseline_blocks_per_s_alone": round(solo, 2),
+        "ratio_block_rate_with_reads_vs_alone": round(with_reads / solo, 2),
+        "blocks_per_s_with_reads_share_lifted": round(unbounded, 2),
+        "ratio_block_rate_share_lifted_vs_alone": round(unbounded / solo, 2),
+        "past_reads_per_s_during_blocks": round(reads_during, 1),
+        "past_reads_per_s_during_blocks_share_lifted": round(reads_unbounded, 1),
+        "past_reads_per_s_chain_idle": round(reads_idle, 1),
+        "ratio_reads_during_blocks_vs_idle": round(reads_during / reads_idle, 2),
+        "past_reads_refused_busy": refused,
         "past_query_ms_now": _ms(lookup_s),
         "past_query_ms_whole_state_rebuild": _ms(rebuild_s),
         "ratio_rebuild_vs_now": round(rebuild_s / lookup_s, 1),

@@ -13,6 +13,7 @@ assume.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from subnetkit.chain import blocks, fees
@@ -78,12 +79,17 @@ class BlockHead:
 
 
 def build_block(
-    state: State, limits: BlockLimits, head: BlockHead, snapshot: list[list[Pending]]
+    state: State,
+    limits: BlockLimits,
+    head: BlockHead,
+    snapshot: list[list[Pending]],
+    on_applied: Callable[[int], None] | None = None,
 ) -> Built:
     """Apply the pool to the state and encode the block, its events and receipts.
 
     Runs in a worker thread: with thousands of extrinsics (or an epoch's torch work) this is
-    the CPU-heavy part of a block, and none of it may stall the event loop.
+    the CPU-heavy part of a block, and none of it may stall the event loop. ``on_applied``
+    (the block number) runs once the extrinsics are applied, before anything is encoded.
     """
     executor = BlockExecutor(state, head.number)
     executor.initialize()
@@ -117,6 +123,8 @@ def build_block(
             included.append((pending, result))
             weight += pending.weight
             size += pending.size
+    if on_applied is not None:
+        on_applied(head.number)
     changes = state.flush()
     ext_hashes = [p.ext.hash for p, _ in included]
     header = blocks.make_header(

@@ -13,6 +13,7 @@ from one key do not collide; after a refusal at the pool it re-reads the nonce f
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import AsyncIterator, Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -30,6 +31,15 @@ ERROR_KEY = "x-chain-error"
 DEFAULT_TIMEOUT = 10.0
 #: submissions that wait for inclusion need at least a block time; 12 s blocks are the slowest
 DEFAULT_SUBMIT_TIMEOUT = 60.0
+#: first and longest pause before a call refused as ``busy`` is retried
+BUSY_FIRST_PAUSE_S = 0.002
+BUSY_MAX_PAUSE_S = 0.1
+
+
+def _is_busy(exc: grpc.aio.AioRpcError) -> bool:
+    if exc.code() != grpc.StatusCode.RESOURCE_EXHAUSTED:
+        return False
+    return any(k == ERROR_KEY and v in ("busy", b"busy") for k, v in exc.trailing_metadata() or ())
 
 
 def raise_rpc_error(exc: grpc.aio.AioRpcError, what: str) -> None:
@@ -116,11 +126,22 @@ class ChainConnection:
         return self._stub
 
     async def _call(self, name: str, request: Any, timeout: float | None) -> Any:
+        """One RPC within ``timeout`` s; a ``busy`` answer (this connection is over its share
+        of the chain's reads, docs/chain.md) is retried after a growing pause while the
+        deadline allows: every client in a process shares one gRPC connection, so one share."""
         method = getattr(self.stub, name)
-        try:
-            return await method(request, timeout=timeout or self.timeout, wait_for_ready=True)
-        except grpc.aio.AioRpcError as exc:
-            raise_rpc_error(exc, name)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (timeout or self.timeout)
+        pause = BUSY_FIRST_PAUSE_S
+        while True:
+            left = deadline - loop.time()
+            try:
+                return await method(request, timeout=max(left, 0.001), wait_for_ready=True)
+            except grpc.aio.AioRpcError as exc:
+                if not _is_busy(exc) or loop.time() + pause >= deadline:
+                    raise_rpc_error(exc, name)
+            await asyncio.sleep(pause * (0.5 + random.random()))
+            pause = min(pause * 2, BUSY_MAX_PAUSE_S)
 
     # -- chain and blocks ------------------------------------------------------------------------
     async def info(self, *, timeout: float | None = None) -> pb.GetChainInfoResponse:

@@ -3,8 +3,9 @@
 :class:`ChainNode` owns the in-memory state and is the only writer. Producing a block runs the
 block executor in a worker thread (the epoch's torch work included, so the event loop stays
 free), then writes the block in one SQLite transaction, and only then resolves the receipts of
-the extrinsics it included. Head queries read the live state under the same lock (in a worker
-thread too), so they always see a whole committed block, never half of one.
+the extrinsics it included. Head queries read the live state between blocks and the last
+committed block from the store while one is built (:meth:`ChainNode.query`), so they always see
+a whole committed block, never half of one, and never wait for a block.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from subnetkit.chain.builder import (
     MAX_BLOCK_EXTRINSICS,
     BlockHead,
     BlockLimits,
+    Built,
     build_block,
 )
 from subnetkit.chain.datadir_lock import DataDirLock
@@ -32,6 +34,7 @@ from subnetkit.chain.gc_pause import GcPause
 from subnetkit.chain.genesis import GenesisConfig, dev_genesis, genesis_state
 from subnetkit.chain.mempool import Mempool, Pending, PoolLimits
 from subnetkit.chain.past_state import PastReader
+from subnetkit.chain.read_share import ReadShare
 from subnetkit.chain.state import State
 from subnetkit.chain.store import ChainStore
 from subnetkit.core.errors import ChainError
@@ -60,7 +63,9 @@ class ChainNode:
         self._dev = dev
         self.store = ChainStore(self.data_dir, keep_blocks=keep_blocks, durable=durable)
         self._lock = DataDirLock(self.data_dir)
-        self.past = PastReader(self.store.path, keep_blocks)
+        #: admission and pacing of queries (chain/read_share.py)
+        self.reads = ReadShare()
+        self.past = PastReader(self.store.path, keep_blocks, self.reads)
         #: what a block may hold; the weight and byte caps come from the genesis at open
         #: unless ``max_block_weight`` is given here
         self.limits = BlockLimits(
@@ -77,6 +82,15 @@ class ChainNode:
         self.halted: BaseException | None = None
         self._subscribers: set[asyncio.Queue[pb.Block | None]] = set()
         self.on_submitted: Callable[[], None] | None = None
+        #: called in the builder's thread once a block's extrinsics are applied to the live
+        #: state and before it is committed (a test holds a block in progress with it)
+        self.on_block_applied: Callable[[int], None] | None = None
+        #: a block is being built: head queries read the last committed block from the store
+        self._building = False
+        #: head queries reading the live state right now; a block waits for them to finish
+        self._live_readers = 0
+        self._live_idle = asyncio.Event()
+        self._live_idle.set()
 
     # -- lifecycle -----------------------------------------------------------------------------
     async def open(self) -> None:
@@ -195,7 +209,8 @@ class ChainNode:
     async def submit(self, exts: Sequence[pb.Extrinsic]) -> list[Pending | ChainError]:
         """Verify (in a worker thread) and admit to the pool; per extrinsic a Pending or error."""
         self._check_running()
-        checked = await asyncio.to_thread(self._check_all, exts)
+        with self.reads.writing():
+            checked = await asyncio.to_thread(self._check_all, exts)
         results: list[Pending | ChainError] = []
         for item in checked:
             if isinstance(item, ChainError):
@@ -241,38 +256,55 @@ class ChainNode:
         acct = self.state.get("acct", (signer,))
         return acct.nonce if acct else 0
 
+    async def _build_and_commit(self) -> Built:
+        """Apply the pool to the live state in a worker thread, then commit the block."""
+        number = self.head.number + 1
+        timestamp = max(int(time.time() * 1000), self.head.timestamp_ms)
+        try:
+            built = await asyncio.to_thread(
+                build_block,
+                self.state,
+                self.limits,
+                BlockHead(number, self.head.hash, timestamp),
+                self.pool.snapshot(),
+                self.on_block_applied,
+            )
+            try:
+                await self.store.commit_block(built.block, built.rows, built.changes)
+            except sqlite3.Error as exc:
+                raise self.store.fault(exc, f"writing block {number}") from None
+        except ChainError as exc:
+            # A storage fault: typed, said once in one line (a traceback adds nothing);
+            # memory is ahead of disk, so stop here; a restart resumes from the disk.
+            self.halted = exc
+            log.error("block %d not written, chain halted: [%s] %s", number, exc.code, exc)
+            raise
+        except BaseException as exc:
+            # Memory is now ahead of (or inconsistent with) disk: stop accepting work; a
+            # restart resumes from the last committed block.
+            self.halted = exc
+            log.exception("block %d failed; halting the chain", number)
+            raise
+        self.head = built.block.header
+        return built
+
     async def produce_block(self) -> pb.Block:
-        """Build, persist and publish the next block; resolve its receipts after the commit."""
+        """Build, persist and publish the next block; resolve its receipts after the commit.
+
+        While it builds, reads pace themselves (:mod:`chain.read_share`) and head queries read
+        the last committed block from the store, so they neither wait for the block nor see
+        half of it.
+        """
         self._check_running()
         async with self.lock:
             self._check_running()
-            number = self.head.number + 1
-            timestamp = max(int(time.time() * 1000), self.head.timestamp_ms)
-            try:
-                built = await asyncio.to_thread(
-                    build_block,
-                    self.state,
-                    self.limits,
-                    BlockHead(number, self.head.hash, timestamp),
-                    self.pool.snapshot(),
-                )
+            with self.reads.writing():
+                self._building = True  # head queries read the store from now on ...
                 try:
-                    await self.store.commit_block(built.block, built.rows, built.changes)
-                except sqlite3.Error as exc:
-                    raise self.store.fault(exc, f"writing block {number}") from None
-            except ChainError as exc:
-                # A storage fault: typed, said once in one line (a traceback adds nothing);
-                # memory is ahead of disk, so stop here; a restart resumes from the disk.
-                self.halted = exc
-                log.error("block %d not written, chain halted: [%s] %s", number, exc.code, exc)
-                raise
-            except BaseException as exc:
-                # Memory is now ahead of (or inconsistent with) disk: stop accepting work; a
-                # restart resumes from the last committed block.
-                self.halted = exc
-                log.exception("block %d failed; halting the chain", number)
-                raise
-            self.head = built.block.header
+                    await self._live_idle.wait()  # ... and those reading memory finish first
+                    built = await self._build_and_commit()
+                finally:
+                    self._building = False
         touched = {p.ext.signer for p, _ in built.receipts}
         for pending, receipt in built.receipts:
             self.pool.remove(pending)
@@ -308,31 +340,54 @@ class ChainNode:
                 queue.put_nowait(None)  # tell the slow reader it was dropped
 
     # -- queries -------------------------------------------------------------------------------
-    async def query(self, at_block: int, fn: Callable[[State, int, bytes], T]) -> T:
+    async def query(
+        self, at_block: int, fn: Callable[[State, int, bytes], T], caller: str = ""
+    ) -> T:
         """Run ``fn(state, block_number, block_hash)`` at the head (0) or at a kept past block.
 
-        ``fn`` runs in a worker thread, so a large answer (a metagraph with weights at n = 4096)
-        never stalls the event loop, and with it block production and every other RPC. At the
-        head it runs under the block lock: no block is applied to the live state while ``fn``
-        reads it, so it sees one whole committed block. A past block's state is private to the
-        query: it is read from the store by :class:`chain.past_state.PastReader` on threads of
-        its own, key by key, so it takes no lock and never waits behind (or holds up) a block.
+        Admitted first by :class:`chain.read_share.ReadShare` (``caller``'s share and the
+        chain's cap, else ``busy``). ``fn`` runs in a worker thread, so a large answer (a
+        metagraph with weights at n = 4096) never stalls the event loop. At the head it reads
+        the live state when no block is being built (a block waits for such reads to finish
+        before it changes the state, and none start meanwhile); while one is, it reads the last
+        committed block from the store instead, so a head query never waits for a block and
+        always sees one whole committed block. A past block's state is read from the store by
+        :class:`chain.past_state.PastReader` on threads of its own, key by key.
         """
-        if at_block == 0 or at_block == self.head.number:
-            async with self.lock:
-                # A block may have been committed while this waited for the lock: a query for
-                # a numbered block then reads that block's stored state, not the newer head.
-                if at_block == 0 or at_block == self.head.number:
-                    return await asyncio.to_thread(fn, self.state, self.head.number, self.head.hash)
+        with self.reads.admit(caller):
+            head_query = at_block in (0, self.head.number)
+            live = head_query and not self._building
+            async with self.reads.turn("live" if live else "store"):
+                # decided again now: a block may have started or ended while this waited
+                if at_block == 0:
+                    at_block = self.head.number  # the newest whole block; a numbered query
+                    # reads its block even if a newer one was committed while it waited
+                if at_block == self.head.number and not self._building:
+                    return await self._read_live(fn)
+                return await self._read_stored(at_block, fn)
+
+    async def _read_stored(self, at_block: int, fn: Callable[[State, int, bytes], T]) -> T:
         if at_block > self.head.number:
             raise chain_error(
                 "block_not_found", f"block {at_block} is ahead of the head {self.head.number}"
             )
+        doing = f"reading the state at block {at_block}"
         try:
             return await self.past.read(at_block, fn)
         except sqlite3.Error as exc:
-            raise self.store.read_fault(exc, f"reading the state at block {at_block}") from None
+            raise self.store.read_fault(exc, doing) from None
         except ChainError as exc:
             if exc.code != "state_corrupt":
                 raise
-            raise self.store.read_fault(exc, f"reading the state at block {at_block}") from None
+            raise self.store.read_fault(exc, doing) from None
+
+    async def _read_live(self, fn: Callable[[State, int, bytes], T]) -> T:
+        head = self.head
+        self._live_readers += 1
+        self._live_idle.clear()
+        try:
+            return await asyncio.to_thread(fn, self.state, head.number, head.hash)
+        finally:
+            self._live_readers -= 1
+            if not self._live_readers:
+                self._live_idle.set()

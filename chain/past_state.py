@@ -7,9 +7,9 @@ each one the latest stored version at or below the block (the versioned ``state`
 keyed by ``(key, block)``, so that is one index seek), inside one SQLite read transaction: a
 WAL snapshot that neither blocks the writer nor sees a prune that commits meanwhile.
 
-The queries run on :data:`READERS` threads with their own read-only connections, and at most
-:data:`MAX_WAITING` may be in flight; past that, callers get ``busy`` (RESOURCE_EXHAUSTED) at
-once instead of queueing without bound.
+The queries run on :data:`READERS` threads with their own read-only connections. How many may
+be in flight, per caller and in all, and how they give way to block production (they pace
+themselves between keys while the chain writes), is :mod:`chain.read_share`'s job.
 """
 
 from __future__ import annotations
@@ -24,14 +24,15 @@ from typing import Any, TypeVar
 
 from subnetkit.chain import records
 from subnetkit.chain.errors import chain_error
+from subnetkit.chain.read_share import ReadShare
 from subnetkit.chain.state import TABLES, Key, key_string, parse_key
 from subnetkit.chain.store import corrupt
 
 T = TypeVar("T")
 #: reader threads (each with its own connection)
 READERS = 2
-#: past-block queries in flight (running or waiting) before new ones are refused as ``busy``
-MAX_WAITING = 64
+#: rows of a table scan decoded between two pacing points
+_ROWS_PER_PACE = 32
 _MISSING = object()
 
 
@@ -39,14 +40,16 @@ class PastState:
     """The state as of ``block``, read lazily through ``conn`` (duck-types :class:`State`'s
     ``get`` and ``items``, which is all the query functions use)."""
 
-    def __init__(self, conn: sqlite3.Connection, block: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, block: int, share: ReadShare) -> None:
         self._conn = conn
         self.block = block
+        self._share = share
         self._cache: dict[tuple[str, Key], Any] = {}
 
     def get(self, table: str, key: Key, default: Any = None) -> Any:
         cached = self._cache.get((table, key), _MISSING)
         if cached is _MISSING:
+            self._share.pace()
             row = self._conn.execute(
                 "SELECT value FROM state WHERE key = ? AND block <= ? ORDER BY block DESC LIMIT 1",
                 (key_string(table, key), self.block),
@@ -58,13 +61,16 @@ class PastState:
 
     def items(self, table: str) -> Iterator[tuple[Key, Any]]:
         # '0' is the character after '/': the range holds exactly this table's keys
+        self._share.pace()
         rows = self._conn.execute(
             "SELECT key, value, MAX(block) FROM state WHERE key >= ? AND key < ? AND block <= ? "
             "GROUP BY key",
             (table + "/", table + "0", self.block),
         ).fetchall()
         out = []
-        for kstr, value, _ in rows:
+        for n, (kstr, value, _) in enumerate(rows):
+            if n % _ROWS_PER_PACE == _ROWS_PER_PACE - 1:
+                self._share.pace()
             if value is not None:
                 out.append((_key(kstr), _decode(table, kstr, bytes(value))))
         return iter(out)
@@ -97,14 +103,14 @@ def _key(kstr: str) -> Key:
 class PastReader:
     """Runs ``fn(PastState, block, block_hash)`` for past blocks on its own reader threads."""
 
-    def __init__(self, db_path: Path, keep_blocks: int) -> None:
+    def __init__(self, db_path: Path, keep_blocks: int, share: ReadShare) -> None:
         self.db_path = db_path
         self.keep_blocks = keep_blocks
+        self.share = share
         self._pool = ThreadPoolExecutor(READERS, thread_name_prefix="chain-past-read")
         self._local = threading.local()
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        self._in_flight = 0
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
@@ -122,20 +128,13 @@ class PastReader:
         return conn
 
     async def read(self, block: int, fn: Callable[[Any, int, bytes], T]) -> T:
-        if self._in_flight >= MAX_WAITING:
-            raise chain_error(
-                "busy",
-                f"{self._in_flight} past-block queries are in flight (the most this chain "
-                "serves at once); retry shortly, or query the head",
-            )
-        self._in_flight += 1
-        try:
-            loop = asyncio.get_running_loop()
-            return await loop.run_in_executor(self._pool, self._run, block, fn)
-        finally:
-            self._in_flight -= 1
+        """``fn(PastState, block, block_hash)`` on a reader thread (admission is the caller's:
+        :meth:`chain.read_share.ReadShare.admit`)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, self._run, block, fn)
 
     def _run(self, block: int, fn: Callable[[Any, int, bytes], T]) -> T:
+        self.share.start()
         conn = self._conn()
         conn.execute("BEGIN")  # one snapshot for the whole query
         try:
@@ -149,7 +148,7 @@ class PastReader:
             found = conn.execute("SELECT hash FROM blocks WHERE number = ?", (block,)).fetchone()
             if found is None:
                 raise chain_error("block_not_found", f"no block {block}")
-            return fn(PastState(conn, block), block, bytes(found[0]))
+            return fn(PastState(conn, block, self.share), block, bytes(found[0]))
         finally:
             conn.execute("COMMIT")
 

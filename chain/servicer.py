@@ -97,6 +97,12 @@ class ChainServicer(pb_grpc.ChainServicer):
         self.block_time = block_time
         self._produce = produce
 
+    async def _query(
+        self, context: Context, at_block: int, fn: Callable[[Any, int, bytes], T]
+    ) -> T:
+        """``node.query`` for this RPC's caller: the connection it came in on (its share)."""
+        return await self.node.query(at_block, fn, caller=context.peer())
+
     # -- extrinsics ----------------------------------------------------------------------------
     @staticmethod
     async def _result(item: Pending | Exception, wait: bool) -> pb.SubmitResult:
@@ -150,6 +156,7 @@ class ChainServicer(pb_grpc.ChainServicer):
         self, request: pb.GetChainInfoRequest, context: Any
     ) -> pb.GetChainInfoResponse:
         node = self.node
+        head = node.head  # the block the query reads: taken with no await in between
 
         def read(state: Any, number: int, block_hash: bytes) -> pb.GetChainInfoResponse:
             # Through the node's query: issuance and lock cost of the same block as the head
@@ -157,7 +164,7 @@ class ChainServicer(pb_grpc.ChainServicer):
             on = mechanisms.enabled(state)
             return pb.GetChainInfoResponse(
                 genesis_hash=node.genesis_hash,
-                head=node.head,
+                head=head,
                 block_time_s=self.block_time,
                 manual=self.manual,
                 dev=node.genesis.dev,
@@ -173,7 +180,7 @@ class ChainServicer(pb_grpc.ChainServicer):
                 root_stake=mechanisms.root_total(state),
             )
 
-        return await node.query(0, read)
+        return await self._query(context, 0, read)
 
     @_rpc
     async def GetHead(self, request: pb.GetHeadRequest, context: Any) -> pb.GetHeadResponse:
@@ -264,15 +271,16 @@ class ChainServicer(pb_grpc.ChainServicer):
         self, request: pb.GetAccountRequest, context: Any
     ) -> pb.GetAccountResponse:
         _address(request.address, "address")
-        return await self.node.query(
-            request.at_block, lambda s, b, h: queries.account(s, request.address, b)
+        return await self._query(
+            context, request.at_block, lambda s, b, h: queries.account(s, request.address, b)
         )
 
     @_rpc
     async def ListSubnets(
         self, request: pb.ListSubnetsRequest, context: Any
     ) -> pb.ListSubnetsResponse:
-        return await self.node.query(
+        return await self._query(
+            context,
             request.at_block,
             lambda s, b, h: pb.ListSubnetsResponse(subnets=queries.list_subnets(s, b), block=b),
         )
@@ -284,7 +292,7 @@ class ChainServicer(pb_grpc.ChainServicer):
                 subnet=queries.subnet_info(s, queries.subnet_record(s, request.netuid), b)
             )
 
-        return await self.node.query(request.at_block, read)
+        return await self._query(context, request.at_block, read)
 
     @_rpc
     async def GetNeuron(self, request: pb.GetNeuronRequest, context: Any) -> pb.GetNeuronResponse:
@@ -298,14 +306,15 @@ class ChainServicer(pb_grpc.ChainServicer):
                 return pb.GetNeuronResponse(found=False, block=b)
             return pb.GetNeuronResponse(found=True, neuron=found, block=b)
 
-        return await self.node.query(request.at_block, read)
+        return await self._query(context, request.at_block, read)
 
     @_rpc
     async def GetStake(self, request: pb.GetStakeRequest, context: Any) -> pb.GetStakeResponse:
         _address(request.hotkey, "hotkey")
         if request.coldkey:
             _address(request.coldkey, "coldkey")
-        return await self.node.query(
+        return await self._query(
+            context,
             request.at_block,
             lambda s, b, h: queries.stake_response(
                 s, request.netuid, request.hotkey, request.coldkey, b
@@ -316,7 +325,8 @@ class ChainServicer(pb_grpc.ChainServicer):
     async def GetMetagraph(
         self, request: pb.GetMetagraphRequest, context: Any
     ) -> pb.GetMetagraphResponse:
-        return await self.node.query(
+        return await self._query(
+            context,
             request.at_block,
             lambda s, b, h: pb.GetMetagraphResponse(
                 metagraph=queries.metagraph(s, request.netuid, b, h, request.with_weights)

@@ -1,21 +1,17 @@
 """Past-block reads do not stop blocks: they read only the keys they need from the store, on
-reader threads of their own, without the block lock, and at most ``MAX_WAITING`` at once."""
+reader threads of their own, without the block lock (their shares and priority:
+test_read_share.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import grpc
 import pytest
 
-from subnetkit.chain import past_state
 from subnetkit.chain.genesis import dev_genesis
 from subnetkit.core.keys import Signer
-from subnetkit.protos.chain.v1 import chain_pb2 as pb
 from subnetkit.testing import TAO, ChainHarness, running_chain
 
 ACCOUNTS = 2_000
@@ -71,50 +67,3 @@ async def test_many_past_reads_while_blocks_keep_coming_are_exact(
     # an account untouched since genesis, read at a past block, from stored rows only
     assert await c.balance(extra[1999], at_block=blocks[0]) == 2000 * TAO
     assert await c.balance(Signer.generate().ss58, at_block=blocks[0]) == 0
-
-
-async def test_a_past_read_does_not_wait_for_a_block_in_progress(
-    big: tuple[ChainHarness, list[str]],
-) -> None:
-    chain, extra = big
-    number = await _transfer_in_block(chain, extra[0], TAO)
-    await chain.service.produce_block()
-    node = chain.service.node
-    async with node.lock:  # what producing a block holds while it applies and commits
-        async with asyncio.timeout(10):
-            past = await chain.client.balance(extra[0], at_block=number)
-            subnets = await chain.client.list_subnets(at_block=number)
-        head_read = asyncio.create_task(chain.client.balance(extra[0]))
-        done, _ = await asyncio.wait({head_read}, timeout=0.2)
-        assert not done  # a head read does wait: it reads the live state under the lock
-    assert past == 2 * TAO and subnets == []
-    async with asyncio.timeout(10):
-        assert await head_read == 2 * TAO
-
-
-async def test_past_reads_in_flight_are_bounded(
-    big: tuple[ChainHarness, list[str]], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    chain, extra = big
-    number = await _transfer_in_block(chain, extra[0], TAO)
-    await chain.service.produce_block()
-    monkeypatch.setattr(past_state, "MAX_WAITING", 2)
-    release = threading.Event()
-
-    def held(state: Any, block: int, block_hash: bytes) -> int:
-        assert release.wait(10)
-        return block
-
-    node = chain.service.node
-    holders = [asyncio.create_task(node.query(number, held)) for _ in range(2)]
-    await asyncio.sleep(0)  # both are now counted in flight
-    request = pb.GetAccountRequest(address=extra[0], at_block=number)
-    with pytest.raises(grpc.aio.AioRpcError) as info:
-        await chain.client.stub.GetAccount(request, timeout=10)
-    assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
-    assert "busy" in (info.value.details() or "")
-    release.set()
-    async with asyncio.timeout(10):
-        assert await asyncio.gather(*holders) == [number, number]
-    assert (await chain.client.stub.GetAccount(request, timeout=10)).balance == 2 * TAO
-    await chain.service.produce_block()  # and blocks still come
