@@ -141,12 +141,12 @@ def _sign_blocks(
 async def _blocks_per_s(
     service: ChainService, client: ChainClient, batches: list[list[pb.Extrinsic]]
 ) -> float:
-    """Blocks per second: each batch submitted over gRPC, then included in a block."""
+    """Batches per second, each submitted over gRPC, then included: normally in one block (a
+    block the builder's time cap cut short is followed by another, and the batch counts once)."""
     t0 = time.perf_counter()
     for exts in batches:
         await _submit(client, exts)
-        block = await service.produce_block()
-        assert len(block.extrinsic_hashes) == len(exts)
+        await _drain(service, len(exts))
     return len(batches) / (time.perf_counter() - t0)
 
 
@@ -181,7 +181,8 @@ async def bench_past_reads(root: Path, accounts: int, blocks: int) -> dict[str, 
     payers = [Signer.generate() for _ in range(51)]
     others = [Signer.generate().ss58 for _ in range(accounts - len(payers))]
     genesis = _genesis([p.ss58 for p in payers] + others, 10 * TAO)
-    service = ChainService(root / "reads", manual=True, genesis=genesis)
+    # every block is kept: the readers' past block must outlive all the slices
+    service = ChainService(root / "reads", manual=True, genesis=genesis, keep_blocks=100_000)
     async with service, ChainClient(service.address, timeout=300) as client:
         nonces: dict[str, int] = {}
         await _blocks_per_s(service, client, _sign_blocks(service, payers, nonces, 3))
