@@ -311,7 +311,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         figures["burst"] = await bench_burst(root / "burst", args.burst)
         report("burst (block time under a burst)", figures["burst"])
         figures["past_reads"] = await bench_past_reads(
-            root / "past", 20_000, 10 if args.quick else 30
+            root / "past", 20_000, 10 if args.quick else 20
         )
         report("past-block reads during block production", figures["past_reads"])
     return figures

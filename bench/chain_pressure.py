@@ -44,7 +44,7 @@ BATCH = 1024
 READERS = 32
 #: slices of each kind in the past-reads section: blocks alone, with readers under the read
 #: share, with readers and the share lifted (what reads did before it)
-SLICES = 4
+SLICES = 8
 #: the order slices run in, repeated (each kind early and late alike)
 ORDER = ("alone", "share", "unbounded", "unbounded", "share", "alone")
 #: seconds the readers read with no block being made
