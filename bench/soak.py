@@ -281,7 +281,9 @@ class Soak:
             (MINER_KILL_AT * self.duration, self.kill_miner),
         ]
         next_print = 0.0
-        while self.now() < self.duration:
+        # Every disruption happens, even when recovering from the one before ran past the planned
+        # end (a loaded machine): a soak that skipped its miner kill would prove nothing about it.
+        while self.now() < self.duration or events:
             self.sample()
             for name, child in self.children.items():
                 if not child.alive:  # nothing here is expected to die on its own
