@@ -40,13 +40,16 @@ async def load(
         await asyncio.gather(*(_until(call, stop_at, latencies) for _ in range(concurrency)))
     )
     elapsed = time.perf_counter() - started
-    cpu = (time.process_time() - cpu_client) + (miners.cpu() - cpu_miner)
+    client_cpu, server_cpu = time.process_time() - cpu_client, miners.cpu() - cpu_miner
+    cpu = client_cpu + server_cpu
     n = len(latencies)
     return {
         "rps": n / elapsed,
         "p50_ms": pct(latencies, 0.50) * 1e3,
         "p99_ms": pct(latencies, 0.99) * 1e3,
         "cpu_ms_per_req": cpu / n * 1e3,
+        "client_cpu_ms_per_req": client_cpu / n * 1e3,
+        "server_cpu_ms_per_req": server_cpu / n * 1e3,
         "requests": n,
         "failures": failures,
     }

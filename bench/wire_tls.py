@@ -6,10 +6,11 @@ trusted (session mode: requests unsigned, responses signed). The client is ``Min
 each mode, closed-loop at one concurrency, slices interleaved: plaintext, TLS, session, repeated,
 so other work on the machine hits all three alike. Figures: ``tls_throughput_ratio`` (TLS over
 plaintext, goal >= 0.8) and ``session_throughput_ratio`` (session over plaintext, goal >= 1.5),
-each the median over slices. A fourth slice, ``session_sampled``, is session mode with a client
-that verifies a sample of the responses (the pinned mutual-TLS channel already authenticates
-them; ``subnetkit.validator.response_checks``), and each mode's ``*_cpu_ratio`` is plaintext's
-CPU per request (both processes) over its own.
+each the median over sets of interleaved short slices (ABCD DCBA) of the ratio within a
+set. A fourth slice, ``session_sampled``, is session mode with a client that verifies a sample
+of the responses (the pinned mutual-TLS channel already authenticates them;
+``subnetkit.validator.response_checks``), and each mode's ``*_cpu_ratio`` is plaintext's CPU
+per request (both processes) over its own; the client's and the miner's CPU are shown apart.
 """
 
 from __future__ import annotations
@@ -134,9 +135,16 @@ async def bench_tls(args: Any, concurrency: int = 32) -> dict[str, Any]:
                 return call
 
             slices: dict[str, list[dict[str, float]]] = {m: [] for m in MODES}
-            for _ in range(args.repeat):
+            for _ in range(2):  # warm every channel and both processes, uncounted
                 for mode in MODES:
-                    slices[mode].append(await load(caller(mode), concurrency, args.seconds, miners))
+                    await load(caller(mode), concurrency, args.slice_seconds, miners)
+            for n in range(args.slices):
+                # Interleaved, the order reversed every other set (ABCD DCBA), so a drift in
+                # the machine's load hits every mode alike; ratios are taken within a set.
+                for mode in MODES if n % 2 == 0 else MODES[::-1]:
+                    slices[mode].append(
+                        await load(caller(mode), concurrency, args.slice_seconds, miners)
+                    )
     finally:
         miners.stop()
     figures: dict[str, Any] = {}
@@ -145,6 +153,10 @@ async def bench_tls(args: Any, concurrency: int = 32) -> dict[str, Any]:
         figures[f"{mode}_cpu_ms"] = round(
             statistics.median(s["cpu_ms_per_req"] for s in slices[mode]), 3
         )
+        for side in ("client", "server"):
+            figures[f"{mode}_{side}_cpu_ms"] = round(
+                statistics.median(s[f"{side}_cpu_ms_per_req"] for s in slices[mode]), 3
+            )
         figures[f"{mode}_failures"] = sum(int(s["failures"]) for s in slices[mode])
     for mode in MODES[1:]:
         plain = slices["plaintext"]
@@ -157,15 +169,23 @@ async def bench_tls(args: Any, concurrency: int = 32) -> dict[str, Any]:
         ]
         figures[f"{mode}_cpu_ratio"] = round(statistics.median(cpu), 3)
     figures["tls_concurrency"] = concurrency
+    figures["tls_slices"] = args.slices
     return figures
 
 
 def report_tls(figures: dict[str, Any]) -> None:
-    print(f"TLS keyed by hotkeys, one miner each, concurrency {figures['tls_concurrency']}")
-    print(f"{'mode':>10} {'req/s':>9} {'CPU ms/req':>11} {'failures':>9}")
+    print(
+        f"TLS keyed by hotkeys, one miner each, concurrency {figures['tls_concurrency']}, "
+        f"median of {figures['tls_slices']} interleaved slice sets"
+    )
+    print(
+        f"{'mode':>15} {'req/s':>9} {'CPU ms/req':>11} {'client ms':>10} {'miner ms':>9} "
+        f"{'failures':>9}"
+    )
     for mode in MODES:
         print(
-            f"{mode:>10} {figures[f'{mode}_rps']:>9.1f} {figures[f'{mode}_cpu_ms']:>11.3f} "
+            f"{mode:>15} {figures[f'{mode}_rps']:>9.1f} {figures[f'{mode}_cpu_ms']:>11.3f} "
+            f"{figures[f'{mode}_client_cpu_ms']:>10.3f} {figures[f'{mode}_server_cpu_ms']:>9.3f} "
             f"{figures[f'{mode}_failures']:>9}"
         )
     print(
@@ -173,5 +193,10 @@ def report_tls(figures: dict[str, Any]) -> None:
         f"session_throughput_ratio {figures['session_throughput_ratio']} (target >= 1.5; "
         f"every response verified), session_sampled_throughput_ratio "
         f"{figures['session_sampled_throughput_ratio']} (1 in {round(1 / SESSION_SAMPLE)} "
-        "session responses verified); *_cpu_ratio: plaintext CPU per request over the mode's"
+        "session responses verified)"
+    )
+    print(
+        f"by CPU per request (plaintext's over the mode's, both processes): tls "
+        f"{figures['tls_cpu_ratio']}, session {figures['session_cpu_ratio']}, session_sampled "
+        f"{figures['session_sampled_cpu_ratio']}"
     )

@@ -205,8 +205,8 @@ class RequestPipeline:
         """
         lim = self.limits
         metadata = context.invocation_metadata() or ()
-        if self.sessions is not None and protocol.MD_SESSION in (found := dict(metadata)):
-            auth = self.sessions.admit(found, context)  # metadata read into a dict once
+        if self.sessions is not None and protocol.asks_session(metadata):
+            auth = self.sessions.admit(metadata, context)
             checked_at: int | None = None
         else:
             checked_at = self._clock()

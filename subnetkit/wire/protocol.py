@@ -14,7 +14,6 @@ can produce the same signed bytes and a request signature can never pass as a re
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterable, Mapping
 from typing import NamedTuple
 
@@ -32,6 +31,7 @@ from subnetkit.wire.layouts import (
     stream_message,
     tls_binding_message,
 )
+from subnetkit.wire.nonces import NonceClock, lane_clock, next_nonce
 
 #: The protocol version every request carries; a miner rejects any other.
 PROTOCOL_VERSION = "1"
@@ -54,40 +54,6 @@ CRYPTO_TYPES = ("sr25519", "ed25519")
 DEFAULT_CRYPTO = "sr25519"
 SIGNATURE_LEN = 64
 _MAX_NONCE = 2**64 - 1
-
-
-class NonceClock:
-    """Nanosecond timestamps that never repeat within one process (callers sign these as nonces).
-
-    Two requests in the same nanosecond from one caller would otherwise collide in the miner's
-    replay cache and the second would be rejected as a replay.
-    """
-
-    __slots__ = ("_lane", "_lanes", "_last")
-
-    def __init__(self, lane: int = 0, lanes: int = 1) -> None:
-        if not 0 <= lane < lanes:
-            raise ValueError(f"lane {lane} is not in 0..{lanes - 1}")
-        self._last = 0
-        self._lane = lane
-        self._lanes = lanes
-
-    def __call__(self) -> int:
-        """The next nonce: now (ns), past the last one, and ``== lane (mod lanes)``."""
-        now = max(time.time_ns(), self._last + 1)
-        now += (self._lane - now) % self._lanes
-        self._last = now
-        return now
-
-
-def lane_clock(lane: int, lanes: int) -> NonceClock:
-    """A nonce clock for one of ``lanes`` processes signing with the same hotkey at once (load
-    workers): their nonces can never coincide, since each keeps to its own residue."""
-    return NonceClock(lane, lanes)
-
-
-#: One nonce clock for the whole process: two clients sharing a hotkey never reuse a nonce.
-next_nonce = NonceClock()
 
 
 class RequestAuth(NamedTuple):
@@ -210,14 +176,20 @@ def parse_session_metadata(
     Only the version, receiver and nonce travel; the nonce binds the signed response to this
     request. The returned ``signature`` is empty: nothing is verified per request.
     """
-    found = metadata if isinstance(metadata, dict) else dict(metadata)
-    version = found.get(MD_VERSION)
+    items = metadata.items() if isinstance(metadata, Mapping) else metadata
+    version = receiver = nonce_text = None
+    for key, value in items:  # one pass, no dict (as parse_request_metadata; last value wins)
+        if key == MD_NONCE:
+            nonce_text = value
+        elif key == MD_RECEIVER:
+            receiver = value
+        elif key == MD_VERSION:
+            version = value
     if version != PROTOCOL_VERSION:
         raise _unauthenticated(
             f"protocol version {version!r} is not supported; this miner speaks "
             f"{PROTOCOL_VERSION!r}: upgrade the caller"
         )
-    receiver, nonce_text = found.get(MD_RECEIVER), found.get(MD_NONCE)
     if not isinstance(receiver, str):
         raise _unauthenticated(f"{MD_RECEIVER} must be the miner's SS58 hotkey")
     if not isinstance(nonce_text, str) or not nonce_text.isdigit() or len(nonce_text) > 20:
@@ -226,6 +198,15 @@ def parse_session_metadata(
     if nonce > _MAX_NONCE:
         raise _unauthenticated(f"{MD_NONCE} does not fit in 64 bits")
     return RequestAuth(PROTOCOL_VERSION, caller, DEFAULT_CRYPTO, receiver, nonce, b"")
+
+
+def asks_session(metadata: Iterable[tuple[str, str | bytes]]) -> bool:
+    """True if the request carries ``sk-session`` (session mode: unsigned, over mutual TLS).
+    A plain loop: any() over a generator costs a frame per item, on every request."""
+    for key, _ in metadata:  # noqa: SIM110
+        if key == MD_SESSION:
+            return True
+    return False
 
 
 def check_freshness(nonce: int, now_ns: int, max_age_s: float, max_skew_s: float) -> None:
@@ -389,6 +370,7 @@ __all__ = [
     "ChunkChain",
     "NonceClock",
     "RequestAuth",
+    "asks_session",
     "check_freshness",
     "check_receiver",
     "check_response_trailer",
