@@ -109,6 +109,21 @@ class ChainClient(ChainCalls):
         )
         return resp
 
+    async def children(
+        self, netuid: int, hotkey: str, *, at_block: int = 0, timeout: float | None = None
+    ) -> pb.GetChildrenResponse:
+        """``hotkey``'s child keys on ``netuid``: the children it lends stake weight to and the
+        parents lending to it (proportions /u64::MAX, as stored), and its childkey take
+        (/65535). The only way to see what ``set_children`` / ``set_childkey_take`` left in
+        force, since the metagraph shows only their combined effect on stake. A hotkey with
+        none has empty lists; ``.childkeys`` is False on a chain that runs without them."""
+        resp: pb.GetChildrenResponse = await self._call(
+            "GetChildren",
+            pb.GetChildrenRequest(netuid=netuid, hotkey=hotkey, at_block=at_block),
+            timeout,
+        )
+        return resp
+
     async def metagraph(
         self,
         netuid: int,

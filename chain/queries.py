@@ -138,6 +138,27 @@ def stake_response(
     )
 
 
+def children_response(state: State, netuid: int, hotkey: str, block: int) -> pb.GetChildrenResponse:
+    """``hotkey``'s children, parents and childkey take on ``netuid``. The subnet must exist
+    (a typo'd netuid is ``subnet_not_found``, not a silent "no children"); a hotkey with none,
+    or one registered nowhere, has empty lists, which is the chain's true answer."""
+    subnet_record(state, netuid)
+    on = "childkeys" in mechanisms.enabled(state)
+    return pb.GetChildrenResponse(
+        children=[
+            pb.ChildShare(hotkey=c, proportion=p)
+            for c, p in mechanisms.children(state, netuid, hotkey)
+        ],
+        parents=[
+            pb.ParentShare(hotkey=p, proportion=share)
+            for p, share in mechanisms.parents(state, netuid, hotkey)
+        ],
+        childkey_take=mechanisms.childkey_take(state, netuid, hotkey) if on else 0,
+        block=block,
+        childkeys=on,
+    )
+
+
 def _matrix(state: State, table: str, netuid: int, n: int) -> pb.SparseU16Matrix:
     return sparse_wire.encode([state.get(table, (netuid, uid)) for uid in range(n)], n)
 

@@ -322,6 +322,17 @@ class ChainServicer(pb_grpc.ChainServicer):
         )
 
     @_rpc
+    async def GetChildren(
+        self, request: pb.GetChildrenRequest, context: Any
+    ) -> pb.GetChildrenResponse:
+        _address(request.hotkey, "hotkey")
+        return await self._query(
+            context,
+            request.at_block,
+            lambda s, b, h: queries.children_response(s, request.netuid, request.hotkey, b),
+        )
+
+    @_rpc
     async def GetMetagraph(
         self, request: pb.GetMetagraphRequest, context: Any
     ) -> pb.GetMetagraphResponse:

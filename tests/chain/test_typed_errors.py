@@ -122,6 +122,7 @@ async def test_an_unknown_field_in_a_call_is_refused(chain: ChainHarness) -> Non
         ("GetAccount", pb.GetAccountRequest(address="")),
         ("GetStake", pb.GetStakeRequest(netuid=0, hotkey="5xyz", coldkey="")),
         ("GetNeuron", pb.GetNeuronRequest(netuid=0, hotkey="nope")),
+        ("GetChildren", pb.GetChildrenRequest(netuid=0, hotkey="5xyz")),
     ],
 )
 async def test_an_invalid_address_is_refused_not_a_zero_balance(

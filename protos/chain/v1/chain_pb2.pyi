@@ -1737,6 +1737,100 @@ class GetStakeResponse(_message.Message):
 Global___GetStakeResponse: _TypeAlias = GetStakeResponse  # noqa: Y015
 
 @_typing.final
+class GetChildrenRequest(_message.Message):
+    """A hotkey's child keys on a subnet, as subtensor's ChildKeys, ParentKeys and ChildkeyTake
+    store them. This chain applies SetChildren in the block that includes it (no cool-down), so
+    nothing is ever pending. A hotkey with no children, no parents (or registered nowhere) has
+    empty lists: that is an answer, not an error.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NETUID_FIELD_NUMBER: _builtins.int
+    HOTKEY_FIELD_NUMBER: _builtins.int
+    AT_BLOCK_FIELD_NUMBER: _builtins.int
+    netuid: _builtins.int
+    hotkey: _builtins.str
+    at_block: _builtins.int
+    def __init__(
+        self,
+        *,
+        netuid: _builtins.int = ...,
+        hotkey: _builtins.str = ...,
+        at_block: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_block", b"at_block", "hotkey", b"hotkey", "netuid", b"netuid"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetChildrenRequest: _TypeAlias = GetChildrenRequest  # noqa: Y015
+
+@_typing.final
+class ParentShare(_message.Message):
+    """One parent lending stake weight to the hotkey asked about: its share, /u64::MAX."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOTKEY_FIELD_NUMBER: _builtins.int
+    PROPORTION_FIELD_NUMBER: _builtins.int
+    hotkey: _builtins.str
+    proportion: _builtins.int
+    def __init__(
+        self,
+        *,
+        hotkey: _builtins.str = ...,
+        proportion: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["hotkey", b"hotkey", "proportion", b"proportion"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ParentShare: _TypeAlias = ParentShare  # noqa: Y015
+
+@_typing.final
+class GetChildrenResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHILDREN_FIELD_NUMBER: _builtins.int
+    PARENTS_FIELD_NUMBER: _builtins.int
+    CHILDKEY_TAKE_FIELD_NUMBER: _builtins.int
+    BLOCK_FIELD_NUMBER: _builtins.int
+    CHILDKEYS_FIELD_NUMBER: _builtins.int
+    childkey_take: _builtins.int
+    """what the hotkey keeps as a child, /65535"""
+    block: _builtins.int
+    childkeys: _builtins.bool
+    """the chain runs child keys (genesis flag); when false all are empty"""
+    @_builtins.property
+    def children(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChildShare]:
+        """whom the hotkey lends to, in the order it set them"""
+
+    @_builtins.property
+    def parents(self) -> _containers.RepeatedCompositeFieldContainer[Global___ParentShare]:
+        """who lends to the hotkey, sorted by parent hotkey"""
+
+    def __init__(
+        self,
+        *,
+        children: _abc.Iterable[Global___ChildShare] | None = ...,
+        parents: _abc.Iterable[Global___ParentShare] | None = ...,
+        childkey_take: _builtins.int = ...,
+        block: _builtins.int = ...,
+        childkeys: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "childkey_take", b"childkey_take", "childkeys", b"childkeys", "children", b"children", "parents", b"parents"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetChildrenResponse: _TypeAlias = GetChildrenResponse  # noqa: Y015
+
+@_typing.final
 class GetMetagraphRequest(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 

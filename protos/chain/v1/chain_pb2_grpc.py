@@ -99,6 +99,11 @@ class ChainStub:
                 request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeRequest.SerializeToString,
                 response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeResponse.FromString,
                 _registered_method=True)
+        self.GetChildren = channel.unary_unary(
+                '/subnetkit.chain.v1.Chain/GetChildren',
+                request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChildrenRequest.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChildrenResponse.FromString,
+                _registered_method=True)
         self.GetMetagraph = channel.unary_unary(
                 '/subnetkit.chain.v1.Chain/GetMetagraph',
                 request_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetMetagraphRequest.SerializeToString,
@@ -187,6 +192,12 @@ class ChainServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetChildren(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def GetMetagraph(self, request, context):
         """Missing associated documentation comment in .proto file."""
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
@@ -260,6 +271,11 @@ def add_ChainServicer_to_server(servicer, server):
                     servicer.GetStake,
                     request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeRequest.FromString,
                     response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeResponse.SerializeToString,
+            ),
+            'GetChildren': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetChildren,
+                    request_deserializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChildrenRequest.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChildrenResponse.SerializeToString,
             ),
             'GetMetagraph': grpc.unary_unary_rpc_method_handler(
                     servicer.GetMetagraph,
@@ -618,6 +634,33 @@ class Chain:
             '/subnetkit.chain.v1.Chain/GetStake',
             subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeRequest.SerializeToString,
             subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetStakeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetChildren(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/subnetkit.chain.v1.Chain/GetChildren',
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChildrenRequest.SerializeToString,
+            subnetkit_dot_protos_dot_chain_dot_v1_dot_chain__pb2.GetChildrenResponse.FromString,
             options,
             channel_credentials,
             insecure,

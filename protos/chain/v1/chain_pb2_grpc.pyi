@@ -49,6 +49,7 @@ class ChainStub:
     GetSubnet: _grpc.UnaryUnaryMultiCallable[_chain_pb2.GetSubnetRequest, _chain_pb2.GetSubnetResponse]
     GetNeuron: _grpc.UnaryUnaryMultiCallable[_chain_pb2.GetNeuronRequest, _chain_pb2.GetNeuronResponse]
     GetStake: _grpc.UnaryUnaryMultiCallable[_chain_pb2.GetStakeRequest, _chain_pb2.GetStakeResponse]
+    GetChildren: _grpc.UnaryUnaryMultiCallable[_chain_pb2.GetChildrenRequest, _chain_pb2.GetChildrenResponse]
     GetMetagraph: _grpc.UnaryUnaryMultiCallable[_chain_pb2.GetMetagraphRequest, _chain_pb2.GetMetagraphResponse]
 
 @_typing.type_check_only
@@ -67,6 +68,7 @@ class ChainAsyncStub(ChainStub):
     GetSubnet: _aio.UnaryUnaryMultiCallable[_chain_pb2.GetSubnetRequest, _chain_pb2.GetSubnetResponse]  # type: ignore[assignment]
     GetNeuron: _aio.UnaryUnaryMultiCallable[_chain_pb2.GetNeuronRequest, _chain_pb2.GetNeuronResponse]  # type: ignore[assignment]
     GetStake: _aio.UnaryUnaryMultiCallable[_chain_pb2.GetStakeRequest, _chain_pb2.GetStakeResponse]  # type: ignore[assignment]
+    GetChildren: _aio.UnaryUnaryMultiCallable[_chain_pb2.GetChildrenRequest, _chain_pb2.GetChildrenResponse]  # type: ignore[assignment]
     GetMetagraph: _aio.UnaryUnaryMultiCallable[_chain_pb2.GetMetagraphRequest, _chain_pb2.GetMetagraphResponse]  # type: ignore[assignment]
 
 class ChainServicer(metaclass=_abc_1.ABCMeta):
@@ -160,6 +162,13 @@ class ChainServicer(metaclass=_abc_1.ABCMeta):
         request: _chain_pb2.GetStakeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_chain_pb2.GetStakeResponse, _abc.Awaitable[_chain_pb2.GetStakeResponse]]: ...
+
+    @_abc_1.abstractmethod
+    def GetChildren(
+        self,
+        request: _chain_pb2.GetChildrenRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_chain_pb2.GetChildrenResponse, _abc.Awaitable[_chain_pb2.GetChildrenResponse]]: ...
 
     @_abc_1.abstractmethod
     def GetMetagraph(
