@@ -21,6 +21,7 @@ SUBCOMMAND_MODULES = (
     "subnetkit.cli.register",  # register
     "subnetkit.cli.stake",  # stake add|remove|list
     "subnetkit.cli.delegation",  # stake take, set-take, set-/revoke-children, set-childkey-take
+    "subnetkit.cli.children",  # stake children
     "subnetkit.cli.transfer",  # transfer
     "subnetkit.cli.metagraph",  # metagraph NETUID, weights NETUID
     "subnetkit.cli.weights_write",  # set-weights, commit-weights, reveal-weights

@@ -1,6 +1,6 @@
 """The payout-mechanism commands from the CLI against a real chain: ``stake set-take`` /
-``stake take``, ``stake set-children`` / ``revoke-children``, ``stake set-childkey-take`` and
-``subnet trigger-epoch``.
+``stake take``, ``stake set-children`` / ``revoke-children`` / ``children``,
+``stake set-childkey-take`` and ``subnet trigger-epoch``.
 
 Each write is checked against the chain's own state (read through the service, not the CLI's
 report); each refusal is one line with the chain's code, and comes from public state before
@@ -83,16 +83,37 @@ def test_takes_and_children_change_the_chain(
     mg = mech_chain.call(client.metagraph(netuid))
     uid = mg.hotkeys.index(child.ss58)
     assert float(mg.S[uid]) > float(mg.alpha_stake[uid])  # the epoch's stake includes the loan
+    read = one_json(cli("stake", "children", parent.ss58, "--netuid", str(netuid),
+                        "--format", "json"))  # fmt: skip
+    assert read["children"] == [
+        {"hotkey": child.ss58, "proportion": U64_MAX // 4, "share": (U64_MAX // 4) / U64_MAX}
+    ]
+    assert read["parents"] == [] and read["childkeys"] is True
+    lines = cli("stake", "children", parent.ss58, "--netuid", str(netuid)).out.splitlines()
+    assert lines[0].startswith(f"hotkey {parent.ss58} on subnet {netuid} at block ")
+    assert lines[1:] == [f"child  {child.ss58} 0.250000 ({U64_MAX // 4}/{U64_MAX})"]
 
     one_json(cli("stake", "set-childkey-take", "--netuid", str(netuid), "--take", "0.05",
                  "--hotkey", child.ss58, "--uri", "//Eve", "--format", "json"))  # fmt: skip
     taken = _state(mech_chain, lambda s: mechanisms.childkey_take(s, netuid, child.ss58))
     assert taken == 3277  # round(0.05 x 65535)
+    as_child = one_json(cli("stake", "children", child.ss58, "--netuid", str(netuid),
+                            "--format", "json"))  # fmt: skip
+    assert as_child["childkey_take"] == 3277 and as_child["children"] == []
+    assert [p["hotkey"] for p in as_child["parents"]] == [parent.ss58]
 
     revoke = ("stake", "revoke-children", "--netuid", str(netuid), "--hotkey", parent.ss58)
     revoked = one_json(cli(*revoke, "--uri", "//Dave", "--format", "json"))
     assert revoked["children"] == []
     assert _state(mech_chain, lambda s: mechanisms.children(s, netuid, parent.ss58)) == ()
+    for hotkey in (parent.ss58, child.ss58, Signer.generate().ss58):  # the last: unknown
+        empty = one_json(cli("stake", "children", hotkey, "--netuid", str(netuid),
+                             "--format", "json"))  # fmt: skip
+        assert (empty["children"], empty["parents"]) == ([], [])
+    # bad input is one line and a non-zero exit: refused locally, or by the chain
+    one_error_line(cli("stake", "children", "5xyz", "--netuid", str(netuid)), "config", 2)
+    missing = cli("stake", "children", parent.ss58, "--netuid", "999")
+    one_error_line(missing, "subnet_not_found", 5)
 
 
 def test_refusals_come_from_public_state_before_decrypting(
@@ -162,3 +183,7 @@ def test_trigger_epoch_runs_it_and_mechanisms_must_be_on(
         assert "decrypting" not in result.err
         line = one_error_line(result, code, 5)
         assert "subnetkit chain start --dev --" in line
+    off = cli("stake", "children", hotkey, "--netuid", str(netuid))
+    assert off.code == 0 and off.out.strip() == (
+        "this chain runs without childkeys: no hotkey has children or parents"
+    )
