@@ -50,6 +50,10 @@ class Limits:
     max_ping_strikes: int = 2  # strikes, then GOAWAY "too_many_pings"
     max_metadata_bytes: int = 16 * 1024
     max_health_watchers: int = 64  # open health Watch streams, all callers together
+    # Calls in progress on the whole server (every synapse, health and reflection together);
+    # past it gRPC answers RESOURCE_EXHAUSTED before any of our Python runs. Above what the
+    # synapses can run and queue by default (64 + 1024 each), so honest load never meets it.
+    max_concurrent_rpcs: int = 4096
     # Threads per plain ``def`` synapse. Such a synapse runs at most this many handlers at once
     # (its max_concurrency is capped to it), so a request never waits unseen in the pool.
     worker_threads: int = 8

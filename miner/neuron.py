@@ -117,7 +117,11 @@ class MinerNeuron(NeuronBase):
             settings.axon.port,
             blacklist=self._choose_hook("blacklist", self.blacklist),
             priority=self._choose_hook("priority", self.priority),
-            limits=Limits(max_concurrency=miner_cfg.max_concurrency, max_queue=miner_cfg.max_queue),
+            limits=Limits(
+                max_concurrency=miner_cfg.max_concurrency,
+                max_queue=miner_cfg.max_queue,
+                max_concurrent_rpcs=miner_cfg.max_concurrent_rpcs,
+            ),
             metrics_registry=self.registry,
             caller_class=self.caller_class,
             tls=self.certificate,

@@ -233,7 +233,9 @@ class MinerServer(Lifecycle):
             self._port = self.network.attach(self)
             await super().start()
             return
-        server = grpc.aio.server(options=lim.server_options())
+        server = grpc.aio.server(
+            options=lim.server_options(), maximum_concurrent_rpcs=lim.max_concurrent_rpcs
+        )
         service_name = next(iter(self._bound.values())).spec.service if self._bound else ""
         self._health = BoundedHealthServicer(lim.max_health_watchers)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)

@@ -105,6 +105,9 @@ class AxonSettings(_Section):
 class MinerSettings(_Section):
     max_concurrency: int = Field(64, ge=1, description="requests handled at once")
     max_queue: int = Field(256, ge=0, description="requests waiting beyond that, then refused")
+    max_concurrent_rpcs: int = Field(
+        4096, ge=1, description="calls in progress on the whole server; past it gRPC refuses"
+    )
     min_stake: float = Field(0.0, ge=0, description="callers with less stake are blacklisted")
     on_endpoint_taken: Literal["stop", "reannounce"] = Field(
         "stop",

@@ -246,3 +246,21 @@ async def test_ping_flood_gets_goaway(alice: Signer, bob: Signer) -> None:
             assert "many pings" in (info.value.details() or "")
         miner.gate.set()
         assert (await echo(server, alice)).code == S.OK
+
+
+async def test_calls_past_the_servers_cap_are_refused_and_it_serves_on(
+    alice: Signer, bob: Signer
+) -> None:
+    """Past ``max_concurrent_rpcs`` calls in progress, gRPC refuses the next one with
+    RESOURCE_EXHAUSTED; the calls held are served, and so is the next one once they end."""
+    miner = ScriptedMiner()
+    async with MinerServer(miner, bob, limits=Limits(max_concurrent_rpcs=2)) as server:
+        held = [asyncio.ensure_future(echo(server, alice, f"block{i}")) for i in range(2)]
+        await eventually(lambda: len(miner.started) == 2)
+        refused = await echo(server, alice, "late")
+        assert refused.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert "late" not in miner.started  # refused before the pipeline ran
+        miner.gate.set()
+        assert [(await call).code for call in held] == [grpc.StatusCode.OK] * 2
+        after = await echo(server, alice, "after")
+        assert after.code == grpc.StatusCode.OK and miner.served[-1] == "after"
