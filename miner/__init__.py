@@ -16,7 +16,7 @@ async with MinerServer(EchoMiner(), signer, port=0) as server:
 """
 
 from subnetkit.miner.base import CallContext, Miner
-from subnetkit.miner.limits import Limits
+from subnetkit.miner.limits import Limits, SynapseCaps
 from subnetkit.miner.server import MinerServer
 
-__all__ = ["CallContext", "Limits", "Miner", "MinerServer"]
+__all__ = ["CallContext", "Limits", "Miner", "MinerServer", "SynapseCaps"]

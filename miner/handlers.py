@@ -13,7 +13,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TypeVar
 
@@ -72,9 +72,16 @@ class HandlerRunner:
     """Runs handlers; owns the worker threads of the plain ``def`` synapses (``threads`` of
     them, none when every synapse is ``async``), from :meth:`start` to :meth:`shutdown`."""
 
-    def __init__(self, threads: int, max_stream_chunks: int = 10_000) -> None:
+    def __init__(
+        self,
+        threads: int,
+        max_stream_chunks: int = 10_000,
+        chunk_caps: Mapping[str, int] | None = None,
+    ) -> None:
         self._threads = threads
         self.max_stream_chunks = max_stream_chunks
+        #: a synapse's own chunk cap by path (Limits.caps_for), else ``max_stream_chunks``
+        self.chunk_caps = chunk_caps or {}
         self._executor: ThreadPoolExecutor | None = None
 
     def start(self) -> None:
@@ -200,7 +207,7 @@ class HandlerRunner:
         context: ServingContext,
     ) -> None:
         """Write one chunk within the stream's chunk cap; a caller that left is CallerGone."""
-        if chain.count >= self.max_stream_chunks:
+        if chain.count >= self.chunk_caps.get(bound.spec.path, self.max_stream_chunks):
             raise refusal(
                 _S.RESOURCE_EXHAUSTED,
                 f"{bound.spec.name} sent {chain.count} chunks, this miner's cap per stream "

@@ -6,12 +6,25 @@ most its share of memory, threads and queue, and past it is refused with a preci
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import grpc
 
 from subnetkit.core.errors import WireError
 from subnetkit.wire.server_bounds import connection_options
+
+
+@dataclass(frozen=True, slots=True)
+class SynapseCaps:
+    """One synapse's own caps on what a request may hold, where they differ from the
+    server-wide ones in :class:`Limits` (None: the server-wide value). A quick lookup and a
+    long generation stream need different bounds: one cap for both either lets the lookup's
+    callers hold slots far too long or cuts the stream short."""
+
+    max_deadline_s: float | None = None
+    max_stream_s: float | None = None
+    max_stream_chunks: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +46,8 @@ class Limits:
     max_deadline_s: float = 120.0  # longest handler budget, whatever deadline the caller sets
     max_stream_s: float = 60.0  # longest a stream may run
     max_stream_chunks: int = 10_000  # chunks one stream may send; past it: RESOURCE_EXHAUSTED
+    # The three caps above for one synapse (by name, e.g. "EchoStream"), where set there.
+    synapse_caps: Mapping[str, SynapseCaps] = field(default_factory=dict)
     # Slots: one caller runs at most ``slot_share`` of a synapse's slots (its other requests
     # wait their turn without holding one), and ``priority_reserve`` of them are kept for
     # callers whose priority hook gives more than 0 (e.g. stake), so they get a slot even when
@@ -57,6 +72,18 @@ class Limits:
     # Threads per plain ``def`` synapse. Such a synapse runs at most this many handlers at once
     # (its max_concurrency is capped to it), so a request never waits unseen in the pool.
     worker_threads: int = 8
+
+    def caps_for(self, synapse: str, streaming: bool) -> tuple[float, int]:
+        """(the longest handler budget, the most chunks per stream) for ``synapse``: its own
+        :class:`SynapseCaps` where set, else the server-wide caps; a stream's budget is also
+        capped by its stream duration."""
+        own = self.synapse_caps.get(synapse) or SynapseCaps()
+        budget = self.max_deadline_s if own.max_deadline_s is None else own.max_deadline_s
+        if streaming:
+            stream = self.max_stream_s if own.max_stream_s is None else own.max_stream_s
+            budget = min(budget, stream)
+        chunks = self.max_stream_chunks if own.max_stream_chunks is None else own.max_stream_chunks
+        return budget, chunks
 
     def slots_per_caller(self, max_concurrency: int) -> int:
         """How many of a synapse's ``max_concurrency`` slots one caller may run at once."""

@@ -35,7 +35,7 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 import grpc
 from google.protobuf.message import DecodeError, Message
@@ -100,6 +100,7 @@ class RequestPipeline:
         metrics: MinerMetrics,
         clock: Callable[[], int],
         sessions: SessionCallers | None = None,
+        budget_caps: Mapping[str, float] | None = None,
     ) -> None:
         self.signer = signer
         self.limits = limits
@@ -114,6 +115,8 @@ class RequestPipeline:
         self._refusals = ThrottledLog(log, 10.0)
         self.sessions = sessions
         self._hotkey = signer.ss58
+        #: each synapse's longest handler budget by path (Limits.caps_for), else the limits'
+        self.budget_caps = budget_caps or {}
         self._count = metrics.tally.observe  # MinerMetrics.observe, one call less per request
 
     async def serve(
@@ -129,7 +132,7 @@ class RequestPipeline:
             if checked_at is not None:
                 self._check_nonce(auth, checked_at)
             request = self._parse(bound, body)
-            budget, deadline, enforce_at = self._deadline(context, bound.spec.server_streaming)
+            budget, deadline, enforce_at = self._deadline(context, bound)
             ctx = CallContext(
                 caller=auth.caller,
                 caller_crypto=auth.caller_crypto,
@@ -272,7 +275,7 @@ class RequestPipeline:
             ) from None
 
     def _deadline(
-        self, context: ServingContext, streaming: bool
+        self, context: ServingContext, bound: BoundSynapse
     ) -> tuple[float, float, float | None]:
         """(handler budget s, its ``time.monotonic()`` deadline, that deadline again if we must
         enforce it ourselves, else None).
@@ -280,13 +283,16 @@ class RequestPipeline:
         The budget is what is left of the caller's deadline now, taken once: gRPC's remaining
         time already excludes the time spent admitting the request. When the caller set a
         deadline within the miner's cap (``max_deadline_s``; for streams also
-        ``max_stream_s``), gRPC itself cancels the handler task when it passes, so no timer of
-        ours is needed (it would cost a timer per request). Without one, the server's
-        ``default_timeout_s`` is enforced here, and so is the cap when the caller asks for more:
-        a caller cannot hold a slot longer than the miner allows.
+        ``max_stream_s``; either may be set per synapse, ``Limits.synapse_caps``), gRPC itself
+        cancels the handler task when it passes, so no timer of ours is needed (it would cost a
+        timer per request). Without one, the server's ``default_timeout_s`` is enforced here,
+        and so is the cap when the caller asks for more: a caller cannot hold a slot longer
+        than the miner allows.
         """
         lim = self.limits
-        cap = min(lim.max_deadline_s, lim.max_stream_s) if streaming else lim.max_deadline_s
+        cap = self.budget_caps.get(bound.spec.path)
+        if cap is None:
+            cap = lim.caps_for(bound.spec.name, bound.spec.server_streaming)[0]
         remaining = context.time_remaining()
         now = time.monotonic()
         if remaining is None or remaining > cap:

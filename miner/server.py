@@ -155,6 +155,17 @@ class MinerServer(Lifecycle):
             per_caller=lim.nonce_cache_per_caller,
             clock=clock,
         )
+        served = [bound.spec.name for bound in self._bound.values()]
+        unknown = sorted(set(lim.synapse_caps) - set(served))
+        if unknown:
+            raise ConfigError(
+                f"Limits.synapse_caps names {', '.join(unknown)}, which this miner does not "
+                f"serve; it serves: {', '.join(served)}"
+            )
+        caps = {
+            path: lim.caps_for(bound.spec.name, bound.spec.server_streaming)
+            for path, bound in self._bound.items()
+        }
         threads = max(1, lim.worker_threads)
         self._schedulers: dict[str, SynapseScheduler] = {}
         for path, bound in self._bound.items():
@@ -170,6 +181,7 @@ class MinerServer(Lifecycle):
                 if not bound.is_async
             ),
             lim.max_stream_chunks,
+            {path: chunks for path, (_, chunks) in caps.items()},
         )
         for path, sched in self._schedulers.items():
             self._export_gauges(self._bound[path].spec.name, sched)
@@ -186,6 +198,7 @@ class MinerServer(Lifecycle):
             metrics=self.metrics,
             clock=clock,
             sessions=None if client_certificates is None else SessionCallers(client_certificates),
+            budget_caps={path: budget for path, (budget, _) in caps.items()},
         )
         self._server: grpc.aio.Server | None = None
         self._health: Any = None

@@ -11,8 +11,9 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer
-from subnetkit.miner import Limits, MinerServer
+from subnetkit.miner import Limits, MinerServer, SynapseCaps
 from subnetkit.subnets.echo import echo_pb2
 from subnetkit.subnets.echo.miner import EchoMiner
 from subnetkit.testing import eventually
@@ -264,3 +265,34 @@ async def test_calls_past_the_servers_cap_are_refused_and_it_serves_on(
         assert [(await call).code for call in held] == [grpc.StatusCode.OK] * 2
         after = await echo(server, alice, "after")
         assert after.code == grpc.StatusCode.OK and miner.served[-1] == "after"
+
+
+async def test_caps_per_synapse_apply_to_that_synapse_only(alice: Signer, bob: Signer) -> None:
+    """A synapse's own deadline and chunk caps bind it; the other synapse keeps the server-wide
+    caps (a quick lookup and a long stream need different bounds)."""
+    miner = ScriptedMiner()
+    limits = Limits(
+        synapse_caps={
+            "Echo": SynapseCaps(max_deadline_s=0.3),
+            "EchoStream": SynapseCaps(max_stream_chunks=3),
+        }
+    )
+    async with (
+        MinerServer(miner, bob, limits=limits) as server,
+        grpc.aio.insecure_channel(f"127.0.0.1:{server.port}") as channel,
+    ):
+        reply = await echo(server, alice, "sleep", timeout=600)
+        assert reply.code == S.DEADLINE_EXCEEDED and "budget of 0.300 s" in reply.details
+        got = []
+        with pytest.raises(grpc.aio.AioRpcError) as info:
+            async for chunk in stream_call(channel, server, alice, 10, 5):
+                got.append(chunk)
+        assert len(got) == 3 and info.value.code() == S.RESOURCE_EXHAUSTED
+        # the server-wide caps (120 s budget, 10,000 chunks) still hold for the other synapse
+        assert server._pipeline.budget_caps[ECHO_STREAM] == Limits().max_stream_s
+        assert (await echo(server, alice)).code == S.OK
+
+
+def test_caps_for_a_synapse_the_miner_does_not_serve_are_refused(bob: Signer) -> None:
+    with pytest.raises(ConfigError, match=r"Ech0.*it serves: Echo, EchoStream"):
+        MinerServer(EchoMiner(), bob, limits=Limits(synapse_caps={"Ech0": SynapseCaps()}))
