@@ -32,6 +32,11 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+# The TLS section's mutual-TLS miner refuses clients without a certificate in the handshake, and
+# gRPC core logs each refusal at INFO on stderr (as the CLI does, keep only its errors). Set
+# before grpc loads; the spawned miner processes inherit it.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from wire_load import load, median_pair, pct
