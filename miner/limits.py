@@ -6,12 +6,12 @@ most its share of memory, threads and queue, and past it is refused with a preci
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 import grpc
 
-from subnetkit.core.errors import WireError
+from subnetkit.core.errors import ConfigError, WireError
 from subnetkit.wire.server_bounds import connection_options
 
 
@@ -107,6 +107,21 @@ class Limits:
             keepalive_min_interval_s=self.keepalive_min_interval_s,
             max_ping_strikes=self.max_ping_strikes,
             max_metadata_bytes=self.max_metadata_bytes,
+        )
+
+
+def check_synapse_caps(
+    caps: Iterable[str], served: Iterable[str], setting: str = "Limits.synapse_caps"
+) -> None:
+    """ConfigError naming each of ``caps`` this miner does not serve and those it does: caps
+    for a misspelt synapse would otherwise be ignored and the synapse left on the server-wide
+    ones. ``setting`` is where the caps were given (``miner.synapse_caps`` from settings)."""
+    served = list(served)
+    unknown = sorted(set(caps) - set(served))
+    if unknown:
+        named = ", ".join(f"{setting}.{name}" for name in unknown)
+        raise ConfigError(
+            f"{named}: this miner serves no such synapse; it serves: {', '.join(served)}"
         )
 
 

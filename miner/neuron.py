@@ -43,15 +43,33 @@ from subnetkit.chain.client import ChainClient
 from subnetkit.chain.metagraph import Metagraph, MetagraphDiff
 from subnetkit.chain.sync import MetagraphSync
 from subnetkit.core.neuron import NeuronBase, check_axon, register_command
-from subnetkit.core.settings import NeuronSettings
-from subnetkit.miner.base import Miner
-from subnetkit.miner.limits import Limits
+from subnetkit.core.settings import MinerSettings, NeuronSettings
+from subnetkit.miner.base import Miner, bind_synapses
+from subnetkit.miner.limits import Limits, SynapseCaps, check_synapse_caps
 from subnetkit.miner.server import MinerServer
 from subnetkit.miner.sessions import TrustedPeers
 from subnetkit.miner.validator_certs import Announced, ValidatorCertificates
 from subnetkit.wire import tls
 
 log = logging.getLogger(__name__)
+
+
+def limits_from_settings(miner_cfg: MinerSettings) -> Limits:
+    """The server :class:`Limits` the ``[miner]`` settings ask for (the rest keep Limits'
+    defaults)."""
+    return Limits(
+        max_concurrency=miner_cfg.max_concurrency,
+        max_queue=miner_cfg.max_queue,
+        max_concurrent_rpcs=miner_cfg.max_concurrent_rpcs,
+        synapse_caps={
+            name: SynapseCaps(
+                max_deadline_s=caps.max_deadline_s,
+                max_stream_s=caps.max_stream_s,
+                max_stream_chunks=caps.max_stream_chunks,
+            )
+            for name, caps in miner_cfg.synapse_caps.items()
+        },
+    )
 
 
 class MinerNeuron(NeuronBase):
@@ -72,6 +90,9 @@ class MinerNeuron(NeuronBase):
         **kwargs: Any,
     ) -> None:
         check_axon(settings.axon, self.role)
+        if settings.miner.synapse_caps:  # a misspelt synapse fails here, before any chain call
+            served = [bound.spec.name for bound in bind_synapses(miner).values()]
+            check_synapse_caps(settings.miner.synapse_caps, served, "miner.synapse_caps")
         super().__init__(settings, **kwargs)
         self.miner = miner
         self._own_chain = chain is None
@@ -117,11 +138,7 @@ class MinerNeuron(NeuronBase):
             settings.axon.port,
             blacklist=self._choose_hook("blacklist", self.blacklist),
             priority=self._choose_hook("priority", self.priority),
-            limits=Limits(
-                max_concurrency=miner_cfg.max_concurrency,
-                max_queue=miner_cfg.max_queue,
-                max_concurrent_rpcs=miner_cfg.max_concurrent_rpcs,
-            ),
+            limits=limits_from_settings(miner_cfg),
             metrics_registry=self.registry,
             caller_class=self.caller_class,
             tls=self.certificate,

@@ -29,7 +29,7 @@ from subnetkit.miner.base import BoundSynapse, Miner, bind_synapses
 from subnetkit.miner.context import ServingContext
 from subnetkit.miner.handlers import HandlerRunner
 from subnetkit.miner.leases import Leases, PriorityHook
-from subnetkit.miner.limits import Limits
+from subnetkit.miner.limits import Limits, check_synapse_caps
 from subnetkit.miner.metrics import MinerMetrics
 from subnetkit.miner.pipeline import BlacklistHook, RequestPipeline
 from subnetkit.miner.scheduler import SynapseScheduler
@@ -156,12 +156,7 @@ class MinerServer(Lifecycle):
             clock=clock,
         )
         served = [bound.spec.name for bound in self._bound.values()]
-        unknown = sorted(set(lim.synapse_caps) - set(served))
-        if unknown:
-            raise ConfigError(
-                f"Limits.synapse_caps names {', '.join(unknown)}, which this miner does not "
-                f"serve; it serves: {', '.join(served)}"
-            )
+        check_synapse_caps(lim.synapse_caps, served)
         caps = {
             path: lim.caps_for(bound.spec.name, bound.spec.server_streaming)
             for path, bound in self._bound.items()

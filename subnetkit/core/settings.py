@@ -102,6 +102,20 @@ class AxonSettings(_Section):
     )
 
 
+class SynapseCapSettings(_Section):
+    """One synapse's own caps (``[miner.synapse_caps.<Synapse>]``), where they differ from the
+    server-wide ones: a quick lookup and a long generation stream need different bounds. A
+    field left out keeps the server-wide cap (docs/protocol.md, Limits)."""
+
+    max_deadline_s: float | None = Field(
+        None, gt=0, description="longest handler budget, whatever deadline the caller sets"
+    )
+    max_stream_s: float | None = Field(None, gt=0, description="longest a stream may run")
+    max_stream_chunks: int | None = Field(
+        None, ge=1, description="chunks one stream may send; past it: RESOURCE_EXHAUSTED"
+    )
+
+
 class MinerSettings(_Section):
     max_concurrency: int = Field(64, ge=1, description="requests handled at once")
     max_queue: int = Field(256, ge=0, description="requests waiting beyond that, then refused")
@@ -113,6 +127,11 @@ class MinerSettings(_Section):
         "stop",
         description="when this hotkey's endpoint on chain changes to one this miner did not "
         "announce (another process with the same hotkey): stop, or announce ours again",
+    )
+    synapse_caps: dict[str, SynapseCapSettings] = Field(
+        default_factory=dict,
+        description="per synapse (by name, e.g. EchoStream): its own deadline, stream-duration "
+        "and chunk caps; each must name a synapse the miner serves",
     )
 
 
