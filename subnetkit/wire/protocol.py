@@ -105,9 +105,10 @@ def parse_request_metadata(
             crypto = value
         elif key == MD_SESSION:
             session = True
-    found = (version, caller, receiver, nonce_text, signature)
-    if None in found:
-        raise _missing(found, session)
+    if version is None or caller is None or receiver is None or nonce_text is None:
+        raise _missing((version, caller, receiver, nonce_text, signature), session)
+    if signature is None:
+        raise _missing((version, caller, receiver, nonce_text, signature), session)
     if version != PROTOCOL_VERSION:
         raise _unauthenticated(
             f"protocol version {version!r} is not supported; this miner speaks "
