@@ -69,6 +69,12 @@ class Limits:
     # past it gRPC answers RESOURCE_EXHAUSTED before any of our Python runs. Above what the
     # synapses can run and queue by default (64 + 1024 each), so honest load never meets it.
     max_concurrent_rpcs: int = 4096
+    # Session streams (mutual TLS; docs/protocol.md "Session streams"): one validator's
+    # messages running at once on one stream (past it the miner stops reading that stream), and
+    # the streams one validator may hold open (a client keeps one per miner, two while it
+    # rotates them).
+    max_session_in_flight: int = 100
+    max_sessions_per_caller: int = 8
     # Threads per plain ``def`` synapse. Such a synapse runs at most this many handlers at once
     # (its max_concurrency is capped to it), so a request never waits unseen in the pool.
     worker_threads: int = 8

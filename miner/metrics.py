@@ -66,6 +66,11 @@ class MinerMetrics:
             ("synapse",),
             registry=self.registry,
         )
+        self.session_streams = Gauge(
+            "subnetkit_miner_session_streams",
+            "Session streams open now (mutual TLS: many requests on one call).",
+            registry=self.registry,
+        )
         self.queue_depth = Gauge(
             "subnetkit_miner_queue_depth",
             "Requests waiting for a handler slot, by synapse.",

@@ -50,6 +50,7 @@ from subnetkit.miner.leases import Leases, PriorityHook
 from subnetkit.miner.limits import Limits, refusal
 from subnetkit.miner.metrics import BLACKLISTED_CALLER, UNAUTHENTICATED_CALLER, MinerMetrics
 from subnetkit.miner.sessions import SessionCallers
+from subnetkit.protos.session.v1.session_pb2 import SessionRequest, SessionResponse
 from subnetkit.wire import protocol
 from subnetkit.wire.inprocess import InProcessContext
 from subnetkit.wire.nonce_cache import NonceCache, NonceCacheFull
@@ -132,30 +133,8 @@ class RequestPipeline:
             if checked_at is not None:
                 self._check_nonce(auth, checked_at)
             request = self._parse(bound, body)
-            budget, deadline, enforce_at = self._deadline(context, bound)
-            ctx = CallContext(
-                caller=auth.caller,
-                caller_crypto=auth.caller_crypto,
-                nonce=auth.nonce,
-                method=bound.spec.path,
-                synapse=bound.spec.name,
-                deadline=deadline,
-            )
-            lease = self.leases.take(bound, auth.caller)
-            try:
-                if not self.leases.try_enter(lease):  # no free slot: queue by priority
-                    await self.leases.enter(bound, lease, self.priority)
-                chain: protocol.ChunkChain | None = None
-                out: bytes | None = None
-                if bound.spec.server_streaming:
-                    chain = protocol.ChunkChain(body_hash)
-                    await self.runner.stream(
-                        bound, request, ctx, lease, chain, context, budget, enforce_at
-                    )
-                else:
-                    out = await self.runner.unary(bound, request, ctx, lease, budget, enforce_at)
-            finally:
-                lease.release()
+            budget = self._deadline(context.time_remaining(), bound)
+            out, chain = await self._run(bound, request, auth, body_hash, budget, context)
             if _gone(context):  # the caller left while we wrote: nothing left to sign for
                 status = "CANCELLED"
                 return None
@@ -167,18 +146,9 @@ class RequestPipeline:
                 )
             return out
         except WireError as exc:
-            # The member's plain attribute: Enum.name is a property, and an Enum key hashes
+            status = self._refused(bound, caller, exc)
+            # Set, and the handler returns: Enum.name is a property, and an Enum key hashes
             # through a Python-level __hash__ (both measurable on a refused request).
-            status = exc.status._name_
-            if caller == UNAUTHENTICATED_CALLER and exc.status is _S.PERMISSION_DENIED:
-                caller = BLACKLISTED_CALLER  # refused by the blacklist, before the signature
-            self._refusals.log(
-                f"{status}/{caller}",
-                "refused a %s caller on %s: %s",
-                caller,
-                bound.spec.name,
-                exc.message,
-            )
             # Set, and the handler returns: gRPC sends this status (and no response message)
             # as ``abort`` would, without raising its AbortError through our frames. That error
             # is kept on the call, its traceback holds the frames and they hold the call: a
@@ -195,6 +165,104 @@ class RequestPipeline:
             raise
         finally:
             self._count(bound.spec.name, caller, status, time.perf_counter() - started)
+
+    async def serve_message(
+        self,
+        bound: BoundSynapse,
+        request: SessionRequest,
+        auth: protocol.RequestAuth,
+        caller: str,
+    ) -> SessionResponse:
+        """One request of a session stream (:mod:`subnetkit.miner.session_stream`), whose
+        caller the mutual-TLS handshake proved: steps 5 and 8-10, each refusal an answer with
+        its status (the stream goes on). ``auth`` is the stream's, with this request's nonce;
+        ``caller`` its metrics label. Unlike a call's, the message's deadline is not enforced
+        by gRPC, so the handler always runs under a timer here."""
+        started = time.perf_counter()
+        status = "OK"
+        try:
+            body = request.body
+            if len(body) > self.limits.max_request_bytes:
+                raise self._too_large(body)
+            body_hash = await self._admit(bound, body, None, auth, None)
+            parsed = self._parse(bound, body)
+            timeout = request.timeout_ms / 1000 if request.timeout_ms else None
+            budget = self._deadline(timeout, bound, grpc_enforces=False)
+            out, _ = await self._run(bound, parsed, auth, body_hash, budget)
+            out = out or b""
+            message = protocol.response_message(
+                version=auth.version,
+                method=bound.spec.path,
+                caller=auth.caller,
+                request_hash=body_hash,
+                nonce=auth.nonce,
+                response_hash=protocol.sha256(out),
+                miner_crypto=self.signer.crypto,
+                miner=self.signer.ss58,
+            )
+            return SessionResponse(nonce=auth.nonce, body=out, signature=self.signer.sign(message))
+        except WireError as exc:
+            status = self._refused(bound, caller, exc)
+            code = exc.status.value[0]
+            return SessionResponse(nonce=auth.nonce, code=code, details=exc.message)
+        except asyncio.CancelledError:
+            status = "CANCELLED"  # the caller withdrew it, or left
+            raise
+        finally:
+            self._count(bound.spec.name, caller, status, time.perf_counter() - started)
+
+    def _refused(self, bound: BoundSynapse, caller: str, exc: WireError) -> str:
+        """Log a refusal (throttled per status and caller class); its status for the count.
+
+        The member's plain attribute: Enum.name is a property, and an Enum key hashes through a
+        Python-level __hash__ (both measurable on a refused request)."""
+        status: str = exc.status._name_
+        if caller == UNAUTHENTICATED_CALLER and exc.status is _S.PERMISSION_DENIED:
+            caller = BLACKLISTED_CALLER  # refused by the blacklist, before the signature
+        self._refusals.log(
+            f"{status}/{caller}",
+            "refused a %s caller on %s: %s",
+            caller,
+            bound.spec.name,
+            exc.message,
+        )
+        return status
+
+    async def _run(
+        self,
+        bound: BoundSynapse,
+        request: Message,
+        auth: protocol.RequestAuth,
+        body_hash: bytes,
+        budget: tuple[float, float, float | None],
+        context: ServingContext | None = None,
+    ) -> tuple[bytes | None, protocol.ChunkChain | None]:
+        """Step 8-9 for an admitted, parsed request: a slot (queued by priority when none is
+        free), then the handler under ``budget`` (:meth:`_deadline`). A unary handler's
+        response bytes, or a stream's chunk chain (its chunks written to ``context``)."""
+        seconds, deadline, enforce_at = budget
+        ctx = CallContext(
+            caller=auth.caller,
+            caller_crypto=auth.caller_crypto,
+            nonce=auth.nonce,
+            method=bound.spec.path,
+            synapse=bound.spec.name,
+            deadline=deadline,
+        )
+        lease = self.leases.take(bound, auth.caller)
+        try:
+            if not self.leases.try_enter(lease):  # no free slot: queue by priority
+                await self.leases.enter(bound, lease, self.priority)
+            if bound.spec.server_streaming:
+                assert context is not None  # session streams carry unary synapses only
+                chain = protocol.ChunkChain(body_hash)
+                await self.runner.stream(
+                    bound, request, ctx, lease, chain, context, seconds, enforce_at
+                )
+                return None, chain
+            return await self.runner.unary(bound, request, ctx, lease, seconds, enforce_at), None
+        finally:
+            lease.release()
 
     def _screen(
         self, body: bytes, context: ServingContext
@@ -217,22 +285,25 @@ class RequestPipeline:
                 metadata, checked_at, lim.max_age_s, lim.max_skew_s
             )
         if len(body) > lim.max_request_bytes:
-            raise refusal(
-                _S.RESOURCE_EXHAUSTED,
-                f"request body is {len(body)} bytes, over this miner's limit of "
-                f"{lim.max_request_bytes}: send less data per request",
-            )
+            raise self._too_large(body)
         if auth.receiver != self._hotkey:
             protocol.check_receiver(auth.receiver, self._hotkey)
         if checked_at is not None and self.nonce_cache.seen(auth.caller, auth.nonce):
             raise _replayed(auth)
         return auth, checked_at
 
+    def _too_large(self, body: bytes) -> WireError:
+        return refusal(
+            _S.RESOURCE_EXHAUSTED,
+            f"request body is {len(body)} bytes, over this miner's limit of "
+            f"{self.limits.max_request_bytes}: send less data per request",
+        )
+
     async def _admit(
         self,
         bound: BoundSynapse,
         body: bytes,
-        context: ServingContext,
+        context: object,
         auth: protocol.RequestAuth,
         checked_at: int | None,
     ) -> bytes:
@@ -275,7 +346,7 @@ class RequestPipeline:
             ) from None
 
     def _deadline(
-        self, context: ServingContext, bound: BoundSynapse
+        self, remaining: float | None, bound: BoundSynapse, grpc_enforces: bool = True
     ) -> tuple[float, float, float | None]:
         """(handler budget s, its ``time.monotonic()`` deadline, that deadline again if we must
         enforce it ourselves, else None).
@@ -287,19 +358,19 @@ class RequestPipeline:
         cancels the handler task when it passes, so no timer of ours is needed (it would cost a
         timer per request). Without one, the server's ``default_timeout_s`` is enforced here,
         and so is the cap when the caller asks for more: a caller cannot hold a slot longer
-        than the miner allows.
+        than the miner allows. A session stream's message (``grpc_enforces=False``) has no call
+        of its own for gRPC to cancel, so its budget is always enforced here.
         """
         lim = self.limits
         cap = self.budget_caps.get(bound.spec.path)
         if cap is None:
             cap = lim.caps_for(bound.spec.name, bound.spec.server_streaming)[0]
-        remaining = context.time_remaining()
         now = time.monotonic()
         if remaining is None or remaining > cap:
             budget = min(lim.default_timeout_s, cap) if remaining is None else cap
             return budget, now + budget, now + budget
         budget = max(remaining, 0.0)
-        return budget, now + budget, None
+        return budget, now + budget, None if grpc_enforces else now + budget
 
     @staticmethod
     def _cancel_status(context: ServingContext) -> str:

@@ -25,6 +25,7 @@ from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer
 from subnetkit.core.lifecycle import Lifecycle
 from subnetkit.core.ports import bind_problem
+from subnetkit.miner import session_streams
 from subnetkit.miner.base import BoundSynapse, Miner, bind_synapses
 from subnetkit.miner.context import ServingContext
 from subnetkit.miner.handlers import HandlerRunner
@@ -33,6 +34,7 @@ from subnetkit.miner.limits import Limits, check_synapse_caps
 from subnetkit.miner.metrics import MinerMetrics
 from subnetkit.miner.pipeline import BlacklistHook, RequestPipeline
 from subnetkit.miner.scheduler import SynapseScheduler
+from subnetkit.miner.session_streams import SessionStreams
 from subnetkit.miner.sessions import SessionCallers, TrustedPeers, server_credentials
 from subnetkit.wire.inprocess import InProcessContext, InProcessNetwork
 from subnetkit.wire.nonce_cache import NonceCache
@@ -195,6 +197,10 @@ class MinerServer(Lifecycle):
             sessions=None if client_certificates is None else SessionCallers(client_certificates),
             budget_caps={path: budget for path, (budget, _) in caps.items()},
         )
+        self._session_streams = SessionStreams(
+            self._pipeline, self._bound, self._pipeline.sessions, lim
+        )
+        self.metrics.session_streams.set_function(self._session_streams.count)
         self._server: grpc.aio.Server | None = None
         self._health: Any = None
         self._stopped = False
@@ -248,13 +254,26 @@ class MinerServer(Lifecycle):
         self._health = BoundedHealthServicer(lim.max_health_watchers)
         health_pb2_grpc.add_HealthServicer_to_server(self._health, server)
         if self._reflection_enabled:
-            names = (service_name, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name)
+            names = (
+                service_name,
+                session_streams.SERVICE,
+                health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            )
             reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
         handlers = self._make_handlers()
         # Registered, not only generic: gRPC finds a registered method without asking every
         # generic handler in turn (health and reflection add theirs first), per request.
         for service, methods in _by_service(handlers).items():
             server.add_registered_method_handlers(service, methods)
+        # Always there: a miner without mutual TLS refuses it with a message saying so.
+        server.add_registered_method_handlers(
+            session_streams.SERVICE,
+            {
+                session_streams.METHOD: grpc.stream_stream_rpc_method_handler(
+                    self._session_streams.serve
+                )
+            },
+        )
         server.add_generic_rpc_handlers(
             (_Router(handlers, [b.spec.path for b in self._bound.values()]),)
         )

@@ -133,13 +133,13 @@ class SessionCallers:
         self,
         metadata: Iterable[tuple[str, str | bytes]] | Mapping[str, str | bytes],
         context: object,
+        *,
+        stream: bool = False,
     ) -> protocol.RequestAuth:
-        """The auth fields of a session request, its caller taken from the handshake (a gRPC
-        context's ``auth_context()``; a context without one, in-process, has no session)."""
-        auth_context = getattr(context, "auth_context", None)
-        pems = auth_context().get("x509_pem_cert") if auth_context is not None else None
-        pem = next(iter(pems), None) if pems else None
-        caller = self.peers.hotkey_of(pem) if pem is not None else None
+        """The auth fields of a session request (or, ``stream=True``, of a session stream's
+        opening: no nonce), its caller taken from the handshake (a gRPC context's
+        ``auth_context()``; a context without one, in-process, has no session)."""
+        caller = caller_of(self.peers, context)
         if caller is None:
             raise WireError(
                 "session mode needs mutual TLS with a client certificate this miner trusts: "
@@ -147,7 +147,15 @@ class SessionCallers:
                 status=_S.UNAUTHENTICATED,
                 code="unauthenticated",
             )
-        return protocol.parse_session_metadata(metadata, caller)
+        return protocol.parse_session_metadata(metadata, caller, stream=stream)
+
+
+def caller_of(peers: TrustedPeers, context: object) -> str | None:
+    """The hotkey of the call's TLS client certificate if ``peers`` trusts that exact one."""
+    auth_context = getattr(context, "auth_context", None)
+    pems = auth_context().get("x509_pem_cert") if auth_context is not None else None
+    pem = next(iter(pems), None) if pems else None
+    return peers.hotkey_of(pem) if pem is not None else None
 
 
 def server_credentials(

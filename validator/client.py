@@ -40,6 +40,8 @@ from subnetkit.validator.streams import CHUNK_OVERHEAD_BYTES, fan_in
 from subnetkit.wire import protocol
 from subnetkit.wire.methods import MethodRef, MethodSpec, resolve_method
 from subnetkit.wire.pinning import CertificatePins
+from subnetkit.wire.session_stream import Unsupported, status_of
+from subnetkit.wire.session_stream import rpc_error as session_rpc_error
 from subnetkit.wire.tls import HotkeyCertificate
 from subnetkit.wire.transport import GrpcTransport, Metadata, Transport
 
@@ -64,7 +66,10 @@ class MinerClient:
     hotkey) makes it mutual TLS, and ``session=True`` then sends requests unsigned, as the
     handshake proved who we are (docs/protocol.md, Session mode); ``session_verify_sample``
     is then the share of unary responses whose signature is checked (the pinned channel
-    already authenticates them; see :mod:`subnetkit.validator.response_checks`).
+    already authenticates them; see :mod:`subnetkit.validator.response_checks`). In session
+    mode unary requests travel as messages on one session stream per miner
+    (:mod:`subnetkit.wire.session_stream`), which saves gRPC's cost of a call per request;
+    ``session_streams=False`` sends each as its own call.
     """
 
     def __init__(
@@ -82,6 +87,7 @@ class MinerClient:
         tls_certificate: HotkeyCertificate | None = None,
         session: bool = False,
         session_verify_sample: float = 1.0,
+        session_streams: bool = True,
     ) -> None:
         if max_concurrency < 1 or max_channels < 1 or max_stream_chunks < 1:
             raise ConfigError(
@@ -103,6 +109,13 @@ class MinerClient:
             pins=self._pins,
         )
         self.trusted = self.transport.trusted
+        # Session mode sends unary requests as messages on one stream per miner, unless asked
+        # not to (or the transport is not gRPC); a miner without them gets a call each.
+        self._streams = (
+            self.transport
+            if session and session_streams and isinstance(self.transport, GrpcTransport)
+            else None
+        )
         self.verify_responses = verify_responses and not self.trusted
         self._checks = ResponseChecks(session_verify_sample)
         self._semaphore: asyncio.Semaphore | None = None
@@ -278,10 +291,17 @@ class MinerClient:
                 semaphore.release()
                 return failed(target, queued_too_long(target), started)
         try:
-            nonce, call = self._start(target, query, remaining, endpoint)
             try:
-                raw: bytes = await call
-                trailer = protocol.metadata_dict(await call.trailing_metadata())
+                streams = self._streams
+                exchanged = None
+                if streams is not None and target.session and streams.sessions.supports(endpoint):
+                    exchanged = await self._on_stream(streams, target, query, remaining, endpoint)
+                if exchanged is None:
+                    nonce, call = self._start(target, query, remaining, endpoint)
+                    raw: bytes = await call
+                    trailer = protocol.metadata_dict(await call.trailing_metadata())
+                else:
+                    nonce, raw, trailer = exchanged
             except grpc.aio.AioRpcError as exc:
                 return failed(target, self._rpc_error(exc, target, query), started)
         finally:
@@ -315,6 +335,37 @@ class MinerClient:
             )
             return QueryResult(target, None, error, latency)
         return QueryResult(target, response, None, latency)
+
+    async def _on_stream(
+        self,
+        streams: GrpcTransport,
+        target: Target,
+        query: _Query,
+        remaining: float,
+        endpoint: str,
+    ) -> tuple[int, bytes, dict[str, str | bytes]] | None:
+        """A unary request on the miner's session stream (docs/protocol.md, Session streams):
+        (nonce, response bytes, the signature as a trailer would carry it), or None when the
+        miner serves no session streams (a call per request then). A refusal raises as a
+        call's would, so both map to results in one place."""
+        if self._closed:
+            raise ConfigError("MinerClient is closed")
+        nonce = self._nonce()
+        try:
+            reply = await streams.session_request(
+                endpoint, target.hotkey, query.spec.path, query.body, nonce, remaining
+            )
+        except Unsupported:
+            return None
+        if reply.code:
+            raise session_rpc_error(status_of(reply.code), reply.details)
+        trailer: dict[str, str | bytes] = {
+            protocol.MD_MINER: target.hotkey,
+            protocol.MD_RESPONSE_SIGNATURE: reply.signature,
+        }
+        if target.crypto != protocol.DEFAULT_CRYPTO:
+            trailer[protocol.MD_MINER_CRYPTO] = target.crypto
+        return nonce, reply.body, trailer
 
     # -- server streaming ------------------------------------------------------------------------
     async def stream(

@@ -169,12 +169,17 @@ def _caller_problem(caller: str | bytes) -> str:
 
 
 def parse_session_metadata(
-    metadata: Iterable[tuple[str, str | bytes]] | Mapping[str, str | bytes], caller: str
+    metadata: Iterable[tuple[str, str | bytes]] | Mapping[str, str | bytes],
+    caller: str,
+    *,
+    stream: bool = False,
 ) -> RequestAuth:
     """The auth fields of a session-mode request, whose caller the TLS handshake proved.
 
     Only the version, receiver and nonce travel; the nonce binds the signed response to this
-    request. The returned ``signature`` is empty: nothing is verified per request.
+    request. The returned ``signature`` is empty: nothing is verified per request. A session
+    stream's opening (``stream=True``) has no nonce (each of its messages brings one): the
+    returned nonce is 0.
     """
     items = metadata.items() if isinstance(metadata, Mapping) else metadata
     version = receiver = nonce_text = None
@@ -192,6 +197,8 @@ def parse_session_metadata(
         )
     if not isinstance(receiver, str):
         raise _unauthenticated(f"{MD_RECEIVER} must be the miner's SS58 hotkey")
+    if stream and nonce_text is None:
+        return RequestAuth(PROTOCOL_VERSION, caller, DEFAULT_CRYPTO, receiver, 0, b"")
     if not isinstance(nonce_text, str) or not nonce_text.isdigit() or len(nonce_text) > 20:
         raise _unauthenticated(f"{MD_NONCE} must be a decimal number (it binds the response)")
     nonce = int(nonce_text)
@@ -308,6 +315,12 @@ def session_request(*, receiver: str, nonce: int) -> tuple[tuple[str, str | byte
     )
 
 
+def session_open(*, receiver: str) -> tuple[tuple[str, str | bytes], ...]:
+    """The metadata that opens a session stream to ``receiver`` (mutual TLS; its messages
+    carry their own nonces: subnetkit.protos.session.v1)."""
+    return ((MD_VERSION, PROTOCOL_VERSION), (MD_SESSION, "1"), (MD_RECEIVER, receiver))
+
+
 def response_trailer(
     signer: Signer, message: bytes, chunks: int | None = None
 ) -> tuple[tuple[str, str | bytes], ...]:
@@ -383,6 +396,7 @@ __all__ = [
     "request_message",
     "response_message",
     "response_trailer",
+    "session_open",
     "session_request",
     "sha256",
     "sign_request",

@@ -25,8 +25,10 @@ from typing import Any, Protocol
 import grpc
 
 from subnetkit.core.errors import ConfigError
+from subnetkit.protos.session.v1.session_pb2 import SessionResponse
 from subnetkit.wire.methods import MethodSpec
 from subnetkit.wire.pinning import TLS_KEY_PREFIX, CertificatePins
+from subnetkit.wire.session_stream import SessionStreams
 
 Metadata = Sequence[tuple[str, str | bytes]]
 
@@ -97,6 +99,7 @@ class GrpcTransport:
         max_response_bytes: int = 64 * 1024 * 1024,
         channel_options: Sequence[tuple[str, Any]] = (),
         pins: CertificatePins | None = None,
+        session_rotate_s: float = 15.0,
     ) -> None:
         if max_channels < 1:
             raise ConfigError("max_channels must be at least 1")
@@ -112,6 +115,8 @@ class GrpcTransport:
             *channel_options,
         ]
         self._endpoints: OrderedDict[str, _Endpoint] = OrderedDict()
+        #: session streams (mutual TLS), one per endpoint, on that endpoint's channel
+        self.sessions = SessionStreams(session_rotate_s)
         self._closing: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -134,9 +139,26 @@ class GrpcTransport:
         call: StreamCall = fn(body, metadata=metadata, timeout=timeout)
         return call
 
+    async def session_request(
+        self,
+        endpoint: str,
+        receiver: str,
+        method: str,
+        body: bytes,
+        nonce: int,
+        timeout: float,
+    ) -> SessionResponse:
+        """One unary request on the endpoint's session stream (mutual TLS; its channel must be
+        a pinned one): :meth:`SessionStreams.request`."""
+        channel = self._endpoint(endpoint).channel
+        return await self.sessions.request(
+            endpoint, channel, receiver, method, body, nonce, timeout
+        )
+
     async def close(self, grace: float | None = None) -> None:
         """Close every channel (waiting up to ``grace`` s for calls in flight)."""
         self._closed = True
+        self.sessions.close()
         endpoints = list(self._endpoints.values())
         self._endpoints.clear()
         await asyncio.gather(*(e.channel.close(grace) for e in endpoints), return_exceptions=True)
@@ -157,7 +179,8 @@ class GrpcTransport:
         endpoint = _Endpoint(channel)
         self._endpoints[key] = endpoint
         if len(self._endpoints) > self.max_channels:
-            _, old = self._endpoints.popitem(last=False)
+            old_key, old = self._endpoints.popitem(last=False)
+            self.sessions.forget(old_key)
             task = asyncio.ensure_future(old.channel.close(grace=5.0))
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)

@@ -1,0 +1,242 @@
+"""Session streams on a miner: many unary requests on one mutual-TLS call.
+
+Session mode (:mod:`subnetkit.miner.sessions`) drops the per-request signature, but each request
+is still a gRPC call, and on this stack a call's own cost dwarfs the signature's. A session
+stream (``subnetkit.session.v1.Session/Open``, docs/protocol.md "Session streams") is one
+bidirectional call per validator and miner on which each request is a message: the caller is
+taken from the client certificate once, when the stream opens, and every message then goes
+through the same pipeline steps as a call (blacklist, size, per-caller limit, a slot by priority,
+the handler under a capped deadline) and is answered with the same signed response.
+
+What keeps one validator from holding more than its share here: at most
+``Limits.max_session_in_flight`` of its messages run at once per stream (past that the miner
+stops reading, and HTTP/2 flow control pushes back on the sender), at most
+``Limits.max_sessions_per_caller`` streams per hotkey, and the per-caller slot share of every
+synapse, as for calls. A validator whose certificate the miner stops trusting (permit lost, new
+certificate) is cut off at its next message, not at its next connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Mapping
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from subnetkit.core.errors import WireError
+from subnetkit.miner.base import BoundSynapse
+from subnetkit.miner.limits import Limits, refusal
+from subnetkit.miner.pipeline import RequestPipeline
+from subnetkit.miner.sessions import SessionCallers
+from subnetkit.protos.session.v1.session_pb2 import SessionRequest, SessionResponse
+from subnetkit.wire import protocol
+
+log = logging.getLogger(__name__)
+
+_S = grpc.StatusCode
+#: the gRPC path of the session stream (subnetkit/protos/session/v1/session.proto)
+SERVICE = "subnetkit.session.v1.Session"
+METHOD = "Open"
+
+
+class SessionStreams:
+    """The miner's ``Session/Open`` handler: admits a stream, then runs its messages."""
+
+    def __init__(
+        self,
+        pipeline: RequestPipeline,
+        bound: Mapping[str, BoundSynapse],
+        sessions: SessionCallers | None,
+        limits: Limits,
+    ) -> None:
+        self.pipeline = pipeline
+        self.bound = bound
+        self.sessions = sessions
+        self.limits = limits
+        #: open session streams by caller hotkey (bounded: trusted certificates x the cap)
+        self.open: dict[str, int] = {}
+
+    async def serve(
+        self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[bytes, bytes]
+    ) -> None:
+        """One session stream, from admission to its last answer."""
+        try:
+            auth, fingerprint = self._admit(context)
+        except WireError as exc:
+            self.pipeline.metrics.observe("Session", "unauthenticated", exc.status._name_, 0.0)
+            context.set_code(exc.status)
+            context.set_details(exc.message)
+            return
+        caller = auth.caller
+        self.open[caller] = self.open.get(caller, 0) + 1
+        session = _Session(self, auth, fingerprint, context)
+        try:
+            await session.run(requests)
+        except WireError as exc:
+            context.set_code(exc.status)
+            context.set_details(exc.message)
+        finally:
+            left = self.open[caller] - 1
+            if left:
+                self.open[caller] = left
+            else:
+                del self.open[caller]
+
+    def _admit(
+        self, context: grpc.aio.ServicerContext[bytes, bytes]
+    ) -> tuple[protocol.RequestAuth, bytes]:
+        """The stream's caller (from its client certificate), checked once: version, receiver,
+        its share of streams. Returns its auth (nonce 0) and the certificate's fingerprint."""
+        if self.sessions is None:
+            raise refusal(
+                _S.UNAUTHENTICATED,
+                "session mode needs mutual TLS, which this miner does not require: sign each "
+                "request instead (docs/protocol.md, Session streams)",
+            )
+        metadata = context.invocation_metadata() or ()
+        auth = self.sessions.admit(metadata, context, stream=True)
+        protocol.check_receiver(auth.receiver, self.pipeline.signer.ss58)
+        fingerprint = self.sessions.peers.fingerprint_of(auth.caller)
+        if fingerprint is None:  # removed between the handshake's lookup and now
+            raise refusal(_S.UNAUTHENTICATED, f"{auth.caller} is no longer trusted here")
+        cap = self.limits.max_sessions_per_caller
+        if self.open.get(auth.caller, 0) >= cap:
+            raise refusal(
+                _S.RESOURCE_EXHAUSTED,
+                f"{auth.caller} has {cap} session streams open here, this miner's cap "
+                "(max_sessions_per_caller): send more requests on the ones open",
+            )
+        return auth, fingerprint
+
+    def count(self) -> int:
+        """Session streams open now, all callers."""
+        return sum(self.open.values())
+
+    def still_trusted(self, caller: str, fingerprint: bytes) -> bool:
+        """Whether the certificate the stream was opened with is still the one trusted."""
+        assert self.sessions is not None
+        return self.sessions.peers.fingerprint_of(caller) == fingerprint
+
+
+class _Session:
+    """One open stream: reads messages while a slot is free, runs each in its own task, writes
+    each answer when it is ready (one write at a time, as gRPC requires)."""
+
+    def __init__(
+        self,
+        streams: SessionStreams,
+        auth: protocol.RequestAuth,
+        fingerprint: bytes,
+        context: grpc.aio.ServicerContext[bytes, bytes],
+    ) -> None:
+        self.streams = streams
+        self.auth = auth
+        self.fingerprint = fingerprint
+        self.context = context
+        pipeline = streams.pipeline
+        self.label = pipeline.metrics.caller_label(auth.caller)
+        self.slots = asyncio.Semaphore(streams.limits.max_session_in_flight)
+        self.tasks: dict[int, asyncio.Task[None]] = {}
+        self.write_lock = asyncio.Lock()
+        self._writing: asyncio.Future[None] | None = None
+        self.closed = False
+
+    async def run(self, requests: AsyncIterator[bytes]) -> None:
+        """Until the caller half-closes (every message read is answered, then OK), the stream
+        breaks (every task cancelled) or a message breaks the protocol (WireError)."""
+        try:
+            async for raw in requests:
+                await self._take(raw)
+            if self.tasks:
+                await asyncio.gather(*self.tasks.values(), return_exceptions=True)
+        finally:
+            self.closed = True
+            for task in self.tasks.values():
+                task.cancel()
+            # gRPC ends the call when this handler returns, which it refuses to do while a
+            # write is still in flight: let the last one finish (it was shielded).
+            if self._writing is not None and not self._writing.done():
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(self._writing), 5.0)
+
+    async def _take(self, raw: bytes) -> None:
+        """One message read: a cancel, a request to run, or a refusal to answer at once."""
+        try:
+            message = SessionRequest.FromString(raw)
+        except DecodeError:
+            raise refusal(
+                _S.INVALID_ARGUMENT,
+                "a session stream message does not parse as subnetkit.session.v1.SessionRequest",
+            ) from None
+        nonce = message.nonce
+        if message.cancel:
+            running = self.tasks.get(nonce)
+            if running is not None:
+                running.cancel()
+            return
+        if not self.streams.still_trusted(self.auth.caller, self.fingerprint):
+            raise refusal(
+                _S.UNAUTHENTICATED,
+                f"this miner no longer trusts the certificate {self.auth.caller} opened this "
+                "session with (validator permit lost, or a new certificate): reconnect",
+            )
+        bound = self.streams.bound.get(message.method)
+        if bound is None or bound.spec.server_streaming:
+            await self._answer(self._unservable(nonce, message.method, bound))
+            return
+        if nonce in self.tasks:
+            await self._answer(
+                SessionResponse(
+                    nonce=nonce,
+                    code=_S.INVALID_ARGUMENT.value[0],
+                    details=f"nonce {nonce} is already in flight on this session: use each once",
+                )
+            )
+            return
+        await self.slots.acquire()  # none free: stop reading; flow control holds the sender
+        task = asyncio.get_running_loop().create_task(self._serve(bound, message))
+        self.tasks[nonce] = task
+        task.add_done_callback(lambda _: self._done(nonce))
+
+    def _done(self, nonce: int) -> None:
+        self.tasks.pop(nonce, None)
+        self.slots.release()
+
+    async def _serve(self, bound: BoundSynapse, message: SessionRequest) -> None:
+        auth = self.auth._replace(nonce=message.nonce)
+        reply = await self.streams.pipeline.serve_message(bound, message, auth, self.label)
+        await self._answer(reply)
+
+    async def _answer(self, reply: SessionResponse) -> None:
+        """Write one answer; a stream already over takes none (the caller left)."""
+        if self.closed:
+            return
+        async with self.write_lock:
+            if self.closed:
+                return
+            # Shielded: a task cancelled mid-write must not leave gRPC's write half done
+            # (run() waits for it before the call ends).
+            self._writing = asyncio.ensure_future(self.context.write(reply.SerializeToString()))
+            try:
+                await asyncio.shield(self._writing)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the call is over: the caller left or cancelled
+                self.closed = True
+                log.debug("session answer not written, the stream is over: %r", exc)
+
+    def _unservable(self, nonce: int, method: str, bound: BoundSynapse | None) -> SessionResponse:
+        served = ", ".join(
+            b.spec.path for b in self.streams.bound.values() if not b.spec.server_streaming
+        )
+        if bound is None:
+            details = f"synapse {method!r} is not served here; this miner serves: {served}"
+        else:
+            details = (
+                f"{method} streams its response: call it (session mode) rather than send it "
+                f"on a session stream, which carries only: {served}"
+            )
+        return SessionResponse(nonce=nonce, code=_S.UNIMPLEMENTED.value[0], details=details)

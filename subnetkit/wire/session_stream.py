@@ -1,0 +1,254 @@
+"""The caller's side of session streams: many unary requests to one miner on one call.
+
+Over mutual TLS the handshake proves the validator's hotkey, so session mode sends requests
+unsigned; what is left per request is gRPC's own cost of a call, which is most of it. A session
+stream (``subnetkit.session.v1.Session/Open``, docs/protocol.md "Session streams") is one
+long bidirectional call: each request is a message keyed by its nonce, each answer comes back
+with that nonce, signed as a call's response would be, in whatever order the miner finishes.
+
+:class:`SessionStream` is one such call. :class:`SessionStreams` keeps one per miner endpoint and
+rotates it every ``rotate_s`` seconds: the old one is half-closed and drains while new requests
+go to a fresh one. That keeps every stream far younger than a miner's maximum connection age (at
+which gRPC would cut it off, answers in flight and all) and re-checks the client certificate on
+each new stream. The miner answers every message it has read before it ends a stream with OK, so
+a request a stream ended without answering was never run and is sent again on a new stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Coroutine
+from typing import Any
+
+import grpc
+from google.protobuf.message import DecodeError
+
+from subnetkit.protos.session.v1.session_pb2 import SessionRequest, SessionResponse
+from subnetkit.wire import protocol
+
+log = logging.getLogger(__name__)
+
+_S = grpc.StatusCode
+#: the gRPC path of the session stream (subnetkit/protos/session/v1/session.proto)
+SESSION_PATH = "/subnetkit.session.v1.Session/Open"
+_CODES = {code.value[0]: code for code in grpc.StatusCode}
+#: what grpc.aio raises on a write to a call that is already over
+_CALL_OVER = (
+    grpc.aio.AioRpcError,
+    grpc.aio.UsageError,
+    grpc.aio.InternalError,
+    asyncio.InvalidStateError,
+)
+
+
+def status_of(code: int) -> grpc.StatusCode:
+    """The gRPC status of a session answer's ``code`` (an unknown number is UNKNOWN)."""
+    return _CODES.get(code, _S.UNKNOWN)
+
+
+def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
+    """A failure in grpc.aio's public shape, as a call's would be."""
+    empty = grpc.aio.Metadata()
+    return grpc.aio.AioRpcError(code, empty, empty, details=details)
+
+
+class Unread(Exception):
+    """The stream ended (or was half-closed) without the miner reading this request: it was
+    never run, so it may be sent again on a new stream."""
+
+
+class Unsupported(Exception):
+    """The miner serves no session streams (UNIMPLEMENTED): use a call per request."""
+
+
+class SessionStream:
+    """One open ``Session/Open`` call to one miner; requests multiplexed by nonce."""
+
+    def __init__(self, channel: grpc.aio.Channel, receiver: str) -> None:
+        # No serializers: the messages are encoded here, as the call's bytes are elsewhere.
+        self._call: Any = channel.stream_stream(SESSION_PATH)(
+            metadata=protocol.session_open(receiver=receiver)
+        )
+        self._pending: dict[int, asyncio.Future[SessionResponse]] = {}
+        self._write_lock = asyncio.Lock()  # gRPC takes one write at a time
+        self.opened = time.monotonic()
+        self.accepting = True  # new requests may be sent here
+        self._half_closed = False
+        #: set once the stream is over: None if it ended OK, else its failure
+        self.failure: grpc.aio.AioRpcError | None = None
+        self._background: set[asyncio.Future[None]] = set()  # half-close and withdrawals
+        self.reader = asyncio.ensure_future(self._read())
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._pending)
+
+    async def request(
+        self, method: str, body: bytes, nonce: int, timeout: float
+    ) -> SessionResponse:
+        """Send one request and await its answer within ``timeout`` s.
+
+        Raises ``AioRpcError`` (DEADLINE_EXCEEDED, or the stream's failure), :class:`Unread`
+        (never read: send it again elsewhere) or :class:`Unsupported`.
+        """
+        if self.reader.done():
+            raise self._ended()
+        future: asyncio.Future[SessionResponse] = asyncio.get_running_loop().create_future()
+        self._pending[nonce] = future
+        message = SessionRequest(
+            nonce=nonce, method=method, body=body, timeout_ms=max(1, int(timeout * 1000))
+        ).SerializeToString()
+        try:
+            async with asyncio.timeout(timeout):
+                async with self._write_lock:
+                    if self._half_closed:
+                        raise Unread
+                    # a call already over refuses the write; the reader then fails every request
+                    with contextlib.suppress(*_CALL_OVER):
+                        await self._call.write(message)
+                return await future
+        except TimeoutError:
+            self._withdraw(nonce)
+            raise rpc_error(
+                _S.DEADLINE_EXCEEDED, f"no answer on the session stream within {timeout:.3f} s"
+            ) from None
+        finally:
+            self._pending.pop(nonce, None)
+
+    def retire(self) -> None:
+        """Take no new requests; half-close once the writes queued now are done, so the miner
+        answers what it read and ends the stream with OK."""
+        if self.accepting:
+            self.accepting = False
+            self._later(self._half_close())
+
+    def cancel(self) -> None:
+        self.accepting = False
+        self._call.cancel()
+
+    async def _half_close(self) -> None:
+        async with self._write_lock:
+            self._half_closed = True
+            with contextlib.suppress(*_CALL_OVER):
+                await self._call.done_writing()
+
+    def _withdraw(self, nonce: int) -> None:
+        """Tell the miner we gave up on ``nonce`` (best effort: it frees the miner's slot)."""
+        if self._half_closed or self.reader.done():
+            return
+
+        async def send() -> None:
+            async with self._write_lock:
+                if self._half_closed:
+                    return
+                with contextlib.suppress(*_CALL_OVER):
+                    await self._call.write(
+                        SessionRequest(nonce=nonce, cancel=True).SerializeToString()
+                    )
+
+        self._later(send())
+
+    def _later(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _read(self) -> None:
+        """Hand each answer to the request waiting for its nonce; when the stream is over, fail
+        whatever is still waiting (Unread if it ended OK, else the stream's failure)."""
+        try:
+            async for raw in self._call:
+                reply = SessionResponse.FromString(raw)
+                future = self._pending.get(reply.nonce)
+                if future is not None and not future.done():
+                    future.set_result(reply)
+                # an answer to no pending request (withdrawn, or made up) is dropped
+        except grpc.aio.AioRpcError as exc:
+            self.failure = exc
+        except DecodeError:
+            self.failure = rpc_error(
+                _S.INTERNAL, "the miner sent a message that is not a SessionResponse"
+            )
+            self._call.cancel()
+        except asyncio.CancelledError:
+            self.failure = rpc_error(_S.CANCELLED, "the session stream was closed")
+        finally:
+            self.accepting = False
+            for future in self._pending.values():
+                if not future.done():
+                    future.set_exception(self._ended())
+
+    def _ended(self) -> Exception:
+        if self.failure is None:
+            return Unread()
+        if self.failure.code() is _S.UNIMPLEMENTED:
+            return Unsupported()
+        return self.failure
+
+
+class SessionStreams:
+    """One session stream per miner endpoint, rotated every ``rotate_s`` seconds."""
+
+    def __init__(self, rotate_s: float = 15.0) -> None:
+        self.rotate_s = rotate_s
+        self._current: dict[str, SessionStream] = {}
+        self._unsupported: set[str] = set()
+        self._live: set[SessionStream] = set()  # current and draining: kept until they end
+
+    def supports(self, key: str) -> bool:
+        """False once the miner at ``key`` answered UNIMPLEMENTED to a session stream."""
+        return key not in self._unsupported
+
+    async def request(
+        self,
+        key: str,
+        channel: grpc.aio.Channel,
+        receiver: str,
+        method: str,
+        body: bytes,
+        nonce: int,
+        timeout: float,
+    ) -> SessionResponse:
+        """One request on the endpoint's stream (opened or rotated as needed); a request no
+        stream read is sent once more on a fresh one. Raises ``AioRpcError`` or
+        :class:`Unsupported` (then use a call; the endpoint is remembered)."""
+        deadline = time.monotonic() + timeout
+        for _ in range(2):
+            stream = self._stream(key, channel, receiver)
+            try:
+                return await stream.request(method, body, nonce, deadline - time.monotonic())
+            except Unread:
+                continue
+            except Unsupported:
+                self._unsupported.add(key)
+                self._current.pop(key, None)
+                raise
+        raise rpc_error(
+            _S.UNAVAILABLE, "the miner ended two session streams without reading this request"
+        )
+
+    def forget(self, key: str) -> None:
+        """The endpoint's channel is closed (LRU): its stream goes with it."""
+        stream = self._current.pop(key, None)
+        if stream is not None:
+            stream.cancel()
+
+    def close(self) -> None:
+        for stream in list(self._live):
+            stream.cancel()
+        self._current.clear()
+
+    def _stream(self, key: str, channel: grpc.aio.Channel, receiver: str) -> SessionStream:
+        stream = self._current.get(key)
+        if stream is not None and stream.accepting:
+            if time.monotonic() - stream.opened < self.rotate_s:
+                return stream
+            stream.retire()
+        stream = SessionStream(channel, receiver)
+        self._current[key] = stream
+        self._live.add(stream)
+        stream.reader.add_done_callback(lambda _: self._live.discard(stream))
+        return stream
