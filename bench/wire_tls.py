@@ -2,14 +2,17 @@
 
 Three subnetkit miners in one (spawned) process, the same Echo miner each: plaintext, TLS
 (pinned by fingerprint, every request signed), and mutual TLS with the validator's certificate
-trusted (session mode: requests unsigned, responses signed). The client is ``MinerClient`` in
+trusted (session mode: requests unsigned, responses signed, carried on one session stream per
+miner: docs/protocol.md "Session streams"). The client is ``MinerClient`` in
 each mode, closed-loop at one concurrency, slices interleaved: plaintext, TLS, session, repeated,
 so other work on the machine hits all three alike. Figures: ``tls_throughput_ratio`` (TLS over
 plaintext, goal >= 0.8) and ``session_throughput_ratio`` (session over plaintext, goal >= 1.5),
 each the median over sets of interleaved short slices (ABCD DCBA) of the ratio within a
 set. A fourth slice, ``session_sampled``, is session mode with a client that verifies a sample
 of the responses (the pinned mutual-TLS channel already authenticates them;
-``subnetkit.validator.response_checks``), and each mode's ``*_cpu_ratio`` is plaintext's CPU
+``subnetkit.validator.response_checks``); a fifth, ``session_calls``, is session mode with a
+gRPC call per request instead of the stream (``session_streams=False``), which shows what the
+stream saves; and each mode's ``*_cpu_ratio`` is plaintext's CPU
 per request (both processes) over its own; the client's and the miner's CPU are shown apart.
 """
 
@@ -26,7 +29,7 @@ from typing import Any
 from wire_load import load
 from wire_peers import install_loop
 
-MODES = ("plaintext", "tls", "session", "session_sampled")
+MODES = ("plaintext", "tls", "session", "session_sampled", "session_calls")
 #: the share of session responses the sampled client verifies (validator.response_checks)
 SESSION_SAMPLE = 1 / 16
 
@@ -118,12 +121,20 @@ async def bench_tls(args: Any, concurrency: int = 32) -> dict[str, Any]:
                 session=True,
                 session_verify_sample=SESSION_SAMPLE,
             ) as sampled,
+            MinerClient(
+                alice,
+                max_concurrency=concurrency,
+                tls_certificate=alice_cert,
+                session=True,
+                session_streams=False,
+            ) as calls,
         ):
             clients = {
                 "plaintext": signed,
                 "tls": signed,
                 "session": session,
                 "session_sampled": sampled,
+                "session_calls": calls,
             }
 
             def caller(mode: str) -> Any:
@@ -158,6 +169,7 @@ async def bench_tls(args: Any, concurrency: int = 32) -> dict[str, Any]:
                 statistics.median(s[f"{side}_cpu_ms_per_req"] for s in slices[mode]), 3
             )
         figures[f"{mode}_failures"] = sum(int(s["failures"]) for s in slices[mode])
+        figures[f"{mode}_p50_ms"] = round(statistics.median(s["p50_ms"] for s in slices[mode]), 3)
     for mode in MODES[1:]:
         plain = slices["plaintext"]
         rps = [s["rps"] / p["rps"] for s, p in zip(slices[mode], plain, strict=True)]
@@ -179,14 +191,14 @@ def report_tls(figures: dict[str, Any]) -> None:
         f"median of {figures['tls_slices']} interleaved slice sets"
     )
     print(
-        f"{'mode':>15} {'req/s':>9} {'CPU ms/req':>11} {'client ms':>10} {'miner ms':>9} "
-        f"{'failures':>9}"
+        f"{'mode':>15} {'req/s':>9} {'p50 ms':>7} {'CPU ms/req':>11} {'client ms':>10} "
+        f"{'miner ms':>9} {'failures':>9}"
     )
     for mode in MODES:
         print(
-            f"{mode:>15} {figures[f'{mode}_rps']:>9.1f} {figures[f'{mode}_cpu_ms']:>11.3f} "
-            f"{figures[f'{mode}_client_cpu_ms']:>10.3f} {figures[f'{mode}_server_cpu_ms']:>9.3f} "
-            f"{figures[f'{mode}_failures']:>9}"
+            f"{mode:>15} {figures[f'{mode}_rps']:>9.1f} {figures[f'{mode}_p50_ms']:>7.2f} "
+            f"{figures[f'{mode}_cpu_ms']:>11.3f} {figures[f'{mode}_client_cpu_ms']:>10.3f} "
+            f"{figures[f'{mode}_server_cpu_ms']:>9.3f} {figures[f'{mode}_failures']:>9}"
         )
     print(
         f"tls_throughput_ratio {figures['tls_throughput_ratio']} (target >= 0.8), "
@@ -196,7 +208,12 @@ def report_tls(figures: dict[str, Any]) -> None:
         "session responses verified)"
     )
     print(
+        f"session_calls_throughput_ratio {figures['session_calls_throughput_ratio']} (session "
+        "mode with a call per request instead of the session stream: what the stream saves)"
+    )
+    print(
         f"by CPU per request (plaintext's over the mode's, both processes): tls "
         f"{figures['tls_cpu_ratio']}, session {figures['session_cpu_ratio']}, session_sampled "
-        f"{figures['session_sampled_cpu_ratio']}"
+        f"{figures['session_sampled_cpu_ratio']}, session_calls "
+        f"{figures['session_calls_cpu_ratio']}"
     )

@@ -60,6 +60,8 @@ log = logging.getLogger(__name__)
 BlacklistHook = Callable[[str], "str | Awaitable[str | None] | None"]
 
 _S = grpc.StatusCode
+#: room for a session answer's envelope within the miner's largest message
+_ANSWER_OVERHEAD = 1024
 
 
 def _trusted(context: object) -> bool:
@@ -190,6 +192,13 @@ class RequestPipeline:
             budget = self._deadline(timeout, bound, grpc_enforces=False)
             out, _ = await self._run(bound, parsed, auth, body_hash, budget)
             out = out or b""
+            if len(out) > self.limits.max_response_bytes - _ANSWER_OVERHEAD:
+                raise refusal(
+                    _S.RESOURCE_EXHAUSTED,
+                    f"the response is {len(out)} bytes, over what one session stream answer "
+                    f"may hold on this miner (max_response_bytes less {_ANSWER_OVERHEAD}): ask "
+                    "for less per request",
+                )
             message = protocol.response_message(
                 version=auth.version,
                 method=bound.spec.path,

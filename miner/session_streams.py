@@ -19,9 +19,8 @@ certificate) is cut off at its next message, not at its next connection.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -31,8 +30,14 @@ from subnetkit.miner.base import BoundSynapse
 from subnetkit.miner.limits import Limits, refusal
 from subnetkit.miner.pipeline import RequestPipeline
 from subnetkit.miner.sessions import SessionCallers
-from subnetkit.protos.session.v1.session_pb2 import SessionRequest, SessionResponse
+from subnetkit.protos.session.v1.session_pb2 import (
+    SessionRequest,
+    SessionRequests,
+    SessionResponse,
+    SessionResponses,
+)
 from subnetkit.wire import protocol
+from subnetkit.wire.batch_writer import BatchWriter, stop
 
 log = logging.getLogger(__name__)
 
@@ -122,8 +127,8 @@ class SessionStreams:
 
 
 class _Session:
-    """One open stream: reads messages while a slot is free, runs each in its own task, writes
-    each answer when it is ready (one write at a time, as gRPC requires)."""
+    """One open stream: reads batches of requests while a slot is free, runs each request in
+    its own task, and hands each answer to one writer that sends what is ready as a batch."""
 
     def __init__(
         self,
@@ -135,42 +140,53 @@ class _Session:
         self.streams = streams
         self.auth = auth
         self.fingerprint = fingerprint
-        self.context = context
-        pipeline = streams.pipeline
-        self.label = pipeline.metrics.caller_label(auth.caller)
-        self.slots = asyncio.Semaphore(streams.limits.max_session_in_flight)
+        lim = streams.limits
+        self.cap = lim.max_session_in_flight
+        self.label = streams.pipeline.metrics.caller_label(auth.caller)
+        self.slots = asyncio.Semaphore(self.cap)
         self.tasks: dict[int, asyncio.Task[None]] = {}
-        self.write_lock = asyncio.Lock()
-        self._writing: asyncio.Future[None] | None = None
-        self.closed = False
+        # One batch stays well within what a client accepts in one message (its cap on a
+        # response); a larger answer goes alone.
+        self.out: BatchWriter[SessionResponse] = BatchWriter(
+            context.write, _encode_answers, _answer_size, max_items=self.cap
+        )
 
     async def run(self, requests: AsyncIterator[bytes]) -> None:
-        """Until the caller half-closes (every message read is answered, then OK), the stream
+        """Until the caller half-closes (every request read is answered, then OK), the stream
         breaks (every task cancelled) or a message breaks the protocol (WireError)."""
+        writer = asyncio.ensure_future(self.out.run())
         try:
             async for raw in requests:
-                await self._take(raw)
+                for message in self._batch(raw):
+                    await self._take(message)
             if self.tasks:
                 await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         finally:
-            self.closed = True
             for task in self.tasks.values():
                 task.cancel()
             # gRPC ends the call when this handler returns, which it refuses to do while a
-            # write is still in flight: let the last one finish (it was shielded).
-            if self._writing is not None and not self._writing.done():
-                with contextlib.suppress(Exception, asyncio.CancelledError):
-                    await asyncio.wait_for(asyncio.shield(self._writing), 5.0)
+            # write is in flight: the writer finishes its last one first.
+            self.out.close()
+            await stop(writer)
 
-    async def _take(self, raw: bytes) -> None:
-        """One message read: a cancel, a request to run, or a refusal to answer at once."""
+    def _batch(self, raw: bytes) -> Sequence[SessionRequest]:
         try:
-            message = SessionRequest.FromString(raw)
+            batch = SessionRequests.FromString(raw).requests
         except DecodeError:
             raise refusal(
                 _S.INVALID_ARGUMENT,
-                "a session stream message does not parse as subnetkit.session.v1.SessionRequest",
+                "a session stream message does not parse as subnetkit.session.v1.SessionRequests",
             ) from None
+        if len(batch) > self.cap:
+            raise refusal(
+                _S.RESOURCE_EXHAUSTED,
+                f"a session stream message holds {len(batch)} requests, over this miner's cap "
+                f"of {self.cap} (max_session_in_flight): send fewer per message",
+            )
+        return batch
+
+    async def _take(self, message: SessionRequest) -> None:
+        """One request read: a cancel, a request to run, or a refusal to answer at once."""
         nonce = message.nonce
         if message.cancel:
             running = self.tasks.get(nonce)
@@ -183,12 +199,15 @@ class _Session:
                 f"this miner no longer trusts the certificate {self.auth.caller} opened this "
                 "session with (validator permit lost, or a new certificate): reconnect",
             )
+        # Answers the caller does not read must not pile up: read on only once they drain.
+        if len(self.out) >= self.cap:
+            await self.out.room(self.cap)
         bound = self.streams.bound.get(message.method)
         if bound is None or bound.spec.server_streaming:
-            await self._answer(self._unservable(nonce, message.method, bound))
+            self.out.put(self._unservable(nonce, message.method, bound))
             return
         if nonce in self.tasks:
-            await self._answer(
+            self.out.put(
                 SessionResponse(
                     nonce=nonce,
                     code=_S.INVALID_ARGUMENT.value[0],
@@ -207,26 +226,7 @@ class _Session:
 
     async def _serve(self, bound: BoundSynapse, message: SessionRequest) -> None:
         auth = self.auth._replace(nonce=message.nonce)
-        reply = await self.streams.pipeline.serve_message(bound, message, auth, self.label)
-        await self._answer(reply)
-
-    async def _answer(self, reply: SessionResponse) -> None:
-        """Write one answer; a stream already over takes none (the caller left)."""
-        if self.closed:
-            return
-        async with self.write_lock:
-            if self.closed:
-                return
-            # Shielded: a task cancelled mid-write must not leave gRPC's write half done
-            # (run() waits for it before the call ends).
-            self._writing = asyncio.ensure_future(self.context.write(reply.SerializeToString()))
-            try:
-                await asyncio.shield(self._writing)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # the call is over: the caller left or cancelled
-                self.closed = True
-                log.debug("session answer not written, the stream is over: %r", exc)
+        self.out.put(await self.streams.pipeline.serve_message(bound, message, auth, self.label))
 
     def _unservable(self, nonce: int, method: str, bound: BoundSynapse | None) -> SessionResponse:
         served = ", ".join(
@@ -240,3 +240,11 @@ class _Session:
                 f"on a session stream, which carries only: {served}"
             )
         return SessionResponse(nonce=nonce, code=_S.UNIMPLEMENTED.value[0], details=details)
+
+
+def _encode_answers(batch: list[SessionResponse]) -> bytes:
+    return SessionResponses(responses=batch).SerializeToString()
+
+
+def _answer_size(answer: SessionResponse) -> int:
+    return len(answer.body) + len(answer.details) + 96

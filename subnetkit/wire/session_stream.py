@@ -17,17 +17,22 @@ a request a stream ended without answering was never run and is sent again on a 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
-from collections.abc import Coroutine
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import grpc
 from google.protobuf.message import DecodeError
 
-from subnetkit.protos.session.v1.session_pb2 import SessionRequest, SessionResponse
+from subnetkit.protos.session.v1.session_pb2 import (
+    SessionRequest,
+    SessionRequests,
+    SessionResponse,
+    SessionResponses,
+)
 from subnetkit.wire import protocol
+from subnetkit.wire.batch_writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
@@ -35,13 +40,6 @@ _S = grpc.StatusCode
 #: the gRPC path of the session stream (subnetkit/protos/session/v1/session.proto)
 SESSION_PATH = "/subnetkit.session.v1.Session/Open"
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
-#: what grpc.aio raises on a write to a call that is already over
-_CALL_OVER = (
-    grpc.aio.AioRpcError,
-    grpc.aio.UsageError,
-    grpc.aio.InternalError,
-    asyncio.InvalidStateError,
-)
 
 
 def status_of(code: int) -> grpc.StatusCode:
@@ -65,7 +63,8 @@ class Unsupported(Exception):
 
 
 class SessionStream:
-    """One open ``Session/Open`` call to one miner; requests multiplexed by nonce."""
+    """One open ``Session/Open`` call to one miner; requests multiplexed by nonce and written
+    in batches (:class:`~subnetkit.wire.batch_writer.BatchWriter`)."""
 
     def __init__(self, channel: grpc.aio.Channel, receiver: str) -> None:
         # No serializers: the messages are encoded here, as the call's bytes are elsewhere.
@@ -73,14 +72,21 @@ class SessionStream:
             metadata=protocol.session_open(receiver=receiver)
         )
         self._pending: dict[int, asyncio.Future[SessionResponse]] = {}
-        self._write_lock = asyncio.Lock()  # gRPC takes one write at a time
         self.opened = time.monotonic()
-        self.accepting = True  # new requests may be sent here
-        self._half_closed = False
         #: set once the stream is over: None if it ended OK, else its failure
         self.failure: grpc.aio.AioRpcError | None = None
-        self._background: set[asyncio.Future[None]] = set()  # half-close and withdrawals
+        # (grpc's stubs type an untyped call's write as taking nothing: it takes our bytes)
+        write = cast(Callable[[bytes], Awaitable[object]], self._call.write)
+        self._writer: BatchWriter[SessionRequest] = BatchWriter(
+            write, _encode_requests, _request_size, finish=self._call.done_writing
+        )
+        self._writing = asyncio.ensure_future(self._writer.run())
         self.reader = asyncio.ensure_future(self._read())
+
+    @property
+    def accepting(self) -> bool:
+        """Whether new requests may be sent here (not retired, not over)."""
+        return not self._writer.closed and not self.reader.done()
 
     @property
     def in_flight(self) -> int:
@@ -97,21 +103,20 @@ class SessionStream:
         if self.reader.done():
             raise self._ended()
         future: asyncio.Future[SessionResponse] = asyncio.get_running_loop().create_future()
+        queued = self._writer.put(
+            SessionRequest(
+                nonce=nonce, method=method, body=body, timeout_ms=max(1, int(timeout * 1000))
+            )
+        )
+        if not queued:  # retired (half-closed) meanwhile, or its writes failed
+            raise Unread if not self._writer.broken else self._ended()
         self._pending[nonce] = future
-        message = SessionRequest(
-            nonce=nonce, method=method, body=body, timeout_ms=max(1, int(timeout * 1000))
-        ).SerializeToString()
         try:
             async with asyncio.timeout(timeout):
-                async with self._write_lock:
-                    if self._half_closed:
-                        raise Unread
-                    # a call already over refuses the write; the reader then fails every request
-                    with contextlib.suppress(*_CALL_OVER):
-                        await self._call.write(message)
                 return await future
         except TimeoutError:
-            self._withdraw(nonce)
+            # Tell the miner we gave up (best effort: it frees the miner's slot at once).
+            self._writer.put(SessionRequest(nonce=nonce, cancel=True))
             raise rpc_error(
                 _S.DEADLINE_EXCEEDED, f"no answer on the session stream within {timeout:.3f} s"
             ) from None
@@ -119,64 +124,35 @@ class SessionStream:
             self._pending.pop(nonce, None)
 
     def retire(self) -> None:
-        """Take no new requests; half-close once the writes queued now are done, so the miner
+        """Take no new requests; half-close once what is queued is written, so the miner
         answers what it read and ends the stream with OK."""
-        if self.accepting:
-            self.accepting = False
-            self._later(self._half_close())
+        self._writer.close()
 
     def cancel(self) -> None:
-        self.accepting = False
+        self._writer.close()
         self._call.cancel()
-
-    async def _half_close(self) -> None:
-        async with self._write_lock:
-            self._half_closed = True
-            with contextlib.suppress(*_CALL_OVER):
-                await self._call.done_writing()
-
-    def _withdraw(self, nonce: int) -> None:
-        """Tell the miner we gave up on ``nonce`` (best effort: it frees the miner's slot)."""
-        if self._half_closed or self.reader.done():
-            return
-
-        async def send() -> None:
-            async with self._write_lock:
-                if self._half_closed:
-                    return
-                with contextlib.suppress(*_CALL_OVER):
-                    await self._call.write(
-                        SessionRequest(nonce=nonce, cancel=True).SerializeToString()
-                    )
-
-        self._later(send())
-
-    def _later(self, work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     async def _read(self) -> None:
         """Hand each answer to the request waiting for its nonce; when the stream is over, fail
         whatever is still waiting (Unread if it ended OK, else the stream's failure)."""
         try:
             async for raw in self._call:
-                reply = SessionResponse.FromString(raw)
-                future = self._pending.get(reply.nonce)
-                if future is not None and not future.done():
-                    future.set_result(reply)
-                # an answer to no pending request (withdrawn, or made up) is dropped
+                for reply in SessionResponses.FromString(raw).responses:
+                    future = self._pending.get(reply.nonce)
+                    if future is not None and not future.done():
+                        future.set_result(reply)
+                    # an answer to no pending request (withdrawn, or made up) is dropped
         except grpc.aio.AioRpcError as exc:
             self.failure = exc
         except DecodeError:
             self.failure = rpc_error(
-                _S.INTERNAL, "the miner sent a message that is not a SessionResponse"
+                _S.INTERNAL, "the miner sent a message that is not a SessionResponses"
             )
             self._call.cancel()
         except asyncio.CancelledError:
             self.failure = rpc_error(_S.CANCELLED, "the session stream was closed")
         finally:
-            self.accepting = False
+            self._writer.close()
             for future in self._pending.values():
                 if not future.done():
                     future.set_exception(self._ended())
@@ -187,6 +163,14 @@ class SessionStream:
         if self.failure.code() is _S.UNIMPLEMENTED:
             return Unsupported()
         return self.failure
+
+
+def _encode_requests(batch: list[SessionRequest]) -> bytes:
+    return SessionRequests(requests=batch).SerializeToString()
+
+
+def _request_size(request: SessionRequest) -> int:
+    return len(request.body) + len(request.method) + 32
 
 
 class SessionStreams:

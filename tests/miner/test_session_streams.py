@@ -12,7 +12,12 @@ import pytest
 from subnetkit.core.keys import Signer
 from subnetkit.miner import Limits, MinerServer
 from subnetkit.miner.sessions import TrustedPeers
-from subnetkit.protos.session.v1.session_pb2 import SessionRequest, SessionResponse
+from subnetkit.protos.session.v1.session_pb2 import (
+    SessionRequest,
+    SessionRequests,
+    SessionResponse,
+    SessionResponses,
+)
 from subnetkit.subnets.echo import echo_pb2
 from subnetkit.testing import eventually
 from subnetkit.validator.client import MinerClient, Target
@@ -79,17 +84,28 @@ class MutualTls:
         return channel.stream_stream(SESSION_PATH)(metadata=metadata, timeout=10)
 
 
-async def answer(call: grpc.aio.StreamStreamCall) -> SessionResponse:  # type: ignore[type-arg]
-    raw = await asyncio.wait_for(call.read(), 5)
-    assert isinstance(raw, bytes), raw
-    return SessionResponse.FromString(raw)
+class Answers:
+    """Reads a raw session stream's answers one at a time (they arrive in batches)."""
+
+    def __init__(self, call: grpc.aio.StreamStreamCall) -> None:  # type: ignore[type-arg]
+        self.call = call
+        self.buffer: list[SessionResponse] = []
+
+    async def next(self) -> SessionResponse:
+        while not self.buffer:
+            raw = await asyncio.wait_for(self.call.read(), 5)
+            assert isinstance(raw, bytes), raw
+            self.buffer.extend(SessionResponses.FromString(raw).responses)
+        return self.buffer.pop(0)
 
 
-def message(nonce: int, text: str = "hi", method: str = ECHO_PATH, **kw: object) -> bytes:
+def one(nonce: int, text: str = "hi", method: str = ECHO_PATH, **kw: object) -> SessionRequest:
     body = request(text).SerializeToString()
-    return SessionRequest(
-        nonce=nonce, method=method, body=body, timeout_ms=5000, **kw
-    ).SerializeToString()  # type: ignore[arg-type]
+    return SessionRequest(nonce=nonce, method=method, body=body, timeout_ms=5000, **kw)  # type: ignore[arg-type]
+
+
+def message(*requests: SessionRequest) -> bytes:
+    return SessionRequests(requests=requests).SerializeToString()
 
 
 async def test_many_requests_share_one_stream_and_each_answer_is_signed(
@@ -153,40 +169,49 @@ async def test_a_hostile_validator_on_the_stream_gets_precise_answers(
 ) -> None:
     net = MutualTls(alice, bob)
     miner = ScriptedMiner()
-    async with net.server(miner, max_request_bytes=64) as server, net.channel(server) as channel:
+    limits = {"max_request_bytes": 64, "max_session_in_flight": 8}
+    async with net.server(miner, **limits) as server, net.channel(server) as channel:
         call = net.open(channel)
-        await call.write(message(1, method="/nope.Service/Nope"))
-        unknown = await answer(call)
+        answers = Answers(call)
+        # one message, four bad requests: each gets its own answer, in order of reading
+        await call.write(
+            message(
+                one(1, method="/nope.Service/Nope"),
+                one(2, method="/subnets.echo.v1.Echo/EchoStream"),
+                one(3, text="x" * 100),
+                SessionRequest(nonce=4, method=ECHO_PATH, body=b"\xff\xff"),
+            )
+        )
+        unknown, streaming, big, junk = [await answers.next() for _ in range(4)]
         assert (unknown.nonce, unknown.code) == (1, S.UNIMPLEMENTED.value[0])
         assert ECHO_PATH in unknown.details
-        await call.write(message(2, method="/subnets.echo.v1.Echo/EchoStream"))
-        streaming = await answer(call)
         assert streaming.code == S.UNIMPLEMENTED.value[0] and "call it" in streaming.details
-        await call.write(message(3, text="x" * 100))
-        big = await answer(call)
         assert big.code == S.RESOURCE_EXHAUSTED.value[0] and "64" in big.details
-        await call.write(
-            SessionRequest(nonce=4, method=ECHO_PATH, body=b"\xff\xff").SerializeToString()
-        )
-        junk = await answer(call)
         assert junk.code == S.INVALID_ARGUMENT.value[0] and "EchoRequest" in junk.details
-        await call.write(message(5, text="block"))
+        await call.write(message(one(5, text="block")))
         await eventually(lambda: "block" in miner.started, timeout=5)
-        await call.write(message(5))  # the same nonce while the first is in flight
-        twice = await answer(call)
+        await call.write(message(one(5)))  # the same nonce while the first is in flight
+        twice = await answers.next()
         assert twice.nonce == 5 and twice.code == S.INVALID_ARGUMENT.value[0]
         miner.gate.set()
-        done = await answer(call)
+        done = await answers.next()
         assert done.nonce == 5 and done.code == 0 and len(done.signature) == 64
-        # bytes that are no SessionRequest end the stream, and only it
-        await call.write(b"\xff\xff\xff")
-        assert await asyncio.wait_for(call.code(), 5) == S.INVALID_ARGUMENT
-        assert "SessionRequest" in (await call.details())
+        assert miner.served == ["block"]  # none of the refused ones reached the handler
+        # more requests in one message than may be in flight end the stream, and only it
+        await call.write(message(*(one(10 + i) for i in range(9))))
+        assert await asyncio.wait_for(call.code(), 5) == S.RESOURCE_EXHAUSTED
+        assert "max_session_in_flight" in await call.details()
+        # bytes that are no SessionRequests end the stream, and only it
+        broken = net.open(channel)
+        await broken.write(b"\xff\xff\xff")
+        assert await asyncio.wait_for(broken.code(), 5) == S.INVALID_ARGUMENT
+        assert "SessionRequests" in await broken.details()
         again = net.open(channel)
-        await again.write(message(6))
-        assert (await answer(again)).code == 0
+        await again.write(message(one(6)))
+        assert (await Answers(again).next()).code == 0
         await again.done_writing()
         assert await asyncio.wait_for(again.code(), 5) == S.OK
+    assert miner.served == ["block", "hi"]
 
 
 async def test_a_stream_addressed_elsewhere_or_without_mutual_tls_is_refused(
@@ -205,7 +230,7 @@ async def test_a_stream_addressed_elsewhere_or_without_mutual_tls_is_refused(
 
 
 async def test_one_validator_holds_at_most_its_share(alice: Signer, bob: Signer) -> None:
-    """At most ``max_session_in_flight`` of a stream's messages run (the rest wait unread),
+    """At most ``max_session_in_flight`` of a stream's requests run (the rest wait unread),
     and at most ``max_sessions_per_caller`` streams per hotkey are open."""
     net = MutualTls(alice, bob)
     miner = ScriptedMiner()
@@ -213,18 +238,19 @@ async def test_one_validator_holds_at_most_its_share(alice: Signer, bob: Signer)
     async with net.server(miner, **limits) as server, net.channel(server) as channel:
         first = net.open(channel)
         for nonce in range(1, 5):
-            await first.write(message(nonce, text=f"block{nonce}"))
+            await first.write(message(one(nonce, text=f"block{nonce}")))
         await eventually(lambda: len(miner.started) == 2, timeout=5)
         second = net.open(channel)
-        await second.write(message(9))
-        assert (await answer(second)).code == 0  # its own stream is not held up
-        # the first stream's 3rd and 4th messages are still unread
+        await second.write(message(one(9)))
+        assert (await Answers(second).next()).code == 0  # its own stream is not held up
+        # the first stream's 3rd and 4th requests are still unread
         assert [t for t in miner.started if t.startswith("block")] == ["block1", "block2"]
         third = net.open(channel)
         assert await asyncio.wait_for(third.code(), 5) == S.RESOURCE_EXHAUSTED
         assert "max_sessions_per_caller" in await third.details()
         miner.gate.set()
-        nonces = sorted([(await answer(first)).nonce for _ in range(4)])
+        answers = Answers(first)
+        nonces = sorted([(await answers.next()).nonce for _ in range(4)])
         assert nonces == [1, 2, 3, 4]
 
 
@@ -283,9 +309,9 @@ class _HostileSession:
 
     async def open(self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> None:  # type: ignore[type-arg]
         async for raw in requests:
-            nonce = SessionRequest.FromString(raw).nonce
+            assert SessionRequests.FromString(raw).requests
             assert self.reply is not None
-            await context.write(self.reply.replace(b"NONCE", str(nonce).encode()))
+            await context.write(self.reply)
 
     async def __aenter__(self) -> str:
         self.server = grpc.aio.server()
@@ -331,8 +357,9 @@ async def test_a_forged_answer_on_the_stream_is_refused(alice: Signer, bob: Sign
 
     async def open_(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> None:  # type: ignore[type-arg]
         async for raw in requests:
-            forged.nonce = SessionRequest.FromString(raw).nonce
-            await context.write(forged.SerializeToString())
+            for sent in SessionRequests.FromString(raw).requests:
+                forged.nonce = sent.nonce
+                await context.write(SessionResponses(responses=[forged]).SerializeToString())
 
     server.add_registered_method_handlers(
         "subnetkit.session.v1.Session", {"Open": grpc.stream_stream_rpc_method_handler(open_)}

@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)subnetkit/protos/session/v1/session.proto\x12\x14subnetkit.session.v1\"a\n\x0eSessionRequest\x12\r\n\x05nonce\x18\x01 \x01(\x04\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x12\n\ntimeout_ms\x18\x04 \x01(\r\x12\x0e\n\x06\x63\x61ncel\x18\x05 \x01(\x08\"`\n\x0fSessionResponse\x12\r\n\x05nonce\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\r\x12\x0f\n\x07\x64\x65tails\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\x12\x11\n\tsignature\x18\x05 \x01(\x0c\x32\x62\n\x07Session\x12W\n\x04Open\x12$.subnetkit.session.v1.SessionRequest\x1a%.subnetkit.session.v1.SessionResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)subnetkit/protos/session/v1/session.proto\x12\x14subnetkit.session.v1\"a\n\x0eSessionRequest\x12\r\n\x05nonce\x18\x01 \x01(\x04\x12\x0e\n\x06method\x18\x02 \x01(\t\x12\x0c\n\x04\x62ody\x18\x03 \x01(\x0c\x12\x12\n\ntimeout_ms\x18\x04 \x01(\r\x12\x0e\n\x06\x63\x61ncel\x18\x05 \x01(\x08\"`\n\x0fSessionResponse\x12\r\n\x05nonce\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\r\x12\x0f\n\x07\x64\x65tails\x18\x03 \x01(\t\x12\x0c\n\x04\x62ody\x18\x04 \x01(\x0c\x12\x11\n\tsignature\x18\x05 \x01(\x0c\"I\n\x0fSessionRequests\x12\x36\n\x08requests\x18\x01 \x03(\x0b\x32$.subnetkit.session.v1.SessionRequest\"L\n\x10SessionResponses\x12\x38\n\tresponses\x18\x01 \x03(\x0b\x32%.subnetkit.session.v1.SessionResponse2d\n\x07Session\x12Y\n\x04Open\x12%.subnetkit.session.v1.SessionRequests\x1a&.subnetkit.session.v1.SessionResponses(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -35,6 +35,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SESSIONREQUEST']._serialized_end=164
   _globals['_SESSIONRESPONSE']._serialized_start=166
   _globals['_SESSIONRESPONSE']._serialized_end=262
-  _globals['_SESSION']._serialized_start=264
-  _globals['_SESSION']._serialized_end=362
+  _globals['_SESSIONREQUESTS']._serialized_start=264
+  _globals['_SESSIONREQUESTS']._serialized_end=337
+  _globals['_SESSIONRESPONSES']._serialized_start=339
+  _globals['_SESSIONRESPONSES']._serialized_end=415
+  _globals['_SESSION']._serialized_start=417
+  _globals['_SESSION']._serialized_end=517
 # @@protoc_insertion_point(module_scope)

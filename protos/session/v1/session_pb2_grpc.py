@@ -36,8 +36,8 @@ class SessionStub:
         """
         self.Open = channel.stream_stream(
                 '/subnetkit.session.v1.Session/Open',
-                request_serializer=subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionRequest.SerializeToString,
-                response_deserializer=subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionResponse.FromString,
+                request_serializer=subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionRequests.SerializeToString,
+                response_deserializer=subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionResponses.FromString,
                 _registered_method=True)
 
 
@@ -46,7 +46,8 @@ class SessionServicer:
 
     def Open(self, request_iterator, context):
         """Open a session with the miner named in sk-receiver (metadata: sk-version, sk-session,
-        sk-receiver). The miner reads requests while fewer than its cap are in flight, answers each,
+        sk-receiver). The miner reads requests while fewer than its cap are in flight (at most
+        its cap per message, too), answers each,
         and ends the stream with OK once every request it read is answered: a request it never read
         was never run, so the caller may send it again on a new stream.
         """
@@ -59,8 +60,8 @@ def add_SessionServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Open': grpc.stream_stream_rpc_method_handler(
                     servicer.Open,
-                    request_deserializer=subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionRequest.FromString,
-                    response_serializer=subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionResponse.SerializeToString,
+                    request_deserializer=subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionRequests.FromString,
+                    response_serializer=subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionResponses.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -88,8 +89,8 @@ class Session:
             request_iterator,
             target,
             '/subnetkit.session.v1.Session/Open',
-            subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionRequest.SerializeToString,
-            subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionResponse.FromString,
+            subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionRequests.SerializeToString,
+            subnetkit_dot_protos_dot_session_dot_v1_dot_session__pb2.SessionResponses.FromString,
             options,
             channel_credentials,
             insecure,

@@ -39,9 +39,10 @@ class SessionStub:
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> SessionAsyncStub: ...
-    Open: _grpc.StreamStreamMultiCallable[_session_pb2.SessionRequest, _session_pb2.SessionResponse]
+    Open: _grpc.StreamStreamMultiCallable[_session_pb2.SessionRequests, _session_pb2.SessionResponses]
     """Open a session with the miner named in sk-receiver (metadata: sk-version, sk-session,
-    sk-receiver). The miner reads requests while fewer than its cap are in flight, answers each,
+    sk-receiver). The miner reads requests while fewer than its cap are in flight (at most
+    its cap per message, too), answers each,
     and ends the stream with OK once every request it read is answered: a request it never read
     was never run, so the caller may send it again on a new stream.
     """
@@ -49,9 +50,10 @@ class SessionStub:
 @_typing.type_check_only
 class SessionAsyncStub(SessionStub):
     def __init__(self, channel: _aio.Channel) -> None: ...
-    Open: _aio.StreamStreamMultiCallable[_session_pb2.SessionRequest, _session_pb2.SessionResponse]  # type: ignore[assignment]
+    Open: _aio.StreamStreamMultiCallable[_session_pb2.SessionRequests, _session_pb2.SessionResponses]  # type: ignore[assignment]
     """Open a session with the miner named in sk-receiver (metadata: sk-version, sk-session,
-    sk-receiver). The miner reads requests while fewer than its cap are in flight, answers each,
+    sk-receiver). The miner reads requests while fewer than its cap are in flight (at most
+    its cap per message, too), answers each,
     and ends the stream with OK once every request it read is answered: a request it never read
     was never run, so the caller may send it again on a new stream.
     """
@@ -60,11 +62,12 @@ class SessionServicer(metaclass=_abc_1.ABCMeta):
     @_abc_1.abstractmethod
     def Open(
         self,
-        request_iterator: _MaybeAsyncIterator[_session_pb2.SessionRequest],
+        request_iterator: _MaybeAsyncIterator[_session_pb2.SessionRequests],
         context: _ServicerContext,
-    ) -> _typing.Union[_abc.Iterator[_session_pb2.SessionResponse], _abc.AsyncIterator[_session_pb2.SessionResponse]]:
+    ) -> _typing.Union[_abc.Iterator[_session_pb2.SessionResponses], _abc.AsyncIterator[_session_pb2.SessionResponses]]:
         """Open a session with the miner named in sk-receiver (metadata: sk-version, sk-session,
-        sk-receiver). The miner reads requests while fewer than its cap are in flight, answers each,
+        sk-receiver). The miner reads requests while fewer than its cap are in flight (at most
+        its cap per message, too), answers each,
         and ends the stream with OK once every request it read is answered: a request it never read
         was never run, so the caller may send it again on a new stream.
         """
