@@ -20,7 +20,9 @@ before it is authenticated:
 Steps 1-4 need no signature check, so stale, replayed, malformed and mis-addressed requests cost
 little more than gRPC's own work (``bench/wire.py`` measures it against a bare abort handler).
 In session mode (mutual TLS, docs/protocol.md) the handshake already proved the caller's hotkey:
-steps 2, 4, 6 and 7 are skipped, and the response is signed as always.
+steps 2, 4, 6 and 7 are skipped, and the response is signed as always. A session stream's
+requests (:mod:`subnetkit.miner.session_streams`) enter at step 5 through
+:meth:`RequestPipeline.serve_message`, one answer each.
 
 Handlers are registered as raw-bytes gRPC handlers (no (de)serializer), so step 5 hashes the exact
 bytes received and the response signature covers the exact bytes sent. Every rejection is a

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
@@ -40,6 +41,8 @@ _S = grpc.StatusCode
 #: the gRPC path of the session stream (subnetkit/protos/session/v1/session.proto)
 SESSION_PATH = "/subnetkit.session.v1.Session/Open"
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
+#: endpoints remembered as serving no session streams
+_MAX_UNSUPPORTED = 4096
 
 
 def status_of(code: int) -> grpc.StatusCode:
@@ -122,11 +125,16 @@ class SessionStream:
             ) from None
         finally:
             self._pending.pop(nonce, None)
+            if not self._pending and self._writer.closed:
+                self._call.cancel()  # retired and nothing left to wait for
 
     def retire(self) -> None:
         """Take no new requests; half-close once what is queued is written, so the miner
-        answers what it read and ends the stream with OK."""
+        answers what it read and ends the stream with OK. The call is cancelled once no request
+        waits on it any more, so a miner that never ends a stream cannot keep it open."""
         self._writer.close()
+        if not self._pending:
+            self._call.cancel()
 
     def cancel(self) -> None:
         self._writer.close()
@@ -179,7 +187,8 @@ class SessionStreams:
     def __init__(self, rotate_s: float = 15.0) -> None:
         self.rotate_s = rotate_s
         self._current: dict[str, SessionStream] = {}
-        self._unsupported: set[str] = set()
+        #: endpoints that answered UNIMPLEMENTED (oldest forgotten first past the bound)
+        self._unsupported: OrderedDict[str, None] = OrderedDict()
         self._live: set[SessionStream] = set()  # current and draining: kept until they end
 
     def supports(self, key: str) -> bool:
@@ -207,7 +216,9 @@ class SessionStreams:
             except Unread:
                 continue
             except Unsupported:
-                self._unsupported.add(key)
+                self._unsupported[key] = None
+                if len(self._unsupported) > _MAX_UNSUPPORTED:
+                    self._unsupported.popitem(last=False)
                 self._current.pop(key, None)
                 raise
         raise rpc_error(

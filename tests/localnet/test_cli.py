@@ -148,6 +148,39 @@ async def test_echo_network_pays_its_miners_and_validator(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
+async def test_echo_network_over_mutual_tls_pays_its_miners(tmp_path: Path) -> None:
+    """``--tls``: each miner admits only the validator's hotkey-bound certificate (fetched from
+    the identity endpoint it announces on chain), and the validator queries them in session
+    mode, on session streams; the miners are still paid, in separate processes."""
+    data = tmp_path / "net"
+    rc, out, err = await _run(
+        "--subnet",
+        "echo",
+        "--miners",
+        "2",
+        "--validators",
+        "1",
+        "--epochs",
+        "3",
+        "--tempo",
+        "10",
+        "--tls",
+        "--format",
+        "json",
+        "--data-dir",
+        str(data),
+        timeout=110,
+    )
+    assert rc == 0, err
+    summary = json.loads(out)
+    neurons = {n["name"]: n for n in summary["neurons"]}
+    for name in ("miner-0", "miner-1"):
+        assert neurons[name]["incentive"] > 0.3 and neurons[name]["emission"] > 0, neurons[name]
+    assert neurons["validator-0"]["dividends"] > 0.99
+    assert "Traceback" not in err
+
+
+@pytest.mark.slow
 async def test_a_neuron_that_dies_stops_the_network_with_its_last_lines(tmp_path: Path) -> None:
     data = tmp_path / "net"
     rc, out, err = await _run(

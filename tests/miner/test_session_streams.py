@@ -376,3 +376,39 @@ async def test_a_forged_answer_on_the_stream_is_refused(alice: Signer, bob: Sign
         assert "forged" in result.error.message
     finally:
         await server.stop(0)
+
+
+async def test_a_miner_that_never_ends_a_retired_stream_cannot_keep_it_open(bob: Signer) -> None:
+    """A retired stream is cancelled once no request waits on it: a miner ignoring the
+    half-close holds no stream of the caller's for longer than its requests take."""
+    active: list[int] = []
+
+    async def open_(requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext) -> None:  # type: ignore[type-arg]
+        active.append(1)
+        try:
+            async for raw in requests:
+                for sent in SessionRequests.FromString(raw).requests:
+                    reply = SessionResponse(nonce=sent.nonce, body=b"ok")
+                    await context.write(SessionResponses(responses=[reply]).SerializeToString())
+            await asyncio.sleep(3600)  # ignores the half-close: never ends the stream itself
+        finally:
+            active.pop()
+
+    server = grpc.aio.server()
+    server.add_registered_method_handlers(
+        "subnetkit.session.v1.Session", {"Open": grpc.stream_stream_rpc_method_handler(open_)}
+    )
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    streams = SessionStreams(rotate_s=0.0)  # a fresh stream for every request
+    endpoint = f"127.0.0.1:{port}"
+    try:
+        async with grpc.aio.insecure_channel(endpoint) as channel:
+            for nonce in range(1, 6):
+                reply = await streams.request(endpoint, channel, bob.ss58, ECHO_PATH, b"", nonce, 5)
+                assert (reply.nonce, reply.body) == (nonce, b"ok")
+            await eventually(lambda: len(active) <= 1, timeout=5)
+            streams.close()
+            await eventually(lambda: not active, timeout=5)
+    finally:
+        await server.stop(0)

@@ -63,3 +63,42 @@ def test_non_canonical_caller() -> None:
     assert ss58.canonical_ss58(v["polkadot_prefix_0"]) == v["canonical"]
     assert not ss58.is_canonical(v["polkadot_prefix_0"]) and ss58.is_canonical(v["canonical"])
     assert v["polkadot_prefix_0"] in DOC
+
+
+def test_session_stream_messages() -> None:
+    """A session stream's opening metadata, one request message and its answer: the ed25519
+    request and response vectors carried on the stream, the answer signed exactly as a call's
+    response is (docs/protocol.md, "Session streams")."""
+    from subnetkit.protos.session.v1.session_pb2 import (
+        SessionRequest,
+        SessionRequests,
+        SessionResponse,
+        SessionResponses,
+    )
+
+    v, ed = TLS["session_stream"], VECTORS["ed25519"]
+    bob = Signer.from_uri("//Bob")
+    assert [list(p) for p in protocol.session_open(receiver=bob.ss58)] == v["open_metadata"]
+    nonce, method = VECTORS["nonce"], ed["request"]["method"]
+    body = bytes.fromhex(ed["request"]["body"])
+    sent = SessionRequest(nonce=nonce, method=method, body=body, timeout_ms=v["timeout_ms"])
+    assert SessionRequests(requests=[sent]).SerializeToString().hex() == v["requests"]
+    answer = SessionResponses.FromString(bytes.fromhex(v["responses"])).responses[0]
+    assert answer.nonce == nonce and answer.code == 0
+    assert answer.body.hex() == ed["response"]["body"]
+    message = protocol.response_message(
+        version=protocol.PROTOCOL_VERSION,
+        method=method,
+        caller=ed["caller"],
+        request_hash=protocol.sha256(body),
+        nonce=nonce,
+        response_hash=protocol.sha256(answer.body),
+        miner_crypto="ed25519",
+        miner=ed["miner"],
+    )
+    assert message.hex() == ed["response"]["signed_message"]
+    assert verify(ed["miner"], message, answer.signature, "ed25519")
+    assert Signer.from_uri("//Bob", "ed25519").sign(message) == answer.signature
+    again = SessionResponse(nonce=nonce, body=answer.body, signature=answer.signature)
+    assert SessionResponses(responses=[again]).SerializeToString().hex() == v["responses"]
+    assert v["requests"] in DOC.replace("\n", "") and v["responses"] in DOC.replace("\n", "")
