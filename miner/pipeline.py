@@ -201,16 +201,7 @@ class RequestPipeline:
                     f"may hold on this miner (max_response_bytes less {_ANSWER_OVERHEAD}): ask "
                     "for less per request",
                 )
-            message = protocol.response_message(
-                version=auth.version,
-                method=bound.spec.path,
-                caller=auth.caller,
-                request_hash=body_hash,
-                nonce=auth.nonce,
-                response_hash=protocol.sha256(out),
-                miner_crypto=self.signer.crypto,
-                miner=self.signer.ss58,
-            )
+            message = self._response_message(bound, auth, body_hash, out)
             return SessionResponse(nonce=auth.nonce, body=out, signature=self.signer.sign(message))
         except WireError as exc:
             status = self._refused(bound, caller, exc)
@@ -410,14 +401,20 @@ class RequestPipeline:
                 miner=self.signer.ss58,
             )
             return protocol.response_trailer(self.signer, message, chunks=chain.count)
-        message = protocol.response_message(
+        message = self._response_message(bound, auth, body_hash, out or b"")
+        return protocol.response_trailer(self.signer, message)
+
+    def _response_message(
+        self, bound: BoundSynapse, auth: protocol.RequestAuth, body_hash: bytes, out: bytes
+    ) -> bytes:
+        """What the miner signs for a unary response ``out`` (a call's or a session answer's)."""
+        return protocol.response_message(
             version=auth.version,
             method=bound.spec.path,
             caller=auth.caller,
             request_hash=body_hash,
             nonce=auth.nonce,
-            response_hash=protocol.sha256(out or b""),
+            response_hash=protocol.sha256(out),
             miner_crypto=self.signer.crypto,
             miner=self.signer.ss58,
         )
-        return protocol.response_trailer(self.signer, message)

@@ -25,7 +25,6 @@ from subnetkit.core.errors import ConfigError
 from subnetkit.core.keys import Signer
 from subnetkit.core.lifecycle import Lifecycle
 from subnetkit.core.ports import bind_problem
-from subnetkit.miner import session_streams
 from subnetkit.miner.base import BoundSynapse, Miner, bind_synapses
 from subnetkit.miner.context import ServingContext
 from subnetkit.miner.handlers import HandlerRunner
@@ -39,6 +38,7 @@ from subnetkit.miner.sessions import SessionCallers, TrustedPeers, server_creden
 from subnetkit.wire.inprocess import InProcessContext, InProcessNetwork
 from subnetkit.wire.nonce_cache import NonceCache
 from subnetkit.wire.server_bounds import BoundedHealthServicer
+from subnetkit.wire.session_stream import SESSION_METHOD, SESSION_SERVICE
 from subnetkit.wire.tls import HotkeyCertificate
 
 __all__ = ["BlacklistHook", "Limits", "MinerServer", "PriorityHook"]
@@ -256,7 +256,7 @@ class MinerServer(Lifecycle):
         if self._reflection_enabled:
             names = (
                 service_name,
-                session_streams.SERVICE,
+                SESSION_SERVICE,
                 health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             )
             reflection.enable_server_reflection((*names, reflection.SERVICE_NAME), server)
@@ -267,12 +267,8 @@ class MinerServer(Lifecycle):
             server.add_registered_method_handlers(service, methods)
         # Always there: a miner without mutual TLS refuses it with a message saying so.
         server.add_registered_method_handlers(
-            session_streams.SERVICE,
-            {
-                session_streams.METHOD: grpc.stream_stream_rpc_method_handler(
-                    self._session_streams.serve
-                )
-            },
+            SESSION_SERVICE,
+            {SESSION_METHOD: grpc.stream_stream_rpc_method_handler(self._session_streams.serve)},
         )
         server.add_generic_rpc_handlers(
             (_Router(handlers, [b.spec.path for b in self._bound.values()]),)

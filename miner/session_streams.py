@@ -42,9 +42,6 @@ from subnetkit.wire.batch_writer import BatchWriter, stop
 log = logging.getLogger(__name__)
 
 _S = grpc.StatusCode
-#: the gRPC path of the session stream (subnetkit/protos/session/v1/session.proto)
-SERVICE = "subnetkit.session.v1.Session"
-METHOD = "Open"
 
 
 class SessionStreams:

@@ -38,8 +38,10 @@ from subnetkit.wire.batch_writer import BatchWriter
 log = logging.getLogger(__name__)
 
 _S = grpc.StatusCode
-#: the gRPC path of the session stream (subnetkit/protos/session/v1/session.proto)
-SESSION_PATH = "/subnetkit.session.v1.Session/Open"
+#: the session stream's service, method and gRPC path (subnetkit/protos/session/v1/session.proto)
+SESSION_SERVICE = "subnetkit.session.v1.Session"
+SESSION_METHOD = "Open"
+SESSION_PATH = f"/{SESSION_SERVICE}/{SESSION_METHOD}"
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 #: endpoints remembered as serving no session streams
 _MAX_UNSUPPORTED = 4096
