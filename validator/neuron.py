@@ -162,6 +162,7 @@ class ValidatorNeuron(NeuronBase):
             tls_certificate=self.certificate,
             session=cfg.session,
             session_verify_sample=cfg.session_verify_sample,
+            session_streams=cfg.session_streams,
         )
         self.runtime = ScoringRuntime(
             self.validator.make_scorer(settings),

@@ -160,6 +160,11 @@ class ValidatorSettings(_Section):
         le=1,
         description="in session mode, the share of unary responses whose signature is checked",
     )
+    session_streams: bool = Field(
+        True,
+        description="in session mode, send unary requests on one session stream per miner "
+        "(false: a gRPC call each; docs/protocol.md, Session streams)",
+    )
 
     @field_validator("devices")
     @classmethod

@@ -412,3 +412,14 @@ async def test_a_miner_that_never_ends_a_retired_stream_cannot_keep_it_open(bob:
             await eventually(lambda: not active, timeout=5)
     finally:
         await server.stop(0)
+
+
+async def test_session_streams_can_be_turned_off(alice: Signer, bob: Signer) -> None:
+    """``session_streams=False`` (``validator.session_streams = false``): a session call each."""
+    net = MutualTls(alice, bob)
+    async with net.server(ScriptedMiner()) as server, net.client(session_streams=False) as client:
+        results = await asyncio.gather(
+            *(client.query_one(net.target(server), ECHO, request(f"c{i}"), 5) for i in range(4))
+        )
+        assert all(r.ok for r in results)
+        assert streams_open(server) == 0 and served(server, "OK") == 4

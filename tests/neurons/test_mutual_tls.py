@@ -121,6 +121,9 @@ async def test_session_mode_refuses_strangers_and_follows_a_reissued_certificate
             assert validator.registry.get_sample_value("subnetkit_validator_answered") == 3
             assert served_ok(mutual) >= 2
             assert mutual.server.nonce_cache.live(vkey.ss58) == 0
+            # ... and on one session stream, which stays open between rounds
+            streams = "subnetkit_miner_session_streams"
+            assert mutual.registry.get_sample_value(streams) == 1
             for other in (plain, tls_only):
                 assert other.server is not None and other.server.nonce_cache.live(vkey.ss58) > 0
             mg = validator.sync.metagraph
