@@ -38,6 +38,7 @@ from subnetkit.protos.session.v1.session_pb2 import (
 )
 from subnetkit.wire import protocol
 from subnetkit.wire.batch_writer import BatchWriter, stop
+from subnetkit.wire.session_stream import MAX_REQUESTS_PER_MESSAGE
 
 log = logging.getLogger(__name__)
 
@@ -174,11 +175,11 @@ class _Session:
                 _S.INVALID_ARGUMENT,
                 "a session stream message does not parse as subnetkit.session.v1.SessionRequests",
             ) from None
-        if len(batch) > self.cap:
+        if len(batch) > MAX_REQUESTS_PER_MESSAGE:
             raise refusal(
                 _S.RESOURCE_EXHAUSTED,
-                f"a session stream message holds {len(batch)} requests, over this miner's cap "
-                f"of {self.cap} (max_session_in_flight): send fewer per message",
+                f"a session stream message holds {len(batch)} requests, over the protocol's "
+                f"{MAX_REQUESTS_PER_MESSAGE} per message: send fewer per message",
             )
         return batch
 

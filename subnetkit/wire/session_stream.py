@@ -42,6 +42,10 @@ _S = grpc.StatusCode
 SESSION_SERVICE = "subnetkit.session.v1.Session"
 SESSION_METHOD = "Open"
 SESSION_PATH = f"/{SESSION_SERVICE}/{SESSION_METHOD}"
+#: the most requests one stream message may hold (a miner ends a stream that sends more): small
+#: enough that a message never costs a miner much more work than its sender, large enough that a
+#: busy stream pays gRPC's per-message cost rarely
+MAX_REQUESTS_PER_MESSAGE = 64
 _CODES = {code.value[0]: code for code in grpc.StatusCode}
 #: endpoints remembered as serving no session streams
 _MAX_UNSUPPORTED = 4096
@@ -83,7 +87,11 @@ class SessionStream:
         # (grpc's stubs type an untyped call's write as taking nothing: it takes our bytes)
         write = cast(Callable[[bytes], Awaitable[object]], self._call.write)
         self._writer: BatchWriter[SessionRequest] = BatchWriter(
-            write, _encode_requests, _request_size, finish=self._call.done_writing
+            write,
+            _encode_requests,
+            _request_size,
+            max_items=MAX_REQUESTS_PER_MESSAGE,
+            finish=self._call.done_writing,
         )
         self._writing = asyncio.ensure_future(self._writer.run())
         self.reader = asyncio.ensure_future(self._read())

@@ -22,7 +22,12 @@ from subnetkit.subnets.echo import echo_pb2
 from subnetkit.testing import eventually
 from subnetkit.validator.client import MinerClient, Target
 from subnetkit.wire import protocol, tls
-from subnetkit.wire.session_stream import SESSION_PATH, SessionStreams, Unsupported
+from subnetkit.wire.session_stream import (
+    MAX_REQUESTS_PER_MESSAGE,
+    SESSION_PATH,
+    SessionStreams,
+    Unsupported,
+)
 from tests.miner.fakes import ScriptedMiner
 
 S = grpc.StatusCode
@@ -197,10 +202,10 @@ async def test_a_hostile_validator_on_the_stream_gets_precise_answers(
         done = await answers.next()
         assert done.nonce == 5 and done.code == 0 and len(done.signature) == 64
         assert miner.served == ["block"]  # none of the refused ones reached the handler
-        # more requests in one message than may be in flight end the stream, and only it
-        await call.write(message(*(one(10 + i) for i in range(9))))
+        # more requests in one message than the protocol allows end the stream, and only it
+        await call.write(message(*(one(10 + i) for i in range(MAX_REQUESTS_PER_MESSAGE + 1))))
         assert await asyncio.wait_for(call.code(), 5) == S.RESOURCE_EXHAUSTED
-        assert "max_session_in_flight" in await call.details()
+        assert f"{MAX_REQUESTS_PER_MESSAGE} per message" in await call.details()
         # bytes that are no SessionRequests end the stream, and only it
         broken = net.open(channel)
         await broken.write(b"\xff\xff\xff")
@@ -423,3 +428,18 @@ async def test_session_streams_can_be_turned_off(alice: Signer, bob: Signer) -> 
         )
         assert all(r.ok for r in results)
         assert streams_open(server) == 0 and served(server, "OK") == 4
+
+
+async def test_more_requests_than_the_miner_runs_at_once_wait_their_turn(
+    alice: Signer, bob: Signer
+) -> None:
+    """A validator with far more requests in flight than the miner's per-stream cap: the miner
+    reads on as slots free up, and every request is answered on the one stream."""
+    net = MutualTls(alice, bob)
+    limited = net.server(ScriptedMiner(), max_session_in_flight=4)
+    async with limited as server, net.client(max_concurrency=256) as client:
+        results = await asyncio.gather(
+            *(client.query_one(net.target(server), ECHO, request(f"w{i}"), 10) for i in range(200))
+        )
+        assert [r.error for r in results if not r.ok] == []
+        assert streams_open(server) == 1 and served(server, "OK") == 200
