@@ -25,10 +25,12 @@ requests (:mod:`subnetkit.miner.session_streams`) enter at step 5 through
 :meth:`RequestPipeline.serve_message`, one answer each.
 
 Handlers are registered as raw-bytes gRPC handlers (no (de)serializer), so step 5 hashes the exact
-bytes received and the response signature covers the exact bytes sent. Every rejection is a
-:class:`~subnetkit.core.errors.WireError` mapped to its gRPC status at one place, the
-``except WireError`` of :meth:`RequestPipeline.serve`, which sets the status on the call's
-context (gRPC's or the in-process one) rather than aborting.
+bytes received and the response signature covers the exact bytes sent. Steps 1-4 return an
+UNAUTHENTICATED refusal's message rather than raising it: an exception's object, traceback and
+unwinding were a measurable share of what such a refusal costs. Every other rejection is a
+:class:`~subnetkit.core.errors.WireError`. A call's refusals reach the caller through
+:meth:`RequestPipeline._refuse`, which sets the status on the call's context (gRPC's or the
+in-process one) rather than aborting.
 """
 
 from __future__ import annotations
@@ -78,11 +80,8 @@ def _gone(context: object) -> bool:
     return cancelled is not None and bool(cancelled())
 
 
-def _replayed(auth: protocol.RequestAuth) -> WireError:
-    return refusal(
-        _S.UNAUTHENTICATED,
-        f"replayed nonce {auth.nonce} from {auth.caller}: sign every request afresh",
-    )
+def _replay_problem(auth: protocol.RequestAuth) -> str:
+    return f"replayed nonce {auth.nonce} from {auth.caller}: sign every request afresh"
 
 
 class RequestPipeline:
@@ -131,7 +130,11 @@ class RequestPipeline:
         started = time.perf_counter()
         caller, status = UNAUTHENTICATED_CALLER, "OK"
         try:
-            auth, checked_at = self._screen(body, context)
+            screened = self._screen(body, context)
+            if isinstance(screened, str):  # the cheap refusals: no exception raised
+                status = self._refuse(bound, context, _S.UNAUTHENTICATED, screened, caller)
+                return None
+            auth, checked_at = screened
             body_hash = await self._admit(bound, body, context, auth, checked_at)
             caller = self.metrics.caller_label(auth.caller)
             if checked_at is not None:
@@ -150,16 +153,9 @@ class RequestPipeline:
                 )
             return out
         except WireError as exc:
-            status = self._refused(bound, caller, exc)
-            # Set, and the handler returns: Enum.name is a property, and an Enum key hashes
-            # through a Python-level __hash__ (both measurable on a refused request).
-            # Set, and the handler returns: gRPC sends this status (and no response message)
-            # as ``abort`` would, without raising its AbortError through our frames. That error
-            # is kept on the call, its traceback holds the frames and they hold the call: a
-            # reference cycle per refused request for the cyclic GC (bench/wire.py measures
-            # refusals). The in-process transport reads the status from its context the same way.
-            context.set_code(exc.status)
-            context.set_details(exc.message)
+            if caller == UNAUTHENTICATED_CALLER and exc.status is _S.PERMISSION_DENIED:
+                caller = BLACKLISTED_CALLER  # counted as refused by the blacklist, too
+            status = self._refuse(bound, context, exc.status, exc.message, caller)
             return None
         except CallerGone:
             status = "CANCELLED"  # the caller left mid-stream: not the miner's failure
@@ -214,20 +210,42 @@ class RequestPipeline:
             self._count(bound.spec.name, caller, status, time.perf_counter() - started)
 
     def _refused(self, bound: BoundSynapse, caller: str, exc: WireError) -> str:
-        """Log a refusal (throttled per status and caller class); its status for the count.
+        """Log a refusal (throttled per status and caller class); its status for the count."""
+        if caller == UNAUTHENTICATED_CALLER and exc.status is _S.PERMISSION_DENIED:
+            caller = BLACKLISTED_CALLER  # refused by the blacklist, before the signature
+        return self._log_refusal(bound, caller, exc.status, exc.message)
+
+    def _log_refusal(
+        self, bound: BoundSynapse, caller: str, code: grpc.StatusCode, message: str
+    ) -> str:
+        """:meth:`_refused` for a refusal given as its ``code`` and ``message``.
 
         The member's plain attribute: Enum.name is a property, and an Enum key hashes through a
         Python-level __hash__ (both measurable on a refused request)."""
-        status: str = exc.status._name_
-        if caller == UNAUTHENTICATED_CALLER and exc.status is _S.PERMISSION_DENIED:
-            caller = BLACKLISTED_CALLER  # refused by the blacklist, before the signature
+        status: str = code._name_
         self._refusals.log(
-            f"{status}/{caller}",
-            "refused a %s caller on %s: %s",
-            caller,
-            bound.spec.name,
-            exc.message,
+            f"{status}/{caller}", "refused a %s caller on %s: %s", caller, bound.spec.name, message
         )
+        return status
+
+    def _refuse(
+        self,
+        bound: BoundSynapse,
+        context: ServingContext,
+        code: grpc.StatusCode,
+        message: str,
+        caller: str,
+    ) -> str:
+        """Refuse a call: log why (:meth:`_log_refusal`), send ``code`` with ``message`` as its
+        details, and return the status's name for the request count."""
+        status = self._log_refusal(bound, caller, code, message)
+        # Set, and the handler returns: gRPC sends this status (and no response message) as
+        # ``abort`` would, without raising its AbortError through our frames. That error is
+        # kept on the call, its traceback holds the frames and they hold the call: a reference
+        # cycle per refused request for the cyclic GC (bench/wire.py measures refusals). The
+        # in-process transport reads the status from its context the same way.
+        context.set_code(code)
+        context.set_details(message)
         return status
 
     async def _run(
@@ -268,13 +286,15 @@ class RequestPipeline:
 
     def _screen(
         self, body: bytes, context: ServingContext
-    ) -> tuple[protocol.RequestAuth, int | None]:
+    ) -> tuple[protocol.RequestAuth, int | None] | str:
         """Steps 1-4, which need no signature check: the request's shape, freshness, size,
         receiver and the replay lookup. Synchronous and allocation-light on purpose: junk is
         refused here, and a refusal should cost little more than gRPC's own work.
 
         Returns the auth fields and the clock reading at the freshness check (None in session
-        mode, which has no replay window).
+        mode, which has no replay window), or why the request is refused as UNAUTHENTICATED
+        (returned, not raised: the refusals an attacker can send at will). Rarer refusals
+        (an oversized body, a session this miner does not grant) raise a WireError.
         """
         lim = self.limits
         metadata = context.invocation_metadata() or ()
@@ -283,15 +303,18 @@ class RequestPipeline:
             checked_at: int | None = None
         else:
             checked_at = self._clock()
-            auth = protocol.parse_request_metadata(
+            read = protocol.read_request_metadata(
                 metadata, checked_at, lim.max_age_s, lim.max_skew_s
             )
+            if isinstance(read, str):
+                return read
+            auth = read
         if len(body) > lim.max_request_bytes:
             raise self._too_large(body)
         if auth.receiver != self._hotkey:
-            protocol.check_receiver(auth.receiver, self._hotkey)
+            return protocol.receiver_problem(auth.receiver, self._hotkey)
         if checked_at is not None and self.nonce_cache.seen(auth.caller, auth.nonce):
-            raise _replayed(auth)
+            return _replay_problem(auth)
         return auth, checked_at
 
     def _too_large(self, body: bytes) -> WireError:
@@ -335,7 +358,7 @@ class RequestPipeline:
         except NonceCacheFull as exc:
             raise refusal(_S.RESOURCE_EXHAUSTED, str(exc)) from None
         if not fresh:  # a copy verified while this one was in the hooks
-            raise _replayed(auth)
+            raise refusal(_S.UNAUTHENTICATED, _replay_problem(auth))
 
     def _parse(self, bound: BoundSynapse, body: bytes) -> Message:
         try:

@@ -111,7 +111,11 @@ def canonical_ss58(address: str) -> str | None:
     return None if key is None else encode(key)
 
 
+@lru_cache(maxsize=65536)
 def is_canonical(address: str) -> bool:
-    """True if ``address`` is a valid SS58 address already in the canonical spelling."""
+    """True if ``address`` is a valid SS58 address already in the canonical spelling.
+
+    Cached too: the wire checks the caller of every request, refused ones included, and a
+    cache hit costs no Python frame."""
     decoded = decode(address)
     return decoded is not None and decoded[0] == CANONICAL_PREFIX

@@ -78,12 +78,28 @@ def parse_request_metadata(
     max_age_s: float = 0.0,
     max_skew_s: float = 0.0,
 ) -> RequestAuth:
-    """Read and shape-check the auth metadata; raise UNAUTHENTICATED naming what is wrong.
+    """Read and shape-check the auth metadata; raise UNAUTHENTICATED naming what is wrong
+    (:func:`read_request_metadata`, raising)."""
+    auth = read_request_metadata(metadata, now_ns, max_age_s, max_skew_s)
+    if isinstance(auth, str):
+        raise _unauthenticated(auth)
+    return auth
+
+
+def read_request_metadata(
+    metadata: Iterable[tuple[str, str | bytes]],
+    now_ns: int | None = None,
+    max_age_s: float = 0.0,
+    max_skew_s: float = 0.0,
+) -> RequestAuth | str:
+    """The auth fields of a request, or why it is refused (UNAUTHENTICATED's message).
 
     The shape is checked here (presence, types, lengths, SS58 decoding), and with ``now_ns``
-    the nonce's freshness too (:func:`check_freshness`, in the same pass: a miner refuses most
+    the nonce's freshness too (:func:`freshness_problem`, in the same pass: a miner refuses most
     junk right here, so one call does both). The receiver and the signature are separate
-    pipeline steps, so each can fail with its own message.
+    pipeline steps, so each can fail with its own message. It returns the problem rather than
+    raising it: a miner refuses junk here at a rate an attacker picks, and an exception (its
+    object, traceback and unwinding) is a measurable share of a refusal's cost (bench/wire.py).
     """
     # One pass over the few headers, no dict: gRPC hands them over as named tuples, which a
     # dict() builds from at half this loop's speed, and this runs for every refused request
@@ -106,47 +122,49 @@ def parse_request_metadata(
         elif key == MD_SESSION:
             session = True
     if version is None or caller is None or receiver is None or nonce_text is None:
-        raise _missing((version, caller, receiver, nonce_text, signature), session)
+        return _missing((version, caller, receiver, nonce_text, signature), session)
     if signature is None:
-        raise _missing((version, caller, receiver, nonce_text, signature), session)
+        return _missing((version, caller, receiver, nonce_text, signature), session)
     if version != PROTOCOL_VERSION:
-        raise _unauthenticated(
+        return (
             f"protocol version {version!r} is not supported; this miner speaks "
             f"{PROTOCOL_VERSION!r}: upgrade the caller"
         )
     if crypto is None:
         crypto = DEFAULT_CRYPTO
     if not isinstance(caller, str) or not ss58.is_canonical(caller):
-        raise _unauthenticated(_caller_problem(caller))
+        return _caller_problem(caller)
     if not isinstance(receiver, str):
-        raise _unauthenticated(f"{MD_RECEIVER} must be the miner's SS58 hotkey")
+        return f"{MD_RECEIVER} must be the miner's SS58 hotkey"
     if crypto not in CRYPTO_TYPES:
-        raise _unauthenticated(f"{MD_CALLER_CRYPTO} {crypto!r} unknown: use sr25519 or ed25519")
+        return f"{MD_CALLER_CRYPTO} {crypto!r} unknown: use sr25519 or ed25519"
     if not isinstance(nonce_text, str) or not nonce_text.isdigit() or len(nonce_text) > 20:
-        raise _unauthenticated(f"{MD_NONCE} must be a decimal nanosecond timestamp")
+        return f"{MD_NONCE} must be a decimal nanosecond timestamp"
     nonce = int(nonce_text)
     if nonce > _MAX_NONCE:
-        raise _unauthenticated(f"{MD_NONCE} does not fit in 64 bits")
+        return f"{MD_NONCE} does not fit in 64 bits"
     if not isinstance(signature, bytes) or len(signature) != SIGNATURE_LEN:
-        raise _unauthenticated(f"{MD_SIGNATURE} must be {SIGNATURE_LEN} raw bytes")
+        return f"{MD_SIGNATURE} must be {SIGNATURE_LEN} raw bytes"
     if now_ns is not None and not -max_skew_s * 1e9 <= now_ns - nonce <= max_age_s * 1e9:
-        check_freshness(nonce, now_ns, max_age_s, max_skew_s)  # raises, saying which bound
+        problem = freshness_problem(nonce, now_ns, max_age_s, max_skew_s)
+        if problem is not None:
+            return problem
     return RequestAuth(PROTOCOL_VERSION, caller, str(crypto), receiver, nonce, signature)
 
 
 _REQUIRED = (MD_VERSION, MD_CALLER, MD_RECEIVER, MD_NONCE, MD_SIGNATURE)
 
 
-def _missing(values: tuple[str | bytes | None, ...], session: bool) -> WireError:
+def _missing(values: tuple[str | bytes | None, ...], session: bool) -> str:
     """Why a request without every auth field (``values``, in ``_REQUIRED`` order, None where
     absent) is refused; a session request where this miner offers no session says so."""
     if session:
-        return _unauthenticated(
+        return (
             "session mode needs mutual TLS with a client certificate this miner trusts, and "
             "this miner does not offer it here: sign each request (docs/protocol.md)"
         )
     missing = ", ".join(k for k, v in zip(_REQUIRED, values, strict=True) if v is None)
-    return _unauthenticated(
+    return (
         f"auth metadata missing: {missing}; sign requests with a subnetkit "
         "client (validator.client.MinerClient) or follow docs/protocol.md"
     )
@@ -218,27 +236,34 @@ def asks_session(metadata: Iterable[tuple[str, str | bytes]]) -> bool:
 
 def check_freshness(nonce: int, now_ns: int, max_age_s: float, max_skew_s: float) -> None:
     """Reject a nonce older than ``max_age_s`` or more than ``max_skew_s`` in the future."""
+    problem = freshness_problem(nonce, now_ns, max_age_s, max_skew_s)
+    if problem is not None:
+        raise _unauthenticated(problem)
+
+
+def freshness_problem(nonce: int, now_ns: int, max_age_s: float, max_skew_s: float) -> str | None:
+    """Why a nonce is too old or too far in the future (which bound, by how much), or None."""
     age_ns = now_ns - nonce
     if age_ns > max_age_s * 1e9:
-        raise _unauthenticated(
+        return (
             f"stale request: nonce is {age_ns / 1e9:.3f} s old (max {max_age_s:g} s); "
             "sign each request just before sending and check the caller's clock"
         )
     if -age_ns > max_skew_s * 1e9:
-        raise _unauthenticated(
+        return (
             f"nonce is {-age_ns / 1e9:.3f} s in the future (max skew {max_skew_s:g} s): "
             "synchronise the caller's clock (NTP)"
         )
+    return None
 
 
-def check_receiver(receiver: str, own_hotkey: str) -> None:
-    """Reject a request addressed to another hotkey, so one signed for miner A cannot be
-    replayed against miner B (the receiver is inside the signed bytes as well)."""
-    if receiver != own_hotkey:
-        raise _unauthenticated(
-            f"request addressed to {receiver}, but this miner is {own_hotkey}: "
-            "refresh the metagraph and query the hotkey that serves this endpoint"
-        )
+def receiver_problem(receiver: str, own_hotkey: str) -> str:
+    """Why a request addressed to another hotkey is refused: one signed for miner A must not
+    be replayed against miner B (the receiver is inside the signed bytes as well)."""
+    return (
+        f"request addressed to {receiver}, but this miner is {own_hotkey}: "
+        "refresh the metagraph and query the hotkey that serves this endpoint"
+    )
 
 
 def verify_request(auth: RequestAuth, method: str, body_hash: bytes) -> None:
@@ -385,14 +410,16 @@ __all__ = [
     "RequestAuth",
     "asks_session",
     "check_freshness",
-    "check_receiver",
     "check_response_trailer",
+    "freshness_problem",
     "lane_clock",
     "lp",
     "metadata_dict",
     "next_nonce",
     "parse_request_metadata",
     "parse_session_metadata",
+    "read_request_metadata",
+    "receiver_problem",
     "request_message",
     "response_message",
     "response_trailer",
