@@ -62,6 +62,22 @@ def test_freshness_window() -> None:
         protocol.check_freshness(now + 3 * 10**9, now, 10, 2)
 
 
+def test_read_returns_the_refusal_that_parse_raises() -> None:
+    """The miner's screening reads without raising (read_request_metadata): the message it
+    returns is the one parse_request_metadata raises, stale nonce and missing field alike."""
+    now = time.time_ns()
+    md = good_metadata()
+    stale = [(k, str(now - 60 * 10**9) if k == "sk-nonce" else v) for k, v in md]
+    unsigned = [(k, v) for k, v in md if k != "sk-signature-bin"]
+    for metadata, match in ((stale, "stale request: nonce is 60.0"), (unsigned, "missing")):
+        read = protocol.read_request_metadata(metadata, now, 10, 2)
+        assert isinstance(read, str) and match in read
+        with pytest.raises(WireError) as info:
+            protocol.parse_request_metadata(metadata, now, 10, 2)
+        assert info.value.message == read
+    assert isinstance(protocol.read_request_metadata(md, now, 10, 2), protocol.RequestAuth)
+
+
 def test_nonce_clock_never_repeats() -> None:
     clock = protocol.NonceClock()
     values = [clock() for _ in range(10_000)]
