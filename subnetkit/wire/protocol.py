@@ -257,6 +257,12 @@ def freshness_problem(nonce: int, now_ns: int, max_age_s: float, max_skew_s: flo
     return None
 
 
+def check_receiver(receiver: str, own_hotkey: str) -> None:
+    """Reject a request addressed to another hotkey (:func:`receiver_problem`)."""
+    if receiver != own_hotkey:
+        raise _unauthenticated(receiver_problem(receiver, own_hotkey))
+
+
 def receiver_problem(receiver: str, own_hotkey: str) -> str:
     """Why a request addressed to another hotkey is refused: one signed for miner A must not
     be replayed against miner B (the receiver is inside the signed bytes as well)."""
@@ -410,6 +416,7 @@ __all__ = [
     "RequestAuth",
     "asks_session",
     "check_freshness",
+    "check_receiver",
     "check_response_trailer",
     "freshness_problem",
     "lane_clock",
