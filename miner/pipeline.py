@@ -58,6 +58,7 @@ from subnetkit.protos.session.v1.session_pb2 import SessionRequest, SessionRespo
 from subnetkit.wire import protocol
 from subnetkit.wire.inprocess import InProcessContext
 from subnetkit.wire.nonce_cache import NonceCache, NonceCacheFull
+from subnetkit.wire.request_metadata import read_request_metadata
 
 log = logging.getLogger(__name__)
 
@@ -303,9 +304,7 @@ class RequestPipeline:
             checked_at: int | None = None
         else:
             checked_at = self._clock()
-            read = protocol.read_request_metadata(
-                metadata, checked_at, lim.max_age_s, lim.max_skew_s
-            )
+            read = read_request_metadata(metadata, checked_at, lim.max_age_s, lim.max_skew_s)
             if isinstance(read, str):
                 return read
             auth = read

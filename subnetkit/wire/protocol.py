@@ -19,7 +19,6 @@ from typing import NamedTuple
 
 import grpc
 
-from subnetkit.core import ss58
 from subnetkit.core.errors import WireError
 from subnetkit.core.keys import Signer, verify
 from subnetkit.wire.layouts import (
@@ -53,7 +52,7 @@ CRYPTO_TYPES = ("sr25519", "ed25519")
 #: The key type implied when ``sk-caller-crypto`` / ``sk-miner-crypto`` is absent.
 DEFAULT_CRYPTO = "sr25519"
 SIGNATURE_LEN = 64
-_MAX_NONCE = 2**64 - 1
+MAX_NONCE = 2**64 - 1
 
 
 class RequestAuth(NamedTuple):
@@ -68,122 +67,9 @@ class RequestAuth(NamedTuple):
     signature: bytes
 
 
-def _unauthenticated(message: str) -> WireError:
+def unauthenticated(message: str) -> WireError:
+    """The error a request with bad auth metadata is refused with (status UNAUTHENTICATED)."""
     return WireError(message, status=grpc.StatusCode.UNAUTHENTICATED, code="unauthenticated")
-
-
-def parse_request_metadata(
-    metadata: Iterable[tuple[str, str | bytes]],
-    now_ns: int | None = None,
-    max_age_s: float = 0.0,
-    max_skew_s: float = 0.0,
-) -> RequestAuth:
-    """Read and shape-check the auth metadata; raise UNAUTHENTICATED naming what is wrong
-    (:func:`read_request_metadata`, raising)."""
-    auth = read_request_metadata(metadata, now_ns, max_age_s, max_skew_s)
-    if isinstance(auth, str):
-        raise _unauthenticated(auth)
-    return auth
-
-
-def read_request_metadata(
-    metadata: Iterable[tuple[str, str | bytes]],
-    now_ns: int | None = None,
-    max_age_s: float = 0.0,
-    max_skew_s: float = 0.0,
-) -> RequestAuth | str:
-    """The auth fields of a request, or why it is refused (UNAUTHENTICATED's message).
-
-    The shape is checked here (presence, types, lengths, SS58 decoding), and with ``now_ns``
-    the nonce's freshness too (:func:`freshness_problem`, in the same pass: a miner refuses most
-    junk right here, so one call does both). The receiver and the signature are separate
-    pipeline steps, so each can fail with its own message. It returns the problem rather than
-    raising it: a miner refuses junk here at a rate an attacker picks, and an exception (its
-    object, traceback and unwinding) is a measurable share of a refusal's cost (bench/wire.py).
-    """
-    # One pass over the few headers, no dict: gRPC hands them over as named tuples, which a
-    # dict() builds from at half this loop's speed, and this runs for every refused request
-    # too (the last value of a repeated key wins, as in metadata_dict).
-    version = caller = receiver = nonce_text = signature = crypto = None
-    session = False
-    for key, value in metadata:
-        if key == MD_NONCE:
-            nonce_text = value
-        elif key == MD_CALLER:
-            caller = value
-        elif key == MD_RECEIVER:
-            receiver = value
-        elif key == MD_SIGNATURE:
-            signature = value
-        elif key == MD_VERSION:
-            version = value
-        elif key == MD_CALLER_CRYPTO:
-            crypto = value
-        elif key == MD_SESSION:
-            session = True
-    if version is None or caller is None or receiver is None or nonce_text is None:
-        return _missing((version, caller, receiver, nonce_text, signature), session)
-    if signature is None:
-        return _missing((version, caller, receiver, nonce_text, signature), session)
-    if version != PROTOCOL_VERSION:
-        return (
-            f"protocol version {version!r} is not supported; this miner speaks "
-            f"{PROTOCOL_VERSION!r}: upgrade the caller"
-        )
-    if crypto is None:
-        crypto = DEFAULT_CRYPTO
-    if not isinstance(caller, str) or not ss58.is_canonical(caller):
-        return _caller_problem(caller)
-    if not isinstance(receiver, str):
-        return f"{MD_RECEIVER} must be the miner's SS58 hotkey"
-    if crypto not in CRYPTO_TYPES:
-        return f"{MD_CALLER_CRYPTO} {crypto!r} unknown: use sr25519 or ed25519"
-    if not isinstance(nonce_text, str) or not nonce_text.isdigit() or len(nonce_text) > 20:
-        return f"{MD_NONCE} must be a decimal nanosecond timestamp"
-    nonce = int(nonce_text)
-    if nonce > _MAX_NONCE:
-        return f"{MD_NONCE} does not fit in 64 bits"
-    if not isinstance(signature, bytes) or len(signature) != SIGNATURE_LEN:
-        return f"{MD_SIGNATURE} must be {SIGNATURE_LEN} raw bytes"
-    if now_ns is not None and not -max_skew_s * 1e9 <= now_ns - nonce <= max_age_s * 1e9:
-        problem = freshness_problem(nonce, now_ns, max_age_s, max_skew_s)
-        if problem is not None:
-            return problem
-    return RequestAuth(PROTOCOL_VERSION, caller, str(crypto), receiver, nonce, signature)
-
-
-_REQUIRED = (MD_VERSION, MD_CALLER, MD_RECEIVER, MD_NONCE, MD_SIGNATURE)
-
-
-def _missing(values: tuple[str | bytes | None, ...], session: bool) -> str:
-    """Why a request without every auth field (``values``, in ``_REQUIRED`` order, None where
-    absent) is refused; a session request where this miner offers no session says so."""
-    if session:
-        return (
-            "session mode needs mutual TLS with a client certificate this miner trusts, and "
-            "this miner does not offer it here: sign each request (docs/protocol.md)"
-        )
-    missing = ", ".join(k for k, v in zip(_REQUIRED, values, strict=True) if v is None)
-    return (
-        f"auth metadata missing: {missing}; sign requests with a subnetkit "
-        "client (validator.client.MinerClient) or follow docs/protocol.md"
-    )
-
-
-def _caller_problem(caller: str | bytes) -> str:
-    """Why ``caller`` is refused: not an address at all, or a non-canonical spelling of one.
-
-    Identity is the public key, not its text: a key re-spelled with another SS58 prefix would
-    otherwise pass every check keyed by the text (deny lists, quotas, the replay cache, metric
-    labels) as a fresh caller. Refusing every other spelling keeps one string per key.
-    """
-    canonical = ss58.canonical_ss58(caller) if isinstance(caller, str) else None
-    if canonical is None or not isinstance(caller, str):
-        return f"{MD_CALLER} is not an SS58 address: send the caller's hotkey"
-    return (
-        f"{MD_CALLER} {caller} is not in canonical form (SS58 prefix {ss58.CANONICAL_PREFIX}): "
-        f"send the same key as {canonical}"
-    )
 
 
 def parse_session_metadata(
@@ -209,19 +95,19 @@ def parse_session_metadata(
         elif key == MD_VERSION:
             version = value
     if version != PROTOCOL_VERSION:
-        raise _unauthenticated(
+        raise unauthenticated(
             f"protocol version {version!r} is not supported; this miner speaks "
             f"{PROTOCOL_VERSION!r}: upgrade the caller"
         )
     if not isinstance(receiver, str):
-        raise _unauthenticated(f"{MD_RECEIVER} must be the miner's SS58 hotkey")
+        raise unauthenticated(f"{MD_RECEIVER} must be the miner's SS58 hotkey")
     if stream and nonce_text is None:
         return RequestAuth(PROTOCOL_VERSION, caller, DEFAULT_CRYPTO, receiver, 0, b"")
     if not isinstance(nonce_text, str) or not nonce_text.isdigit() or len(nonce_text) > 20:
-        raise _unauthenticated(f"{MD_NONCE} must be a decimal number (it binds the response)")
+        raise unauthenticated(f"{MD_NONCE} must be a decimal number (it binds the response)")
     nonce = int(nonce_text)
-    if nonce > _MAX_NONCE:
-        raise _unauthenticated(f"{MD_NONCE} does not fit in 64 bits")
+    if nonce > MAX_NONCE:
+        raise unauthenticated(f"{MD_NONCE} does not fit in 64 bits")
     return RequestAuth(PROTOCOL_VERSION, caller, DEFAULT_CRYPTO, receiver, nonce, b"")
 
 
@@ -234,33 +120,10 @@ def asks_session(metadata: Iterable[tuple[str, str | bytes]]) -> bool:
     return False
 
 
-def check_freshness(nonce: int, now_ns: int, max_age_s: float, max_skew_s: float) -> None:
-    """Reject a nonce older than ``max_age_s`` or more than ``max_skew_s`` in the future."""
-    problem = freshness_problem(nonce, now_ns, max_age_s, max_skew_s)
-    if problem is not None:
-        raise _unauthenticated(problem)
-
-
-def freshness_problem(nonce: int, now_ns: int, max_age_s: float, max_skew_s: float) -> str | None:
-    """Why a nonce is too old or too far in the future (which bound, by how much), or None."""
-    age_ns = now_ns - nonce
-    if age_ns > max_age_s * 1e9:
-        return (
-            f"stale request: nonce is {age_ns / 1e9:.3f} s old (max {max_age_s:g} s); "
-            "sign each request just before sending and check the caller's clock"
-        )
-    if -age_ns > max_skew_s * 1e9:
-        return (
-            f"nonce is {-age_ns / 1e9:.3f} s in the future (max skew {max_skew_s:g} s): "
-            "synchronise the caller's clock (NTP)"
-        )
-    return None
-
-
 def check_receiver(receiver: str, own_hotkey: str) -> None:
     """Reject a request addressed to another hotkey (:func:`receiver_problem`)."""
     if receiver != own_hotkey:
-        raise _unauthenticated(receiver_problem(receiver, own_hotkey))
+        raise unauthenticated(receiver_problem(receiver, own_hotkey))
 
 
 def receiver_problem(receiver: str, own_hotkey: str) -> str:
@@ -284,7 +147,7 @@ def verify_request(auth: RequestAuth, method: str, body_hash: bytes) -> None:
         caller=auth.caller,
     )
     if not verify(auth.caller, message, auth.signature, auth.caller_crypto):
-        raise _unauthenticated(
+        raise unauthenticated(
             f"bad signature: not {auth.caller}'s {auth.caller_crypto} signature over this "
             "request (method, receiver, body hash, nonce); sign with the caller's hotkey"
         )
@@ -398,6 +261,7 @@ def metadata_dict(metadata: Iterable[tuple[str, str | bytes]] | None) -> dict[st
 
 __all__ = [
     "CRYPTO_TYPES",
+    "MAX_NONCE",
     "MD_CALLER",
     "MD_CALLER_CRYPTO",
     "MD_CHUNKS",
@@ -410,22 +274,19 @@ __all__ = [
     "MD_SIGNATURE",
     "MD_VERSION",
     "PROTOCOL_VERSION",
+    "SIGNATURE_LEN",
     "UNSIGNED",
     "ChunkChain",
     "NonceClock",
     "RequestAuth",
     "asks_session",
-    "check_freshness",
     "check_receiver",
     "check_response_trailer",
-    "freshness_problem",
     "lane_clock",
     "lp",
     "metadata_dict",
     "next_nonce",
-    "parse_request_metadata",
     "parse_session_metadata",
-    "read_request_metadata",
     "receiver_problem",
     "request_message",
     "response_message",
@@ -436,6 +297,7 @@ __all__ = [
     "sign_request",
     "stream_message",
     "tls_binding_message",
+    "unauthenticated",
     "unsigned_request",
     "verify_request",
 ]

@@ -17,6 +17,7 @@ from subnetkit.subnets.echo import echo_pb2
 from subnetkit.subnets.echo.miner import EchoMiner
 from subnetkit.validator.client import MinerClient, QueryError, QueryFailed, Target
 from subnetkit.wire import protocol
+from subnetkit.wire.request_metadata import parse_request_metadata
 from tests.miner.fakes import ScriptedMiner
 
 S = grpc.StatusCode
@@ -265,7 +266,7 @@ class LyingMiner:
         return protocol.response_trailer(self.identity, message, chunks)
 
     async def echo(self, body: bytes, context: grpc.aio.ServicerContext) -> bytes:
-        auth = protocol.parse_request_metadata(context.invocation_metadata() or ())
+        auth = parse_request_metadata(context.invocation_metadata() or ())
         out = echo_pb2.EchoResponse(text="honest").SerializeToString()
         message = protocol.response_message(
             version="1",
@@ -283,7 +284,7 @@ class LyingMiner:
         return out
 
     async def stream(self, body: bytes, context: grpc.aio.ServicerContext) -> AsyncIterator[bytes]:
-        auth = protocol.parse_request_metadata(context.invocation_metadata() or ())
+        auth = parse_request_metadata(context.invocation_metadata() or ())
         chain = protocol.ChunkChain(protocol.sha256(body))
         for i in range(2):
             chunk = echo_pb2.EchoChunk(index=i).SerializeToString()

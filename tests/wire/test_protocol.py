@@ -10,7 +10,7 @@ import pytest
 
 from subnetkit.core.errors import WireError
 from subnetkit.core.keys import dev_signer
-from subnetkit.wire import protocol
+from subnetkit.wire import protocol, request_metadata
 from subnetkit.wire.nonce_cache import NonceCache, NonceCacheFull
 
 ALICE = dev_signer("alice")
@@ -27,7 +27,7 @@ def good_metadata() -> list[tuple[str, str | bytes]]:
 
 def test_sign_then_parse_then_verify_roundtrip() -> None:
     md = good_metadata()
-    auth = protocol.parse_request_metadata(md)
+    auth = request_metadata.parse_request_metadata(md)
     assert auth.caller == ALICE.ss58 and auth.receiver == BOB.ss58
     protocol.verify_request(auth, "/x.S/M", b"\0" * 32)
     with pytest.raises(WireError, match="bad signature"):
@@ -48,18 +48,18 @@ def test_malformed_metadata_is_unauthenticated(key: str, value: str | bytes, mat
     md = dict(good_metadata())
     md[key] = value
     with pytest.raises(WireError, match=match) as info:
-        protocol.parse_request_metadata(md.items())
+        request_metadata.parse_request_metadata(md.items())
     assert info.value.status == grpc.StatusCode.UNAUTHENTICATED
 
 
 def test_freshness_window() -> None:
     now = 1_000 * 10**9
-    protocol.check_freshness(now - 9 * 10**9, now, 10, 2)
-    protocol.check_freshness(now + 1 * 10**9, now, 10, 2)
+    request_metadata.check_freshness(now - 9 * 10**9, now, 10, 2)
+    request_metadata.check_freshness(now + 1 * 10**9, now, 10, 2)
     with pytest.raises(WireError, match="stale"):
-        protocol.check_freshness(now - 11 * 10**9, now, 10, 2)
+        request_metadata.check_freshness(now - 11 * 10**9, now, 10, 2)
     with pytest.raises(WireError, match="future"):
-        protocol.check_freshness(now + 3 * 10**9, now, 10, 2)
+        request_metadata.check_freshness(now + 3 * 10**9, now, 10, 2)
 
 
 def test_read_returns_the_refusal_that_parse_raises() -> None:
@@ -70,12 +70,12 @@ def test_read_returns_the_refusal_that_parse_raises() -> None:
     stale = [(k, str(now - 60 * 10**9) if k == "sk-nonce" else v) for k, v in md]
     unsigned = [(k, v) for k, v in md if k != "sk-signature-bin"]
     for metadata, match in ((stale, "stale request: nonce is 60.0"), (unsigned, "missing")):
-        read = protocol.read_request_metadata(metadata, now, 10, 2)
+        read = request_metadata.read_request_metadata(metadata, now, 10, 2)
         assert isinstance(read, str) and match in read
         with pytest.raises(WireError) as info:
-            protocol.parse_request_metadata(metadata, now, 10, 2)
+            request_metadata.parse_request_metadata(metadata, now, 10, 2)
         assert info.value.message == read
-    assert isinstance(protocol.read_request_metadata(md, now, 10, 2), protocol.RequestAuth)
+    assert isinstance(request_metadata.read_request_metadata(md, now, 10, 2), protocol.RequestAuth)
 
 
 def test_nonce_clock_never_repeats() -> None:
