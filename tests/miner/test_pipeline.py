@@ -129,6 +129,12 @@ async def test_blacklisted_caller(server: MinerServer, alice: Signer, eve: Signe
     reply = await raw_unary(server.port, GOOD, signed_metadata(eve, GOOD, server.hotkey))
     assert reply.code == S.PERMISSION_DENIED
     assert "blacklisted: eve is not registered" in reply.details
+    # counted as a blacklisted caller: its claimed hotkey was never authenticated
+    counted = server.metrics.registry.get_sample_value(
+        "subnetkit_miner_requests_total",
+        {"synapse": "Echo", "caller": "blacklisted", "status": "PERMISSION_DENIED"},
+    )
+    assert counted == 1
     await assert_still_serves(server, alice)
 
 
