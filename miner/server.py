@@ -306,6 +306,7 @@ class MinerServer(Lifecycle):
         if self._server is not None:
             if self._health is not None:
                 await self._health.enter_graceful_shutdown()
+            self._session_streams.drain()  # else open session streams take the whole grace
             await self._server.stop(grace)
         self._runner.shutdown()
 

@@ -61,6 +61,16 @@ class SessionStreams:
         self.limits = limits
         #: open session streams by caller hotkey (bounded: trusted certificates x the cap)
         self.open: dict[str, int] = {}
+        self._sessions: set[_Session] = set()
+        self.draining = False
+
+    def drain(self) -> None:
+        """The miner is stopping: every stream stops reading, answers what it read and ends
+        with OK (its caller's unread requests were never run), so a graceful stop does not
+        wait out its grace on streams that would otherwise stay open; new ones are refused."""
+        self.draining = True
+        for session in list(self._sessions):
+            session.drain()
 
     async def serve(
         self, requests: AsyncIterator[bytes], context: grpc.aio.ServicerContext[bytes, bytes]
@@ -76,12 +86,14 @@ class SessionStreams:
         caller = auth.caller
         self.open[caller] = self.open.get(caller, 0) + 1
         session = _Session(self, auth, fingerprint, context)
+        self._sessions.add(session)
         try:
             await session.run(requests)
         except WireError as exc:
             context.set_code(exc.status)
             context.set_details(exc.message)
         finally:
+            self._sessions.discard(session)
             left = self.open[caller] - 1
             if left:
                 self.open[caller] = left
@@ -93,6 +105,8 @@ class SessionStreams:
     ) -> tuple[protocol.RequestAuth, bytes]:
         """The stream's caller (from its client certificate), checked once: version, receiver,
         its share of streams. Returns its auth (nonce 0) and the certificate's fingerprint."""
+        if self.draining:
+            raise refusal(_S.UNAVAILABLE, "this miner is stopping: try again once it is back")
         if self.sessions is None:
             raise refusal(
                 _S.UNAUTHENTICATED,
@@ -143,6 +157,9 @@ class _Session:
         self.label = streams.pipeline.metrics.caller_label(auth.caller)
         self.slots = asyncio.Semaphore(self.cap)
         self.tasks: dict[int, asyncio.Task[None]] = {}
+        self.task: asyncio.Task[None] | None = None  # the handler's, reading the stream
+        self.waiting = False  # for the next message (where a drain may cancel the read)
+        self.draining = False
         # One batch stays well within what a client accepts in one message (its cap on a
         # response); a larger answer goes alone.
         self.out: BatchWriter[SessionResponse] = BatchWriter(
@@ -153,10 +170,9 @@ class _Session:
         """Until the caller half-closes (every request read is answered, then OK), the stream
         breaks (every task cancelled) or a message breaks the protocol (WireError)."""
         writer = asyncio.ensure_future(self.out.run())
+        self.task = asyncio.current_task()
         try:
-            async for raw in requests:
-                for message in self._batch(raw):
-                    await self._take(message)
+            await self._read(requests)
             if self.tasks:
                 await asyncio.gather(*self.tasks.values(), return_exceptions=True)
         finally:
@@ -166,6 +182,32 @@ class _Session:
             # write is in flight: the writer finishes its last one first.
             self.out.close()
             await stop(writer)
+
+    async def _read(self, requests: AsyncIterator[bytes]) -> None:
+        """Take each message until the caller half-closes or the miner drains. A drain cancels
+        this task only while it waits for the next message, so nothing read goes unanswered."""
+        incoming = aiter(requests)
+        while not self.draining:
+            self.waiting = True
+            try:
+                raw = await anext(incoming)
+            except StopAsyncIteration:
+                return
+            except asyncio.CancelledError:
+                if not self.draining or self.task is None:
+                    raise
+                self.task.uncancel()  # our own drain: end the stream as a half-close would
+                return
+            finally:
+                self.waiting = False
+            for message in self._batch(raw):
+                await self._take(message)
+
+    def drain(self) -> None:
+        """Stop reading (at once if waiting for a message, else after this batch)."""
+        self.draining = True
+        if self.waiting and self.task is not None:
+            self.task.cancel()
 
     def _batch(self, raw: bytes) -> Sequence[SessionRequest]:
         try:

@@ -443,3 +443,31 @@ async def test_more_requests_than_the_miner_runs_at_once_wait_their_turn(
         )
         assert [r.error for r in results if not r.ok] == []
         assert streams_open(server) == 1 and served(server, "OK") == 200
+
+
+async def test_a_stopping_miner_ends_its_session_streams_instead_of_waiting_out_its_grace(
+    alice: Signer, bob: Signer
+) -> None:
+    """Open session streams would hold a graceful stop for its whole grace: the miner drains
+    them instead. A request in flight is still answered; the stop then takes far less than the
+    grace (30 s here; the wait for it fails after 10 s)."""
+    net = MutualTls(alice, bob)
+    miner = ScriptedMiner()
+    server = net.server(miner)
+    await server.start()
+    try:
+        async with net.client() as client:
+            target = net.target(server)
+            assert (await client.query_one(target, ECHO, request("first"), 5)).ok
+            assert streams_open(server) == 1  # idle, open: the client keeps it
+            held = asyncio.ensure_future(client.query_one(target, ECHO, request("block"), 10))
+            await eventually(lambda: "block" in miner.started, timeout=5)
+            stopping = asyncio.ensure_future(server.stop(30))
+            await eventually(lambda: server.stopping, timeout=5)
+            miner.gate.set()
+            result = await asyncio.wait_for(held, 10)
+            assert result.ok, result.error  # in flight when the stop began: answered
+            await asyncio.wait_for(stopping, 10)
+            assert streams_open(server) == 0
+    finally:
+        await server.stop(0)
