@@ -53,6 +53,7 @@ from subnetkit.miner.handlers import CallerGone, HandlerRunner
 from subnetkit.miner.leases import Leases, PriorityHook
 from subnetkit.miner.limits import Limits, refusal
 from subnetkit.miner.metrics import BLACKLISTED_CALLER, UNAUTHENTICATED_CALLER, MinerMetrics
+from subnetkit.miner.response_signing import ResponseSigner
 from subnetkit.miner.sessions import SessionCallers
 from subnetkit.protos.session.v1.session_pb2 import SessionRequest, SessionResponse
 from subnetkit.wire import protocol
@@ -108,6 +109,7 @@ class RequestPipeline:
         budget_caps: Mapping[str, float] | None = None,
     ) -> None:
         self.signer = signer
+        self.responses = ResponseSigner(signer)  # step 10
         self.limits = limits
         self.blacklist = blacklist
         self.priority = priority
@@ -150,7 +152,7 @@ class RequestPipeline:
                 context.set_trailing_metadata(((protocol.MD_MINER, self.signer.ss58),))
             else:
                 context.set_trailing_metadata(
-                    self._signed_trailer(bound, auth, body_hash, out, chain)
+                    self.responses.trailer(bound, auth, body_hash, out, chain)
                 )
             return out
         except WireError as exc:
@@ -198,8 +200,8 @@ class RequestPipeline:
                     f"may hold on this miner (max_response_bytes less {_ANSWER_OVERHEAD}): ask "
                     "for less per request",
                 )
-            message = self._response_message(bound, auth, body_hash, out)
-            return SessionResponse(nonce=auth.nonce, body=out, signature=self.signer.sign(message))
+            signature = self.responses.sign_unary(bound, auth, body_hash, out)
+            return SessionResponse(nonce=auth.nonce, body=out, signature=signature)
         except WireError as exc:
             status = self._refused(bound, caller, exc)
             code = exc.status.value[0]
@@ -400,43 +402,3 @@ class RequestPipeline:
     def _cancel_status(context: ServingContext) -> str:
         remaining = context.time_remaining()
         return "DEADLINE_EXCEEDED" if remaining is not None and remaining <= 0 else "CANCELLED"
-
-    def _signed_trailer(
-        self,
-        bound: BoundSynapse,
-        auth: protocol.RequestAuth,
-        body_hash: bytes,
-        out: bytes | None,
-        chain: protocol.ChunkChain | None,
-    ) -> tuple[tuple[str, str | bytes], ...]:
-        """Step 9: the miner's signature over a unary body (``out``) or a stream's ``chain``."""
-        if chain is not None:
-            message = protocol.stream_message(
-                version=auth.version,
-                method=bound.spec.path,
-                caller=auth.caller,
-                request_hash=body_hash,
-                nonce=auth.nonce,
-                chunks=chain.count,
-                chain_hash=chain.digest,
-                miner_crypto=self.signer.crypto,
-                miner=self.signer.ss58,
-            )
-            return protocol.response_trailer(self.signer, message, chunks=chain.count)
-        message = self._response_message(bound, auth, body_hash, out or b"")
-        return protocol.response_trailer(self.signer, message)
-
-    def _response_message(
-        self, bound: BoundSynapse, auth: protocol.RequestAuth, body_hash: bytes, out: bytes
-    ) -> bytes:
-        """What the miner signs for a unary response ``out`` (a call's or a session answer's)."""
-        return protocol.response_message(
-            version=auth.version,
-            method=bound.spec.path,
-            caller=auth.caller,
-            request_hash=body_hash,
-            nonce=auth.nonce,
-            response_hash=protocol.sha256(out),
-            miner_crypto=self.signer.crypto,
-            miner=self.signer.ss58,
-        )
