@@ -176,7 +176,7 @@ class RequestPipeline:
         auth: protocol.RequestAuth,
         caller: str,
     ) -> SessionResponse:
-        """One request of a session stream (:mod:`subnetkit.miner.session_stream`), whose
+        """One request of a session stream (:mod:`subnetkit.miner.session_streams`), whose
         caller the mutual-TLS handshake proved: steps 5 and 8-10, each refusal an answer with
         its status (the stream goes on). ``auth`` is the stream's, with this request's nonce;
         ``caller`` its metrics label. Unlike a call's, the message's deadline is not enforced
@@ -203,7 +203,7 @@ class RequestPipeline:
             signature = self.responses.sign_unary(bound, auth, body_hash, out)
             return SessionResponse(nonce=auth.nonce, body=out, signature=signature)
         except WireError as exc:
-            status = self._refused(bound, caller, exc)
+            status = self._log_refusal(bound, caller, exc.status, exc.message)
             code = exc.status.value[0]
             return SessionResponse(nonce=auth.nonce, code=code, details=exc.message)
         except asyncio.CancelledError:
@@ -212,16 +212,10 @@ class RequestPipeline:
         finally:
             self._count(bound.spec.name, caller, status, time.perf_counter() - started)
 
-    def _refused(self, bound: BoundSynapse, caller: str, exc: WireError) -> str:
-        """Log a refusal (throttled per status and caller class); its status for the count."""
-        if caller == UNAUTHENTICATED_CALLER and exc.status is _S.PERMISSION_DENIED:
-            caller = BLACKLISTED_CALLER  # refused by the blacklist, before the signature
-        return self._log_refusal(bound, caller, exc.status, exc.message)
-
     def _log_refusal(
         self, bound: BoundSynapse, caller: str, code: grpc.StatusCode, message: str
     ) -> str:
-        """:meth:`_refused` for a refusal given as its ``code`` and ``message``.
+        """Log a refusal (throttled per status and caller class); its status for the count.
 
         The member's plain attribute: Enum.name is a property, and an Enum key hashes through a
         Python-level __hash__ (both measurable on a refused request)."""

@@ -59,10 +59,13 @@ class SessionStreams:
         self.bound = bound
         self.sessions = sessions
         self.limits = limits
-        #: open session streams by caller hotkey (bounded: trusted certificates x the cap)
-        self.open: dict[str, int] = {}
+        #: the streams open now (bounded: trusted certificates x max_sessions_per_caller)
         self._sessions: set[_Session] = set()
         self.draining = False
+        #: what a session stream carries, for refusals that name it
+        self.unary_paths = ", ".join(
+            b.spec.path for b in bound.values() if not b.spec.server_streaming
+        )
 
     def drain(self) -> None:
         """The miner is stopping: every stream stops reading, answers what it read and ends
@@ -83,8 +86,6 @@ class SessionStreams:
             context.set_code(exc.status)
             context.set_details(exc.message)
             return
-        caller = auth.caller
-        self.open[caller] = self.open.get(caller, 0) + 1
         session = _Session(self, auth, fingerprint, context)
         self._sessions.add(session)
         try:
@@ -94,11 +95,6 @@ class SessionStreams:
             context.set_details(exc.message)
         finally:
             self._sessions.discard(session)
-            left = self.open[caller] - 1
-            if left:
-                self.open[caller] = left
-            else:
-                del self.open[caller]
 
     def _admit(
         self, context: grpc.aio.ServicerContext[bytes, bytes]
@@ -120,7 +116,7 @@ class SessionStreams:
         if fingerprint is None:  # removed between the handshake's lookup and now
             raise refusal(_S.UNAUTHENTICATED, f"{auth.caller} is no longer trusted here")
         cap = self.limits.max_sessions_per_caller
-        if self.open.get(auth.caller, 0) >= cap:
+        if sum(1 for s in self._sessions if s.auth.caller == auth.caller) >= cap:
             raise refusal(
                 _S.RESOURCE_EXHAUSTED,
                 f"{auth.caller} has {cap} session streams open here, this miner's cap "
@@ -130,7 +126,7 @@ class SessionStreams:
 
     def count(self) -> int:
         """Session streams open now, all callers."""
-        return sum(self.open.values())
+        return len(self._sessions)
 
     def still_trusted(self, caller: str, fingerprint: bytes) -> bool:
         """Whether the certificate the stream was opened with is still the one trusted."""
@@ -269,11 +265,9 @@ class _Session:
         self.out.put(await self.streams.pipeline.serve_message(bound, message, auth, self.label))
 
     def _unservable(self, nonce: int, method: str, bound: BoundSynapse | None) -> SessionResponse:
-        served = ", ".join(
-            b.spec.path for b in self.streams.bound.values() if not b.spec.server_streaming
-        )
-        if bound is None:
-            details = f"synapse {method!r} is not served here; this miner serves: {served}"
+        served = self.streams.unary_paths
+        if bound is None:  # the path is the caller's: echo a bounded part of it
+            details = f"synapse {method[:128]!r} is not served here; this miner serves: {served}"
         else:
             details = (
                 f"{method} streams its response: call it (session mode) rather than send it "

@@ -40,8 +40,9 @@ from subnetkit.validator.streams import CHUNK_OVERHEAD_BYTES, fan_in
 from subnetkit.wire import protocol
 from subnetkit.wire.methods import MethodRef, MethodSpec, resolve_method
 from subnetkit.wire.pinning import CertificatePins
-from subnetkit.wire.session_stream import Unsupported, status_of
-from subnetkit.wire.session_stream import rpc_error as session_rpc_error
+from subnetkit.wire.session_stream import Unsupported
+from subnetkit.wire.statuses import rpc_error as status_error
+from subnetkit.wire.statuses import status_of
 from subnetkit.wire.tls import HotkeyCertificate
 from subnetkit.wire.transport import GrpcTransport, Metadata, Transport
 
@@ -297,6 +298,8 @@ class MinerClient:
                 if streams is not None and target.session and streams.sessions.supports(endpoint):
                     exchanged = await self._on_stream(streams, target, query, remaining, endpoint)
                 if exchanged is None:
+                    if streams is not None:  # the stream was tried: what is left now
+                        remaining = query.deadline - time.monotonic()
                     nonce, call = self._start(target, query, remaining, endpoint)
                     raw: bytes = await call
                     trailer = protocol.metadata_dict(await call.trailing_metadata())
@@ -358,7 +361,7 @@ class MinerClient:
         except Unsupported:
             return None
         if reply.code:
-            raise session_rpc_error(status_of(reply.code), reply.details)
+            raise status_error(status_of(reply.code), reply.details)
         trailer: dict[str, str | bytes] = {
             protocol.MD_MINER: target.hotkey,
             protocol.MD_RESPONSE_SIGNATURE: reply.signature,

@@ -24,7 +24,8 @@ from typing import Any, NoReturn, Protocol
 import grpc
 
 from subnetkit.wire.methods import MethodSpec
-from subnetkit.wire.transport import Metadata, rpc_error
+from subnetkit.wire.statuses import rpc_error
+from subnetkit.wire.transport import Metadata
 
 #: The host part of every in-process endpoint (``inproc:7``); never a resolvable address.
 IN_PROCESS_HOST = "inproc"

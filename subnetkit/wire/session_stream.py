@@ -34,6 +34,7 @@ from subnetkit.protos.session.v1.session_pb2 import (
 )
 from subnetkit.wire import protocol
 from subnetkit.wire.batch_writer import BatchWriter
+from subnetkit.wire.statuses import rpc_error
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +47,8 @@ SESSION_PATH = f"/{SESSION_SERVICE}/{SESSION_METHOD}"
 #: enough that a message never costs a miner much more work than its sender, large enough that a
 #: busy stream pays gRPC's per-message cost rarely
 MAX_REQUESTS_PER_MESSAGE = 64
-_CODES = {code.value[0]: code for code in grpc.StatusCode}
 #: endpoints remembered as serving no session streams
 _MAX_UNSUPPORTED = 4096
-
-
-def status_of(code: int) -> grpc.StatusCode:
-    """The gRPC status of a session answer's ``code`` (an unknown number is UNKNOWN)."""
-    return _CODES.get(code, _S.UNKNOWN)
-
-
-def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
-    """A failure in grpc.aio's public shape, as a call's would be."""
-    empty = grpc.aio.Metadata()
-    return grpc.aio.AioRpcError(code, empty, empty, details=details)
 
 
 class Unread(Exception):
@@ -100,10 +89,6 @@ class SessionStream:
     def accepting(self) -> bool:
         """Whether new requests may be sent here (not retired, not over)."""
         return not self._writer.closed and not self.reader.done()
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._pending)
 
     async def request(
         self, method: str, body: bytes, nonce: int, timeout: float

@@ -199,17 +199,10 @@ class GrpcTransport:
         return fn
 
 
-def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
-    """A refusal in grpc.aio's public shape, so every transport's failures read the same."""
-    empty = grpc.aio.Metadata()
-    return grpc.aio.AioRpcError(code, empty, empty, details=details)
-
-
 __all__ = [
     "GrpcTransport",
     "Metadata",
     "StreamCall",
     "Transport",
     "UnaryCall",
-    "rpc_error",
 ]
