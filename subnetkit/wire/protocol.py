@@ -72,6 +72,14 @@ def unauthenticated(message: str) -> WireError:
     return WireError(message, status=grpc.StatusCode.UNAUTHENTICATED, code="unauthenticated")
 
 
+def version_problem(version: str | bytes | None) -> str:
+    """Why a request of protocol ``version`` (not ours) is refused."""
+    return (
+        f"protocol version {version!r} is not supported; this miner speaks "
+        f"{PROTOCOL_VERSION!r}: upgrade the caller"
+    )
+
+
 def parse_session_metadata(
     metadata: Iterable[tuple[str, str | bytes]] | Mapping[str, str | bytes],
     caller: str,
@@ -95,10 +103,7 @@ def parse_session_metadata(
         elif key == MD_VERSION:
             version = value
     if version != PROTOCOL_VERSION:
-        raise unauthenticated(
-            f"protocol version {version!r} is not supported; this miner speaks "
-            f"{PROTOCOL_VERSION!r}: upgrade the caller"
-        )
+        raise unauthenticated(version_problem(version))
     if not isinstance(receiver, str):
         raise unauthenticated(f"{MD_RECEIVER} must be the miner's SS58 hotkey")
     if stream and nonce_text is None:
@@ -300,4 +305,5 @@ __all__ = [
     "unauthenticated",
     "unsigned_request",
     "verify_request",
+    "version_problem",
 ]

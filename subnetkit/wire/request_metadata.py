@@ -28,6 +28,7 @@ from subnetkit.wire.protocol import (
     SIGNATURE_LEN,
     RequestAuth,
     unauthenticated,
+    version_problem,
 )
 
 
@@ -85,10 +86,7 @@ def read_request_metadata(
     if signature is None:
         return _missing((version, caller, receiver, nonce_text, signature), session)
     if version != PROTOCOL_VERSION:
-        return (
-            f"protocol version {version!r} is not supported; this miner speaks "
-            f"{PROTOCOL_VERSION!r}: upgrade the caller"
-        )
+        return version_problem(version)
     if crypto is None:
         crypto = DEFAULT_CRYPTO
     if not isinstance(caller, str) or not ss58.is_canonical(caller):
